@@ -1,0 +1,1 @@
+//! ACI reading, validation and writing.

@@ -1,0 +1,10 @@
+//! The App Container (appc) specification, v0.8.11, as a library.
+//!
+//! - [`schema`]: the manifest types (image and pod manifests and everything
+//!   inside them), validated on parse, serialised back with serde.
+//! - [`aci`]: reading, validating and writing App Container Images.
+//! - [`discovery`]: meta discovery of image and key locations from a name.
+
+pub mod aci;
+pub mod discovery;
+pub mod schema;

@@ -1,0 +1,2 @@
+//! Docker/OCI image to ACI conversion. Not implemented yet; see the
+//! project's issues.

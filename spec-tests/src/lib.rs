@@ -1,0 +1,36 @@
+//! Conformance of our `appc` library and `actool` with the appc v0.8.11
+//! reference implementation, case by case, from the answers the reference
+//! gave (`../shared/conformance/appc-v0.8.11`, not copied into the repo).
+
+pub mod oracle;
+
+use std::path::PathBuf;
+
+/// Where the reference's answers are: `$APPC_CONFORMANCE_DIR`, or
+/// `shared/conformance/appc-v0.8.11` beside the repository.
+pub fn data_dir() -> PathBuf {
+    match std::env::var_os("APPC_CONFORMANCE_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/appc-v0.8.11")
+        }
+    }
+}
+
+/// The data directory if it exists. Without it the conformance tests say so
+/// and are skipped, except in CI (`CI` set), where they fail.
+pub fn require_data_dir() -> Option<PathBuf> {
+    let dir = data_dir();
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    let msg = format!(
+        "conformance data not found at {} (set APPC_CONFORMANCE_DIR); conformance cases NOT run",
+        dir.display()
+    );
+    if std::env::var_os("CI").is_some() {
+        panic!("{msg}");
+    }
+    eprintln!("{msg}");
+    None
+}

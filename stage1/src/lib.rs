@@ -1,0 +1,1 @@
+//! The pod's init (stage1). Not implemented yet; see the project's issues.
