@@ -34,3 +34,5 @@ pub fn require_data_dir() -> Option<PathBuf> {
     eprintln!("{msg}");
     None
 }
+
+pub mod page_server;

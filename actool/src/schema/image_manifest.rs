@@ -144,11 +144,6 @@ impl ImageManifest {
     pub fn to_json(&self) -> Result<String> {
         serde_json::to_string(self).map_err(|e| SchemaError::new(e.to_string()))
     }
-
-    /// The manifest as indented JSON.
-    pub fn to_json_pretty(&self) -> Result<String> {
-        serde_json::to_string_pretty(self).map_err(|e| SchemaError::new(e.to_string()))
-    }
 }
 
 impl<'de> serde::Deserialize<'de> for ImageManifest {

@@ -31,3 +31,14 @@ impl SchemaError {
 }
 
 pub type Result<T> = std::result::Result<T, SchemaError>;
+
+/// Serialises with four-space indentation, as the reference prints
+/// manifests.
+pub fn to_json_pretty<T: serde::Serialize>(v: &T) -> Result<String> {
+    let mut out = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+    v.serialize(&mut ser)
+        .map_err(|e| SchemaError::new(e.to_string()))?;
+    Ok(String::from_utf8(out).expect("serde_json writes UTF-8"))
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what building and testing need on a fresh Debian machine.
+# Idempotent and quiet: does nothing when everything is already there.
+set -euo pipefail
+
+packages=(
+  gcc pkg-config libssl-dev liblzma-dev   # building (native-tls, xz)
+  appc-spec                               # the reference actool, for cross-checks
+  busybox-static                          # the example image's rootfs
+  bc                                      # benchmark arithmetic
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  for c in "$HOME/.cargo/bin/cargo" /root/.cargo/bin/cargo; do
+    [ -x "$c" ] && { echo "setup: add $(dirname "$c") to PATH" >&2; exit 1; }
+  done
+  echo "setup: a Rust toolchain (cargo) is required: https://rustup.rs" >&2
+  exit 1
+fi
