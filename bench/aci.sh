@@ -44,12 +44,14 @@ median_time() {
 t_ours=$(median_time "$ours" build --overwrite "$layout" "$work/ours.aci")
 t_ref=$(median_time "$ref" build --overwrite "$layout" "$work/ref.aci")
 t_tar=$(median_time tar -czf "$work/tar.tgz" -C "$layout" manifest rootfs)
-v_ours=$(median_time "$ours" validate "$work/ours.aci")
+v_ours=$(median_time "$ours" validate "$work/ref.aci")
+v_ours_own=$(median_time "$ours" validate "$work/ours.aci")
 v_ref=$(median_time "$ref" validate "$work/ref.aci")
 
 ratio() { echo "scale=2; $1 / $2" | bc -l; }
 printf '%-34s %8s\n' "build: ours" "$t_ours" "build: reference actool" "$t_ref" "build: tar -czf" "$t_tar" \
-  "validate: ours (own ACI)" "$v_ours" "validate: reference (its ACI)" "$v_ref"
+  "validate: ours (reference's ACI)" "$v_ours" "validate: ours (our ACI)" "$v_ours_own" \
+  "validate: reference (its ACI)" "$v_ref"
 echo "sizes: ours $(du -m "$work/ours.aci" | cut -f1) MB, reference $(du -m "$work/ref.aci" | cut -f1) MB, tar -czf $(du -m "$work/tar.tgz" | cut -f1) MB"
 echo "ratio build ours/reference:     $(ratio "$t_ours" "$t_ref")   (target <= 0.5)"
 echo "ratio build ours/tar -czf:      $(ratio "$t_ours" "$t_tar")   (target <= 1.0)"

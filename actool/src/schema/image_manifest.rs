@@ -179,6 +179,16 @@ mod tests {
     }
 
     #[test]
+    fn a_nameless_label_parses_but_does_not_print_as_in_the_reference() {
+        let text = r#"{"acKind":"ImageManifest","acVersion":"0.8.11","name":"x","labels":[{"value":"a"}]}"#;
+        let m = ImageManifest::from_json(text).unwrap();
+        assert_eq!(
+            m.to_json().unwrap_err().to_string(),
+            "ACIdentifier cannot be empty"
+        );
+    }
+
+    #[test]
     fn round_trip() {
         let text = r#"{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/test","labels":[{"name":"os","value":"linux"}],"app":{"exec":["/bin/sh"],"user":"0","group":"0"}}"#;
         let m = ImageManifest::from_json(text).unwrap();
