@@ -8,6 +8,7 @@ packages=(
   appc-spec                               # the reference actool, for cross-checks
   busybox-static                          # the example image's rootfs
   bc                                      # benchmark arithmetic
+  openssl                                 # test certificate authorities
 )
 
 missing=()

@@ -36,3 +36,24 @@ pub fn require_data_dir() -> Option<PathBuf> {
 }
 
 pub mod page_server;
+
+/// The `actool` binary of this workspace, built for the profile the tests
+/// run under.
+pub fn actool_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    // target/<profile>/deps/<test> -> target/<profile>
+    let profile_dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("a target directory")
+        .to_path_buf();
+    let release = profile_dir.file_name().is_some_and(|n| n == "release");
+    let mut cargo = std::process::Command::new(env!("CARGO"));
+    cargo.args(["build", "--quiet", "-p", "actool", "--bin", "actool"]);
+    if release {
+        cargo.arg("--release");
+    }
+    let status = cargo.status().expect("run cargo build for actool");
+    assert!(status.success(), "building actool failed");
+    profile_dir.join("actool")
+}

@@ -270,3 +270,64 @@ fn volume_output(v: Option<&Volume>) -> Value {
         |v| json!({ "json": remarshal(v), "string": v.to_string() }),
     )
 }
+
+/// Messages whose wording belongs to Go's decoder, not to the spec.
+fn go_decoder_message(msg: &str) -> bool {
+    [
+        "json: ",
+        "invalid character",
+        "unexpected end of JSON",
+        "\nError at line",
+        "encoding/hex",
+    ]
+    .iter()
+    .any(|p| msg.starts_with(p))
+}
+
+fn outputs_agree(expected: &Value, ours: &Value) -> bool {
+    match (expected, ours) {
+        (Value::Object(e), Value::Object(o)) => {
+            e.len() == o.len()
+                && e.iter()
+                    .all(|(k, v)| o.get(k).is_some_and(|ov| outputs_agree(v, ov)))
+        }
+        // The reference's serialisation errors name Go types; agreeing
+        // means failing to serialise too.
+        (Value::String(e), Value::String(o)) if e.starts_with("MARSHAL ERROR") => {
+            o.starts_with("MARSHAL ERROR")
+        }
+        (Value::Array(e), Value::Array(o)) => {
+            e.len() == o.len() && e.iter().zip(o).all(|(a, b)| outputs_agree(a, b))
+        }
+        (Value::Number(e), Value::Number(o)) => e.to_string() == o.to_string(),
+        _ => expected == ours,
+    }
+}
+
+/// How a case agreed.
+pub struct Agreement {
+    /// The case was refused and our message is the expected one word for
+    /// word (false where messages are not compared).
+    pub message_identical: bool,
+}
+
+/// Runs `case` and compares: the same verdict, the same recorded outputs,
+/// and the same error message, except where the expected message comes
+/// from Go's JSON decoder or the reference crashed (we must return an error
+/// instead). On disagreement, says how.
+pub fn check(file: &str, case: &Case) -> Result<Agreement, String> {
+    let ours = evaluate(file, case);
+    let verdict = ours.ok == case.ok;
+    let output = case.output.is_null() || outputs_agree(&case.output, &ours.output);
+    let message_applies = !case.ok && !case.panic && !go_decoder_message(&case.error);
+    let message = !message_applies || ours.error == case.error;
+    if verdict && output && message {
+        return Ok(Agreement {
+            message_identical: message_applies,
+        });
+    }
+    Err(format!(
+        "{file}: input {:?}\n  expected: ok={} error={:?} output={}\n  ours:     ok={} error={:?} output={}",
+        case.input, case.ok, case.error, case.output, ours.ok, ours.error, ours.output
+    ))
+}

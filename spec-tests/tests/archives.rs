@@ -1,5 +1,6 @@
 //! The reference's 27 archives: our verdict, image ID, manifest reading and
-//! error message against the reference's answers in `expected.json`.
+//! error message against the reference's answers in `expected.json`, and
+//! `actool validate`'s exit status against the reference actool's.
 
 use appc::aci::{manifest_from_archive, validate_archive};
 use serde_json::Value;
@@ -39,6 +40,7 @@ fn reference_archives() {
     let dir = dir.join("aci-archives");
     let expected: Vec<Value> =
         serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    let actool = spec_tests::actool_binary();
     let mut failures = Vec::new();
     for case in &expected {
         let file = case["File"].as_str().unwrap();
@@ -82,6 +84,19 @@ fn reference_archives() {
             (Err(e), true) => {
                 failures.push(format!("{file}: we refuse ({e}), the reference accepts"))
             }
+        }
+        let exit = std::process::Command::new(&actool)
+            .arg("validate")
+            .arg(dir.join(file))
+            .output()
+            .unwrap()
+            .status
+            .code();
+        if exit != case["ActoolValidateExit"].as_i64().map(|c| c as i32) {
+            failures.push(format!(
+                "{file}: actool validate exited {exit:?}, reference {}",
+                case["ActoolValidateExit"]
+            ));
         }
         let manifest_ok = manifest_from_archive(open()).is_ok();
         if manifest_ok != case["ManifestFromImageOK"].as_bool().unwrap() {
