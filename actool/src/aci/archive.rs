@@ -31,7 +31,7 @@ pub struct ArchiveInfo {
     pub image_id: Option<Hash>,
 }
 
-fn display(name: &[u8]) -> String {
+pub(crate) fn display(name: &[u8]) -> String {
     crate::schema::json::quote(&String::from_utf8_lossy(name))
 }
 
@@ -78,31 +78,56 @@ fn place(name: &[u8], raw: &[u8]) -> Result<Place, AciError> {
     }
 }
 
-/// Validates the ACI read from `r`, computing its image ID if `with_id`.
-pub fn validate_archive<R: Read>(r: R, with_id: bool) -> Result<ArchiveInfo, AciError> {
-    let (file_type, decoded) = filetype::decompress(r)?;
-    if with_id {
-        let mut hashing = Sha512Reader::new(decoded);
-        let manifest = scan(&mut hashing)?;
-        let digest = hashing.finish().map_err(AciError::Read)?;
-        let image_id = Some(Hash::from_sha512(&digest));
-        Ok(ArchiveInfo {
-            file_type,
-            manifest,
-            image_id,
-        })
-    } else {
-        let manifest = scan(decoded)?;
-        Ok(ArchiveInfo {
-            file_type,
-            manifest,
-            image_id: None,
-        })
+/// Something done with each `rootfs` entry (the directory itself has the
+/// empty relative path) once it passed the layout checks.
+pub(crate) trait Visit {
+    fn visit<R: Read>(&mut self, rel: &[u8], entry: &mut tar::Entry<'_, R>)
+    -> Result<(), AciError>;
+}
+
+/// Validation alone.
+struct NoVisit;
+
+impl Visit for NoVisit {
+    fn visit<R: Read>(&mut self, _: &[u8], _: &mut tar::Entry<'_, R>) -> Result<(), AciError> {
+        Ok(())
     }
 }
 
-/// Walks every entry, checking the layout; returns the manifest.
-fn scan<R: Read>(r: R) -> Result<ImageManifest, AciError> {
+/// Validates the ACI read from `r`, computing its image ID if `with_id`.
+pub fn validate_archive<R: Read>(r: R, with_id: bool) -> Result<ArchiveInfo, AciError> {
+    if with_id {
+        return scan_archive(r, &mut NoVisit);
+    }
+    let (file_type, decoded) = filetype::decompress(r)?;
+    let manifest = scan(decoded, &mut NoVisit)?;
+    Ok(ArchiveInfo {
+        file_type,
+        manifest,
+        image_id: None,
+    })
+}
+
+/// Decompresses, hashes and scans `r`, visiting every rootfs entry.
+pub(crate) fn scan_archive<R: Read>(
+    r: R,
+    visitor: &mut impl Visit,
+) -> Result<ArchiveInfo, AciError> {
+    let (file_type, decoded) = filetype::decompress(r)?;
+    let mut hashing = Sha512Reader::new(decoded);
+    let manifest = scan(&mut hashing, visitor)?;
+    let digest = hashing.finish().map_err(AciError::Read)?;
+    let image_id = Some(Hash::from_sha512(&digest));
+    Ok(ArchiveInfo {
+        file_type,
+        manifest,
+        image_id,
+    })
+}
+
+/// Walks every entry, checking the layout and visiting the rootfs entries;
+/// returns the manifest.
+fn scan<R: Read>(r: R, visitor: &mut impl Visit) -> Result<ImageManifest, AciError> {
     let mut archive = tar::Archive::new(r);
     let mut seen: HashSet<Vec<u8>> = HashSet::new();
     let mut manifest = None;
@@ -133,19 +158,24 @@ fn scan<R: Read>(r: R) -> Result<ImageManifest, AciError> {
         };
         match placed {
             Place::Manifest => manifest = Some(read_manifest(&mut entry)?),
-            Place::Rootfs if kind.is_dir() => has_rootfs = true,
-            Place::Rootfs => return Err(AciError::RootfsNotDirectory),
-            Place::UnderRootfs if kind.is_hard_link() => {
-                let target = entry.link_name_bytes().unwrap_or_default().into_owned();
-                let cleaned = clean(&target);
-                if !cleaned.starts_with(b"rootfs/") || !seen.contains(&cleaned) {
-                    return Err(AciError::BadHardLink {
-                        name: display(&raw),
-                        target: display(&target),
-                    });
-                }
+            Place::Rootfs if kind.is_dir() => {
+                has_rootfs = true;
+                visitor.visit(b"", &mut entry)?;
             }
-            Place::UnderRootfs => {}
+            Place::Rootfs => return Err(AciError::RootfsNotDirectory),
+            Place::UnderRootfs => {
+                if kind.is_hard_link() {
+                    let target = entry.link_name_bytes().unwrap_or_default().into_owned();
+                    let cleaned = clean(&target);
+                    if !cleaned.starts_with(b"rootfs/") || !seen.contains(&cleaned) {
+                        return Err(AciError::BadHardLink {
+                            name: display(&raw),
+                            target: display(&target),
+                        });
+                    }
+                }
+                visitor.visit(&name[b"rootfs/".len()..], &mut entry)?;
+            }
         }
     }
     let manifest = manifest.ok_or(AciError::NoManifest)?;

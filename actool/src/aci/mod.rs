@@ -9,6 +9,7 @@
 
 pub mod archive;
 pub mod build;
+pub mod extract;
 pub mod filetype;
 pub mod layout;
 mod path;
@@ -17,6 +18,7 @@ mod sha512_reader;
 
 pub use archive::{ArchiveInfo, manifest_from_archive, validate_archive};
 pub use build::{BuildOptions, Compression, build_aci};
+pub use extract::{ExtractOptions, extract_archive};
 pub use filetype::FileType;
 pub use layout::validate_layout;
 
@@ -56,6 +58,17 @@ pub enum AciError {
         path: String,
         source: std::io::Error,
     },
+    #[error("extracting {path}: {source}")]
+    Extract {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("symlink {name} points to {target}, outside the image")]
+    EscapingSymlink { name: String, target: String },
+    #[error("device node {0} in the image")]
+    DeviceNode(String),
+    #[error("entry {name} has a type that images may not hold ({kind})")]
+    UnsupportedEntry { name: String, kind: String },
 }
 
 impl AciError {
