@@ -1,1 +1,137 @@
-fn main() {}
+//! rkt: the App Container executor, stage0. Every error is one line on
+//! stderr and exit status 254.
+
+mod fetch;
+mod image;
+mod trust;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use rkt::config::{Config, InsecureOptions};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "rkt", version, about = "rkt, the application container runner")]
+pub struct Global {
+    /// rkt data directory
+    #[arg(long, global = true)]
+    dir: Option<PathBuf>,
+    /// local configuration directory
+    #[arg(long, global = true, default_value = "/etc/rkt")]
+    local_config: PathBuf,
+    /// system configuration directory
+    #[arg(long, global = true, default_value = "/usr/lib/rkt")]
+    system_config: PathBuf,
+    /// user configuration directory
+    #[arg(long, global = true)]
+    user_config: Option<PathBuf>,
+    /// print out more debug information to stderr
+    #[arg(long, global = true)]
+    debug: bool,
+    /// comma-separated list of security features to disable: none, image,
+    /// tls, ondisk, http, pubkey, capabilities, paths, seccomp, run,
+    /// all-fetch, all-run, all
+    #[arg(long, global = true, default_value = "none")]
+    insecure_options: String,
+    /// automatically trust gpg keys fetched from https
+    #[arg(long, global = true)]
+    trust_keys_from_https: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Fetch image(s) and store them in the local store
+    Fetch(fetch::Args),
+    /// Trust a key for image verification
+    Trust(trust::Args),
+    /// Operate on image(s) in the local store
+    #[command(subcommand)]
+    Image(image::Command),
+}
+
+/// The configuration every command works from.
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub config: Config,
+    pub insecure: InsecureOptions,
+    pub trust_keys_from_https: bool,
+    pub local_config: PathBuf,
+    pub system_config: PathBuf,
+    pub user_config: Option<PathBuf>,
+}
+
+impl Settings {
+    fn new(g: &Global) -> anyhow::Result<Self> {
+        let insecure = InsecureOptions::parse(&g.insecure_options)?;
+        let mut dirs: Vec<&Path> = vec![&g.system_config, &g.local_config];
+        dirs.extend(g.user_config.as_deref());
+        let config = Config::load(&dirs)?;
+        let data_dir = g
+            .dir
+            .clone()
+            .or_else(|| config.data_dir.clone())
+            .unwrap_or_else(|| "/var/lib/rkt".into());
+        Ok(Settings {
+            data_dir,
+            config,
+            insecure,
+            trust_keys_from_https: g.trust_keys_from_https,
+            local_config: g.local_config.clone(),
+            system_config: g.system_config.clone(),
+            user_config: g.user_config.clone(),
+        })
+    }
+
+    pub fn trust_store(&self) -> rkt::trust::TrustStore {
+        rkt::trust::TrustStore::new(
+            &self.system_config,
+            &self.local_config,
+            self.user_config.as_deref(),
+        )
+    }
+
+    pub fn image_store(&self) -> anyhow::Result<rkt::store::ImageStore> {
+        rkt::store::ImageStore::open(&self.data_dir)
+            .with_context(|| format!("cannot open the image store in {}", self.data_dir.display()))
+    }
+}
+
+/// The error and its causes on one line, most general first, leaving out
+/// causes that an outer message already quotes.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for part in e.chain() {
+        let text = part.to_string();
+        if !msg.contains(&text) {
+            if !msg.is_empty() {
+                msg.push_str(": ");
+            }
+            msg.push_str(&text);
+        }
+    }
+    msg.replace('\n', " ")
+}
+
+fn main() -> ExitCode {
+    let g = Global::parse();
+    let name = match &g.command {
+        Command::Fetch(_) => "fetch",
+        Command::Trust(_) => "trust",
+        Command::Image(_) => "image",
+    };
+    let result = Settings::new(&g).and_then(|settings| match g.command {
+        Command::Fetch(a) => fetch::run(&settings, a),
+        Command::Trust(a) => trust::run(&settings, a),
+        Command::Image(c) => image::run(&settings, c),
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: {}", one_line(&e));
+            ExitCode::from(254)
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! `rkt fetch [--pull-policy=new|update|never] [--signature=FILE] [--full] IMAGE...`
+
+use crate::Settings;
+use rkt::fetch::{Fetcher, HttpClient, ImageRef, PullPolicy};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// when to fetch: new (only what the store lacks), update (ask the source), never (store only)
+    #[arg(long, default_value = "new", value_parser = ["new", "update", "never"])]
+    pull_policy: String,
+    /// local signature file to use in validating the preceding image
+    #[arg(long)]
+    signature: Vec<PathBuf>,
+    /// print the full image hash after fetching
+    #[arg(long)]
+    full: bool,
+    /// images: file paths, http(s) URLs or names (name[:version][,label=value])
+    #[arg(required = true)]
+    images: Vec<String>,
+}
+
+pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
+    let store = settings.image_store()?;
+    let trust = settings.trust_store();
+    let pull_policy = match args.pull_policy.as_str() {
+        "update" => PullPolicy::Update,
+        "never" => PullPolicy::Never,
+        _ => PullPolicy::New,
+    };
+    let progress = std::io::stderr().is_terminal();
+    for (i, image) in args.images.iter().enumerate() {
+        let reference = ImageRef::parse(image)?;
+        if let ImageRef::File(path) = &reference {
+            eprintln!("image: using image from file {}", path.display());
+        }
+        let fetcher = Fetcher {
+            store: &store,
+            trust: &trust,
+            insecure: settings.insecure,
+            pull_policy,
+            signature: args.signature.get(i).cloned(),
+            trust_keys_from_https: settings.trust_keys_from_https,
+            http: HttpClient::new(
+                settings.insecure.tls,
+                settings.config.auth.clone(),
+                progress,
+            )?,
+        };
+        let record = fetcher.fetch(&reference)?;
+        if args.full {
+            println!("{}", record.id);
+        } else {
+            println!("{}", appc::schema::types::hash::short_hash(&record.id));
+        }
+    }
+    Ok(())
+}

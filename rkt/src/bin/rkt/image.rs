@@ -1,0 +1,283 @@
+//! `rkt image list|rm|gc|cat-manifest|export|extract|render`.
+
+use crate::Settings;
+use anyhow::{Context, bail};
+use rkt::display::{ago, full_time, iec_bytes, now_nanos, parse_duration};
+use rkt::fetch::{Fetcher, HttpClient, PullPolicy};
+use rkt::store::{ImageRecord, ImageStore};
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// List images in the local store
+    List(ListArgs),
+    /// Remove one or more images from the local store
+    Rm {
+        /// image IDs (or unique prefixes) or names
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
+    /// Remove unused images and leftovers from the local store
+    Gc {
+        /// remove images unused for this long
+        #[arg(long, default_value = "24h")]
+        grace_period: String,
+    },
+    /// Print the manifest of an image in the local store
+    CatManifest {
+        #[arg(long)]
+        pretty_print: bool,
+        image: String,
+    },
+    /// Export a stored image to an ACI file
+    Export {
+        #[arg(long)]
+        overwrite: bool,
+        image: String,
+        output: PathBuf,
+    },
+    /// Extract a stored image (without its dependencies) to a directory
+    Extract(TreeArgs),
+    /// Render a stored image, dependencies applied, to a directory
+    Render(TreeArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ListArgs {
+    /// comma-separated fields: id, name, size, importtime, lastused
+    #[arg(long, default_value = "id,name,size,importtime,lastused")]
+    fields: String,
+    /// sort by: name, importtime, lastused, size
+    #[arg(long, default_value = "importtime")]
+    sort: String,
+    /// asc or desc
+    #[arg(long, default_value = "asc", value_parser = ["asc", "desc"])]
+    order: String,
+    /// output format: json or json-pretty
+    #[arg(long, value_parser = ["json", "json-pretty"])]
+    format: Option<String>,
+    /// use long output format
+    #[arg(long)]
+    full: bool,
+    /// suppress the legend
+    #[arg(long)]
+    no_legend: bool,
+}
+
+#[derive(clap::Args)]
+pub struct TreeArgs {
+    /// only the rootfs, not the manifest
+    #[arg(long)]
+    rootfs_only: bool,
+    /// replace the target directory if it exists
+    #[arg(long)]
+    overwrite: bool,
+    image: String,
+    target: PathBuf,
+}
+
+fn list(store: &ImageStore, a: ListArgs) -> anyhow::Result<()> {
+    let mut records = store.records()?;
+    for key in a.sort.split(',').rev() {
+        match key {
+            "name" => records.sort_by(|x, y| x.name.cmp(&y.name)),
+            "importtime" => records.sort_by_key(|r| r.import_time),
+            "lastused" => records.sort_by_key(|r| r.last_used),
+            "size" => records.sort_by_key(|r| r.size),
+            other => bail!("unknown sort field {other:?} (name, importtime, lastused, size)"),
+        }
+    }
+    if a.order == "desc" {
+        records.reverse();
+    }
+    if let Some(format) = &a.format {
+        let items: Vec<serde_json::Value> = records
+            .iter()
+            .map(|r| {
+                serde_json::json!({"id": r.id, "name": r.display_name(), "size": r.size,
+                                   "import_time": r.import_time, "last_used": r.last_used})
+            })
+            .collect();
+        let text = if format == "json-pretty" {
+            serde_json::to_string_pretty(&items)?
+        } else {
+            serde_json::to_string(&items)?
+        };
+        println!("{text}");
+        return Ok(());
+    }
+    let fields: Vec<&str> = a.fields.split(',').collect();
+    let now = now_nanos();
+    let cell = |r: &ImageRecord, f: &str| -> anyhow::Result<String> {
+        Ok(match (f, a.full) {
+            ("id", true) => r.id.clone(),
+            ("id", false) => r.id.chars().take(19).collect(),
+            ("name", _) => r.display_name(),
+            ("size", true) => r.size.to_string(),
+            ("size", false) => iec_bytes(r.size),
+            ("importtime", true) => full_time(r.import_time),
+            ("importtime", false) => ago(r.import_time, now),
+            ("lastused", true) => full_time(r.last_used),
+            ("lastused", false) => ago(r.last_used, now),
+            (other, _) => bail!("unknown field {other:?} (id, name, size, importtime, lastused)"),
+        })
+    };
+    let mut out = String::new();
+    if !a.no_legend {
+        let legend: Vec<&str> = fields
+            .iter()
+            .map(|f| match *f {
+                "id" => "ID",
+                "name" => "NAME",
+                "size" => "SIZE",
+                "importtime" => "IMPORT TIME",
+                "lastused" => "LAST USED",
+                other => other,
+            })
+            .collect();
+        out.push_str(&legend.join("\t"));
+        out.push('\n');
+    }
+    for r in &records {
+        let row: Vec<String> = fields
+            .iter()
+            .map(|f| cell(r, f))
+            .collect::<anyhow::Result<_>>()?;
+        out.push_str(&row.join("\t"));
+        out.push('\n');
+    }
+    print!("{out}");
+    Ok(())
+}
+
+/// Prepares an empty target directory, replacing it with `overwrite`.
+fn empty_target(target: &Path, overwrite: bool) -> anyhow::Result<()> {
+    if target.exists() {
+        if !overwrite {
+            bail!(
+                "{} already exists (use --overwrite to replace it)",
+                target.display()
+            );
+        }
+        std::fs::remove_dir_all(target).with_context(|| target.display().to_string())?;
+    }
+    std::fs::create_dir_all(target).with_context(|| target.display().to_string())
+}
+
+/// Copies `from` to `to` whole or not at all.
+fn copy_atomically(from: &Path, to: &Path, overwrite: bool) -> anyhow::Result<()> {
+    if to.exists() && !overwrite {
+        bail!(
+            "{} already exists (use --overwrite to replace it)",
+            to.display()
+        );
+    }
+    let name = to
+        .file_name()
+        .with_context(|| format!("{}: not a file name", to.display()))?;
+    let tmp = to.with_file_name(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = std::fs::copy(from, &tmp).and_then(|_| std::fs::rename(&tmp, to));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.with_context(|| to.display().to_string())
+}
+
+pub fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
+    let store = settings.image_store()?;
+    let trust = settings.trust_store();
+    let fetcher = || -> anyhow::Result<Fetcher<'_>> {
+        Ok(Fetcher {
+            store: &store,
+            trust: &trust,
+            insecure: settings.insecure,
+            pull_policy: PullPolicy::Never,
+            signature: None,
+            trust_keys_from_https: false,
+            http: HttpClient::new(false, Default::default(), false)?,
+        })
+    };
+    match command {
+        Command::List(a) => list(&store, a),
+        Command::Rm { images } => {
+            let mut failed = 0;
+            for given in &images {
+                match store
+                    .resolve(given)
+                    .and_then(|r| store.remove(&r.hash()).map(|_| r))
+                {
+                    Ok(r) => println!("successfully removed aci for image: {}", r.id),
+                    Err(e) => {
+                        eprintln!("image rm: {given}: {e}");
+                        failed += 1;
+                    }
+                }
+            }
+            if failed > 0 {
+                bail!("{failed} of {} images could not be removed", images.len());
+            }
+            Ok(())
+        }
+        Command::Gc { grace_period } => {
+            let grace = parse_duration(&grace_period)
+                .with_context(|| format!("invalid --grace-period {grace_period:?}"))?;
+            let cutoff = now_nanos() - grace.as_nanos() as i64;
+            for r in store.records()? {
+                if r.last_used < cutoff {
+                    store.remove(&r.hash())?;
+                    println!("successfully removed aci for image: {}", r.id);
+                }
+            }
+            let leftovers = store.collect_garbage()?;
+            if leftovers > 0 {
+                eprintln!("removed {leftovers} leftovers of interrupted operations");
+            }
+            Ok(())
+        }
+        Command::CatManifest {
+            pretty_print,
+            image,
+        } => {
+            let r = store.resolve(&image)?;
+            let text = if pretty_print {
+                appc::schema::to_json_pretty(&r.manifest)?
+            } else {
+                r.manifest.to_json()?
+            };
+            println!("{text}");
+            Ok(())
+        }
+        Command::Export {
+            overwrite,
+            image,
+            output,
+        } => {
+            let r = store.resolve(&image)?;
+            copy_atomically(&store.blob_path(&r.hash()), &output, overwrite)
+        }
+        Command::Extract(a) => {
+            let r = store.resolve(&a.image)?;
+            empty_target(&a.target, a.overwrite)?;
+            let rootfs = if a.rootfs_only {
+                a.target.clone()
+            } else {
+                a.target.join("rootfs")
+            };
+            std::fs::create_dir_all(&rootfs)?;
+            fetcher()?.extract(&r, &rootfs)?;
+            if !a.rootfs_only {
+                std::fs::write(a.target.join("manifest"), r.manifest.to_json()?)?;
+            }
+            Ok(())
+        }
+        Command::Render(a) => {
+            let r = store.resolve(&a.image)?;
+            empty_target(&a.target, a.overwrite)?;
+            Ok(fetcher()?.render(&r, &a.target, a.rootfs_only)?)
+        }
+    }
+}

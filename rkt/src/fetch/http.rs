@@ -1,0 +1,218 @@
+//! Downloads: TLS verified unless allowed otherwise, per-domain
+//! credentials from `auth.d`, conditional requests, a progress bar on a
+//! terminal.
+
+use super::FetchError;
+use crate::config::Credentials;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::Path;
+use std::time::Duration;
+
+/// The longest a small document (signature, key) may be.
+const MAX_SMALL: u64 = 1 << 20;
+
+/// What a download gave.
+pub enum Download {
+    /// The server says our copy (by ETag) is current.
+    NotModified,
+    Fetched {
+        etag: Option<String>,
+        max_age: Option<u64>,
+        size: u64,
+    },
+}
+
+pub struct HttpClient {
+    client: reqwest::blocking::Client,
+    auth: BTreeMap<String, Credentials>,
+    progress: bool,
+}
+
+/// `max-age` of a Cache-Control header.
+fn max_age(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    let cc = headers.get(reqwest::header::CACHE_CONTROL)?.to_str().ok()?;
+    cc.split(',')
+        .find_map(|d| d.trim().strip_prefix("max-age=")?.parse().ok())
+}
+
+impl HttpClient {
+    /// `insecure_tls` accepts any certificate. The read timeout is 30
+    /// seconds, or `RKT_HTTP_TIMEOUT` seconds.
+    pub fn new(
+        insecure_tls: bool,
+        auth: BTreeMap<String, Credentials>,
+        progress: bool,
+    ) -> Result<Self, FetchError> {
+        let secs = std::env::var("RKT_HTTP_TIMEOUT")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(30);
+        let client = reqwest::blocking::Client::builder()
+            .connect_timeout(Duration::from_secs(secs))
+            .timeout(Duration::from_secs(secs))
+            .danger_accept_invalid_certs(insecure_tls)
+            .build()
+            .map_err(|e| FetchError::Http {
+                url: String::new(),
+                reason: e.to_string(),
+            })?;
+        Ok(HttpClient {
+            client,
+            auth,
+            progress,
+        })
+    }
+
+    fn get(&self, url: &str) -> reqwest::blocking::RequestBuilder {
+        let req = self.client.get(url);
+        let host = reqwest::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned));
+        match host.and_then(|h| self.auth.get(&h)) {
+            Some(Credentials::Basic { user, password }) => req.basic_auth(user, Some(password)),
+            Some(Credentials::OAuth { token }) => req.bearer_auth(token),
+            None => req,
+        }
+    }
+
+    fn send(
+        &self,
+        req: reqwest::blocking::RequestBuilder,
+        url: &str,
+    ) -> Result<reqwest::blocking::Response, FetchError> {
+        req.send().map_err(|e| FetchError::Http {
+            url: url.into(),
+            reason: error_chain(&e),
+        })
+    }
+
+    /// A small document, such as a signature or a key.
+    pub fn get_small(&self, url: &str) -> Result<Vec<u8>, FetchError> {
+        let res = self.send(self.get(url), url)?;
+        if !res.status().is_success() {
+            return Err(FetchError::Status {
+                url: url.into(),
+                status: res.status().as_u16(),
+            });
+        }
+        let mut body = Vec::new();
+        res.take(MAX_SMALL + 1)
+            .read_to_end(&mut body)
+            .map_err(|e| FetchError::Http {
+                url: url.into(),
+                reason: e.to_string(),
+            })?;
+        if body.len() as u64 > MAX_SMALL {
+            return Err(FetchError::Http {
+                url: url.into(),
+                reason: format!("more than {MAX_SMALL} bytes"),
+            });
+        }
+        Ok(body)
+    }
+
+    /// Downloads `url` to `dest`, unless `etag` is still current.
+    pub fn download(
+        &self,
+        url: &str,
+        dest: &Path,
+        etag: Option<&str>,
+    ) -> Result<Download, FetchError> {
+        let mut req = self.get(url);
+        if let Some(tag) = etag {
+            req = req.header(reqwest::header::IF_NONE_MATCH, tag);
+        }
+        let res = self.send(req, url)?;
+        if res.status() == reqwest::StatusCode::NOT_MODIFIED && etag.is_some() {
+            return Ok(Download::NotModified);
+        }
+        if !res.status().is_success() {
+            return Err(FetchError::Status {
+                url: url.into(),
+                status: res.status().as_u16(),
+            });
+        }
+        let etag = res
+            .headers()
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let max_age = max_age(res.headers());
+        let expected = res.content_length();
+        let bar = self.progress.then(|| {
+            let bar = indicatif::ProgressBar::new(expected.unwrap_or(0));
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "Downloading {msg} {bar:40} {bytes}/{total_bytes} {bytes_per_sec}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar.set_message(url.rsplit('/').next().unwrap_or(url).to_string());
+            bar
+        });
+        let file = File::create(dest).map_err(|e| FetchError::Io {
+            path: dest.into(),
+            source: e,
+        })?;
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        let mut reader = res;
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut size = 0u64;
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(FetchError::Http {
+                        url: url.into(),
+                        reason: format!("download interrupted: {e}"),
+                    });
+                }
+            };
+            out.write_all(&buf[..n]).map_err(|e| FetchError::Io {
+                path: dest.into(),
+                source: e,
+            })?;
+            size += n as u64;
+            if let Some(b) = &bar {
+                b.set_position(size);
+            }
+        }
+        out.flush().map_err(|e| FetchError::Io {
+            path: dest.into(),
+            source: e,
+        })?;
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        if expected.is_some_and(|len| len != size) {
+            return Err(FetchError::Http {
+                url: url.into(),
+                reason: format!("truncated: got {size} of {} bytes", expected.unwrap_or(0)),
+            });
+        }
+        Ok(Download::Fetched {
+            etag,
+            max_age,
+            size,
+        })
+    }
+}
+
+/// An error with its causes, on one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        source = s.source();
+    }
+    msg
+}

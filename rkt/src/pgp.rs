@@ -1,0 +1,135 @@
+//! OpenPGP keys and detached signatures, with sequoia.
+
+use openpgp::parse::Parse;
+use openpgp::parse::stream::{
+    DetachedVerifierBuilder, MessageLayer, MessageStructure, VerificationError, VerificationHelper,
+};
+use openpgp::policy::StandardPolicy;
+use openpgp::{Cert, KeyHandle};
+use sequoia_openpgp as openpgp;
+use std::io::Read;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PgpError {
+    #[error("not an OpenPGP public key: {0}")]
+    BadKey(String),
+    #[error("the signature is not a valid OpenPGP signature: {0}")]
+    BadSignatureFile(String),
+    #[error("signed by key {0}, which is not trusted for this image")]
+    UntrustedSigner(String),
+    #[error("the signature does not match the image: {0}")]
+    Mismatch(String),
+    #[error("signature check failed: {0}")]
+    Other(String),
+}
+
+/// A public key (certificate) with what users are shown about it.
+#[derive(Clone, Debug)]
+pub struct PublicKey {
+    pub cert: Cert,
+}
+
+impl PublicKey {
+    /// Parses one public key, armored or binary.
+    pub fn parse(bytes: &[u8]) -> Result<Self, PgpError> {
+        let cert = Cert::from_bytes(bytes).map_err(|e| PgpError::BadKey(e.to_string()))?;
+        if cert.is_tsk() {
+            // Never store secret material in a trust store.
+            return Ok(PublicKey {
+                cert: cert.strip_secret_key_material(),
+            });
+        }
+        Ok(PublicKey { cert })
+    }
+
+    /// The fingerprint in lowercase hex, as rkt names trusted key files.
+    pub fn fingerprint(&self) -> String {
+        self.cert.fingerprint().to_hex().to_lowercase()
+    }
+
+    pub fn user_ids(&self) -> Vec<String> {
+        self.cert
+            .userids()
+            .map(|u| String::from_utf8_lossy(u.userid().value()).into_owned())
+            .collect()
+    }
+
+    /// The key as armored text, as stored in the trust store.
+    pub fn armored(&self) -> Result<Vec<u8>, PgpError> {
+        use openpgp::serialize::SerializeInto;
+        self.cert
+            .armored()
+            .to_vec()
+            .map_err(|e| PgpError::Other(e.to_string()))
+    }
+}
+
+struct Helper<'a> {
+    keys: &'a [PublicKey],
+    signer: Option<String>,
+    problems: Vec<PgpError>,
+}
+
+impl VerificationHelper for Helper<'_> {
+    fn get_certs(&mut self, _ids: &[KeyHandle]) -> openpgp::Result<Vec<Cert>> {
+        Ok(self.keys.iter().map(|k| k.cert.clone()).collect())
+    }
+
+    fn check(&mut self, structure: MessageStructure) -> openpgp::Result<()> {
+        for layer in structure.into_iter() {
+            let MessageLayer::SignatureGroup { results } = layer else {
+                continue;
+            };
+            for result in results {
+                match result {
+                    Ok(good) => {
+                        self.signer = Some(good.ka.cert().fingerprint().to_hex().to_lowercase());
+                        return Ok(());
+                    }
+                    Err(VerificationError::MissingKey { sig }) => {
+                        let issuer = sig
+                            .get_issuers()
+                            .first()
+                            .map_or("unknown".into(), |h| h.to_hex().to_lowercase());
+                        self.problems.push(PgpError::UntrustedSigner(issuer));
+                    }
+                    Err(VerificationError::BadSignature { error, .. }) => {
+                        self.problems.push(PgpError::Mismatch(error.to_string()));
+                    }
+                    Err(e) => self.problems.push(PgpError::Other(e.to_string())),
+                }
+            }
+        }
+        Err(anyhow::anyhow!("no valid signature"))
+    }
+}
+
+/// Checks that `signature` (armored or binary) signs `data` with one of
+/// `keys`; returns the signing key's fingerprint.
+pub fn verify_detached(
+    signature: &[u8],
+    data: impl Read + Send + Sync,
+    keys: &[PublicKey],
+) -> Result<String, PgpError> {
+    let policy = StandardPolicy::new();
+    let helper = Helper {
+        keys,
+        signer: None,
+        problems: Vec::new(),
+    };
+    let builder = DetachedVerifierBuilder::from_bytes(signature)
+        .map_err(|e| PgpError::BadSignatureFile(e.to_string()))?;
+    let mut verifier = builder
+        .with_policy(&policy, None, helper)
+        .map_err(|e| PgpError::BadSignatureFile(e.to_string()))?;
+    let outcome = verifier.verify_reader(data);
+    let helper = verifier.into_helper();
+    match (outcome, helper.signer) {
+        (Ok(()), Some(fp)) => Ok(fp),
+        (_, _) => Err(helper
+            .problems
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| PgpError::BadSignatureFile("no signature found".into()))),
+    }
+}

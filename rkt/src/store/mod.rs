@@ -1,0 +1,276 @@
+//! The image store in `{data dir}/cas`:
+//!
+//! ```text
+//! cas/lock                 flock: held exclusively while publishing or removing
+//! cas/blobs/<hex>          each image as fetched (compressed), once, by ID
+//! cas/trees/<hex>/         the rendered image: manifest, rootfs/ (dependencies applied)
+//! cas/images/<hex>.json    the index record: name, labels, times, size, source, manifest
+//! cas/remote/<sha256>.json what a URL gave last time: ETag, max-age, image ID
+//! cas/tmp/<stage>/         staging of fetches in progress, each with its own lock
+//! ```
+//!
+//! Crash safety comes from ordering and renames: a fetch builds everything
+//! in a staging directory, then renames the blob, then the tree, and writes
+//! the record last (to a temporary file renamed over the final name). A
+//! record therefore means a complete image; anything without a record is
+//! garbage that [`ImageStore::gc`] removes. Concurrent processes serialise
+//! only the publishing step; readers never lock. A staging directory is
+//! locked by its fetch for its whole life, so a crashed fetch is recognised
+//! (its lock is free) and cleaned up by the next process.
+
+mod record;
+mod stage;
+
+pub use record::{ImageRecord, RemoteRecord};
+pub use stage::Stage;
+
+use appc::schema::types::Hash;
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("index record {path} is corrupt: {reason}")]
+    BadRecord { path: PathBuf, reason: String },
+    #[error("no image {0} in the store")]
+    NotFound(String),
+    #[error("{given} is ambiguous: it matches {count} images")]
+    Ambiguous { given: String, count: usize },
+}
+
+pub(crate) fn io_at(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes `bytes` to `path` whole or not at all.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let write = || -> io::Result<()> {
+        let f = File::create(&tmp)?;
+        io::Write::write_all(&mut &f, bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        io_at(path)(e)
+    })
+}
+
+pub struct ImageStore {
+    root: PathBuf,
+}
+
+/// The hex part of an image ID, which names its files.
+fn hex(id: &Hash) -> &str {
+    id.hex()
+}
+
+impl ImageStore {
+    /// Opens (creating) the store under `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        let root = data_dir.join("cas");
+        for sub in ["blobs", "trees", "images", "remote", "tmp"] {
+            let d = root.join(sub);
+            fs::create_dir_all(&d).map_err(io_at(&d))?;
+        }
+        Ok(ImageStore { root })
+    }
+
+    pub fn blob_path(&self, id: &Hash) -> PathBuf {
+        self.root.join("blobs").join(hex(id))
+    }
+
+    /// The rendered image: `manifest` and `rootfs/`.
+    pub fn tree_path(&self, id: &Hash) -> PathBuf {
+        self.root.join("trees").join(hex(id))
+    }
+
+    fn record_path(&self, id: &Hash) -> PathBuf {
+        self.root.join("images").join(format!("{}.json", hex(id)))
+    }
+
+    /// Takes the store's write lock until the returned file is dropped.
+    fn lock(&self) -> Result<File, StoreError> {
+        let path = self.root.join("lock");
+        let f = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_at(&path))?;
+        f.lock().map_err(io_at(&path))?;
+        Ok(f)
+    }
+
+    /// A new staging directory for a fetch.
+    pub fn stage(&self) -> Result<Stage, StoreError> {
+        Stage::create(&self.root.join("tmp"))
+    }
+
+    pub fn record(&self, id: &Hash) -> Result<Option<ImageRecord>, StoreError> {
+        ImageRecord::load(&self.record_path(id))
+    }
+
+    /// Every image in the store.
+    pub fn records(&self) -> Result<Vec<ImageRecord>, StoreError> {
+        let dir = self.root.join("images");
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(io_at(&dir))? {
+            let path = entry.map_err(io_at(&dir))?.path();
+            if path.extension().is_some_and(|e| e == "json")
+                && let Some(r) = ImageRecord::load(&path)?
+            {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The image a user means by `given`: an image ID or a unique prefix of
+    /// one (`sha512-1a2b`), or a name with an optional `:version` (the
+    /// most recently imported match).
+    pub fn resolve(&self, given: &str) -> Result<ImageRecord, StoreError> {
+        let records = self.records()?;
+        if given.starts_with("sha512-") {
+            let matches: Vec<_> = records
+                .into_iter()
+                .filter(|r| r.id.starts_with(given))
+                .collect();
+            return match matches.len() {
+                0 => Err(StoreError::NotFound(given.into())),
+                1 => Ok(matches.into_iter().next().expect("one match")),
+                count => Err(StoreError::Ambiguous {
+                    given: given.into(),
+                    count,
+                }),
+            };
+        }
+        let (name, version) = given
+            .split_once(':')
+            .map_or((given, None), |(n, v)| (n, Some(v)));
+        records
+            .into_iter()
+            .filter(|r| {
+                r.name == name
+                    && version.is_none_or(|v| r.labels.get("version").is_some_and(|l| l == v))
+            })
+            .max_by_key(|r| r.import_time)
+            .ok_or_else(|| StoreError::NotFound(given.into()))
+    }
+
+    /// The newest image named `name` whose labels include all of `labels`.
+    pub fn find(
+        &self,
+        name: &str,
+        labels: &[(String, String)],
+    ) -> Result<Option<ImageRecord>, StoreError> {
+        Ok(self
+            .records()?
+            .into_iter()
+            .filter(|r| r.name == name && labels.iter().all(|(k, v)| r.labels.get(k) == Some(v)))
+            .max_by_key(|r| r.import_time))
+    }
+
+    /// Publishes a staged image. If the image is already stored (fetched
+    /// before, or by a concurrent fetch that won the race), the stage is
+    /// discarded and the stored record returned, marked as used now.
+    pub fn publish(&self, stage: Stage, record: ImageRecord) -> Result<ImageRecord, StoreError> {
+        let id = record.hash();
+        let _lock = self.lock()?;
+        if let Some(mut existing) = self.record(&id)? {
+            existing.last_used = crate::display::now_nanos();
+            existing.save(&self.record_path(&id))?;
+            return Ok(existing);
+        }
+        let (blob, tree) = (self.blob_path(&id), self.tree_path(&id));
+        // Leftovers of a crashed publication of the same image.
+        let _ = fs::remove_file(&blob);
+        let _ = fs::remove_dir_all(&tree);
+        fs::rename(stage.blob_path(), &blob).map_err(io_at(&blob))?;
+        fs::rename(stage.tree_path(), &tree).map_err(io_at(&tree))?;
+        record.save(&self.record_path(&id))?;
+        Ok(record)
+    }
+
+    /// Records that the image was used now.
+    pub fn touch(&self, id: &Hash) -> Result<(), StoreError> {
+        let _lock = self.lock()?;
+        if let Some(mut r) = self.record(id)? {
+            r.last_used = crate::display::now_nanos();
+            r.save(&self.record_path(id))?;
+        }
+        Ok(())
+    }
+
+    /// Removes an image: the record first, so that a crash half-way leaves
+    /// only garbage without a record.
+    pub fn remove(&self, id: &Hash) -> Result<(), StoreError> {
+        let _lock = self.lock()?;
+        let record = self.record_path(id);
+        match fs::remove_file(&record) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::NotFound(id.to_string()));
+            }
+            other => other.map_err(io_at(&record))?,
+        }
+        self.remove_data(hex(id))
+    }
+
+    fn remove_data(&self, hex: &str) -> Result<(), StoreError> {
+        let tree = self.root.join("trees").join(hex);
+        if tree.exists() {
+            // Renamed away first so no one sees a half-removed tree.
+            let doomed = self.root.join("tmp").join(format!("rm-{hex}"));
+            fs::rename(&tree, &doomed).map_err(io_at(&tree))?;
+            fs::remove_dir_all(&doomed).map_err(io_at(&doomed))?;
+        }
+        let blob = self.root.join("blobs").join(hex);
+        match fs::remove_file(&blob) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_at(&blob)(e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Removes stale staging directories (their fetch died) and blobs or
+    /// trees without a record. Returns how many were removed.
+    pub fn collect_garbage(&self) -> Result<usize, StoreError> {
+        let _lock = self.lock()?;
+        let mut removed = Stage::remove_stale(&self.root.join("tmp"))?;
+        let have: std::collections::HashSet<String> = self
+            .records()?
+            .into_iter()
+            .map(|r| r.hash().hex().to_string())
+            .collect();
+        for sub in ["blobs", "trees"] {
+            let dir = self.root.join(sub);
+            for entry in fs::read_dir(&dir).map_err(io_at(&dir))? {
+                let name = entry
+                    .map_err(io_at(&dir))?
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned();
+                if !have.contains(&name) {
+                    self.remove_data(&name)?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// What a URL gave last time.
+    pub fn remote(&self, url: &str) -> Result<Option<RemoteRecord>, StoreError> {
+        RemoteRecord::load(&self.root.join("remote"), url)
+    }
+
+    pub fn set_remote(&self, remote: &RemoteRecord) -> Result<(), StoreError> {
+        remote.save(&self.root.join("remote"))
+    }
+}

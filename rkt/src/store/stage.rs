@@ -1,0 +1,68 @@
+//! Staging directories: where a fetch puts an image before publishing it.
+//! Each holds a lock for as long as its fetch runs.
+
+use super::{StoreError, io_at};
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+
+pub struct Stage {
+    dir: PathBuf,
+    _lock: File,
+}
+
+impl Stage {
+    pub(crate) fn create(tmp: &Path) -> Result<Self, StoreError> {
+        let nonce = format!("{}-{:x}", std::process::id(), crate::display::now_nanos());
+        // Built under a hidden name, so that a stage is never seen unlocked.
+        let building = tmp.join(format!(".new-{nonce}"));
+        fs::create_dir(&building).map_err(io_at(&building))?;
+        let lock_path = building.join("lock");
+        let lock = File::create(&lock_path).map_err(io_at(&lock_path))?;
+        lock.lock().map_err(io_at(&lock_path))?;
+        let tree = building.join("tree");
+        fs::create_dir_all(tree.join("rootfs")).map_err(io_at(&tree))?;
+        let dir = tmp.join(format!("stage-{nonce}"));
+        fs::rename(&building, &dir).map_err(io_at(&dir))?;
+        Ok(Stage { dir, _lock: lock })
+    }
+
+    /// Where the image file goes.
+    pub fn blob_path(&self) -> PathBuf {
+        self.dir.join("blob")
+    }
+
+    /// The tree being rendered: `manifest` and `rootfs/`.
+    pub fn tree_path(&self) -> PathBuf {
+        self.dir.join("tree")
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Removes staging directories whose fetch is gone (their lock is
+    /// free), and directories of removals that were interrupted.
+    pub(crate) fn remove_stale(tmp: &Path) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for entry in fs::read_dir(tmp).map_err(io_at(tmp))? {
+            let path = entry.map_err(io_at(tmp))?.path();
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            if !name.starts_with("stage-") && !name.starts_with("rm-") {
+                continue;
+            }
+            let alive = File::open(path.join("lock")).is_ok_and(|f| f.try_lock().is_err());
+            if !alive {
+                fs::remove_dir_all(&path).map_err(io_at(&path))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+impl Drop for Stage {
+    /// An unpublished stage is removed; a published one is nearly empty.
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
