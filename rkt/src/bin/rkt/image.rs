@@ -204,23 +204,26 @@ pub fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
     match command {
         Command::List(a) => list(&store, a),
         Command::Rm { images } => {
-            let mut failed = 0;
+            let mut failures = Vec::new();
             for given in &images {
                 match store
                     .resolve(given)
                     .and_then(|r| store.remove(&r.hash()).map(|_| r))
                 {
                     Ok(r) => println!("successfully removed aci for image: {}", r.id),
-                    Err(e) => {
-                        eprintln!("image rm: {given}: {e}");
-                        failed += 1;
-                    }
+                    Err(e) => failures.push(e),
                 }
             }
-            if failed > 0 {
-                bail!("{failed} of {} images could not be removed", images.len());
+            match failures.len() {
+                0 => Ok(()),
+                1 => Err(failures.remove(0).into()),
+                n => {
+                    for e in &failures {
+                        eprintln!("image rm: {e}");
+                    }
+                    bail!("{n} of {} images could not be removed", images.len())
+                }
             }
-            Ok(())
         }
         Command::Gc { grace_period } => {
             let grace = parse_duration(&grace_period)

@@ -1,0 +1,225 @@
+//! Shared by rkt's end-to-end tests: a private rkt environment (data and
+//! configuration directories), GnuPG with the repository's test keys,
+//! images built with the appc library, and raw archives for bad input.
+#![allow(dead_code)] // each test binary uses part of this
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A private rkt: its own data dir, configuration dirs and GnuPG home.
+pub struct Env {
+    pub tmp: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let tmp = tempfile::tempdir().unwrap();
+        for d in ["data", "etc", "lib", "gnupg"] {
+            fs::create_dir_all(tmp.path().join(d)).unwrap();
+        }
+        let gnupg = tmp.path().join("gnupg");
+        fs::set_permissions(&gnupg, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+        let env = Env { tmp };
+        for who in ["signer", "stranger"] {
+            let key = repo().join(format!("keys/test-{who}.sec.asc"));
+            let out = env.gpg().args(["--import"]).arg(&key).output().unwrap();
+            assert!(
+                out.status.success(),
+                "gpg --import: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        env
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.tmp.path().join(rel)
+    }
+
+    fn gpg(&self) -> Command {
+        let mut c = Command::new("gpg");
+        c.env("GNUPGHOME", self.path("gnupg")).args([
+            "--batch",
+            "--quiet",
+            "--yes",
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "",
+        ]);
+        c
+    }
+
+    /// Signs `file` with the test key `who` into `file.asc` (armored).
+    pub fn sign(&self, file: &Path, who: &str) -> PathBuf {
+        let asc = PathBuf::from(format!("{}.asc", file.display()));
+        self.sign_to(file, who, &asc);
+        asc
+    }
+
+    pub fn sign_to(&self, file: &Path, who: &str, asc: &Path) {
+        let out = self
+            .gpg()
+            .args([
+                "--armor",
+                "--detach-sign",
+                "--local-user",
+                &format!("{who}@rkt-rs.test"),
+                "--output",
+            ])
+            .arg(asc)
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "gpg --detach-sign: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    pub fn public_key(&self, who: &str) -> PathBuf {
+        repo().join(format!("keys/test-{who}.pub.asc"))
+    }
+
+    pub fn rkt_command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rkt"));
+        c.arg(format!("--dir={}", self.path("data").display()))
+            .arg(format!("--local-config={}", self.path("etc").display()))
+            .arg(format!("--system-config={}", self.path("lib").display()))
+            .args(args)
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn rkt(&self, args: &[&str]) -> Output {
+        self.rkt_command(args).output().expect("run rkt")
+    }
+
+    /// `rkt trust --prefix PREFIX` of the test key `who`, answering yes.
+    pub fn trust(&self, prefix: &str, who: &str) {
+        let key = self.public_key(who);
+        let out = self.rkt(&[
+            "trust",
+            "--skip-fingerprint-review",
+            "--prefix",
+            prefix,
+            key.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Trusts the test key `who` as a root key.
+    pub fn trust_root(&self, who: &str) {
+        let key = self.public_key(who);
+        let out = self.rkt(&[
+            "trust",
+            "--skip-fingerprint-review",
+            "--root",
+            key.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// `rkt fetch ARGS`; the ID printed on success.
+    pub fn fetch(&self, args: &[&str]) -> Result<String, String> {
+        let mut all = vec!["fetch"];
+        all.extend_from_slice(args);
+        let out = self.rkt(&all);
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        } else {
+            Err(one_line_error(&out))
+        }
+    }
+
+    /// A gzip ACI named `name` with `files` (path under rootfs, content)
+    /// and extra manifest fields, at `self/<file>`.
+    pub fn image(
+        &self,
+        file: &str,
+        name: &str,
+        version: &str,
+        extra: serde_json::Value,
+        files: &[(&str, &str)],
+    ) -> PathBuf {
+        let layout = self.path(&format!("layout-{file}"));
+        let _ = fs::remove_dir_all(&layout);
+        fs::create_dir_all(layout.join("rootfs")).unwrap();
+        let mut manifest = serde_json::json!({
+            "acKind": "ImageManifest", "acVersion": "0.8.11", "name": name,
+            "labels": [{"name": "version", "value": version}, {"name": "os", "value": "linux"},
+                       {"name": "arch", "value": rkt::fetch::host_arch()}],
+        });
+        if let serde_json::Value::Object(m) = extra {
+            for (k, v) in m {
+                manifest[k] = v;
+            }
+        }
+        fs::write(layout.join("manifest"), manifest.to_string()).unwrap();
+        for (path, content) in files {
+            let p = layout.join("rootfs").join(path);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, content).unwrap();
+        }
+        let out = self.path(file);
+        let f = fs::File::create(&out).unwrap();
+        appc::aci::build_aci(&layout, f, appc::aci::BuildOptions::default()).unwrap();
+        out
+    }
+}
+
+/// Stderr of a failed run, checked to be one line without a panic.
+pub fn one_line_error(out: &Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| !l.starts_with("image: using image from file"))
+        .collect();
+    assert_eq!(out.status.code(), Some(254), "stderr: {err}");
+    assert_eq!(lines.len(), 1, "not one line: {err:?}");
+    assert!(!err.contains("panicked"), "{err}");
+    lines[0].to_string()
+}
+
+pub type RawEntry<'a> = (&'a str, tar::EntryType, &'a [u8], &'a str);
+
+/// A plain tar written byte for byte as given (for malicious names).
+pub fn raw_tar(manifest: &[u8], entries: &[RawEntry<'_>]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let base: [RawEntry<'_>; 2] = [
+        ("manifest", tar::EntryType::Regular, manifest, ""),
+        ("rootfs", tar::EntryType::Directory, b"", ""),
+    ];
+    for (name, kind, data, link) in base.iter().chain(entries) {
+        let mut h = tar::Header::new_ustar();
+        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        h.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
+        h.set_entry_type(*kind);
+        h.set_mode(if kind.is_dir() { 0o755 } else { 0o644 });
+        h.set_size(data.len() as u64);
+        h.set_cksum();
+        b.append(&h, *data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+/// Mount points under `dir` (there must be none after a test).
+pub fn mounts_under(dir: &Path) -> usize {
+    let text = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let d = dir.display().to_string();
+    text.lines().filter(|l| l.contains(&d)).count()
+}
