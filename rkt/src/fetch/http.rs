@@ -166,9 +166,13 @@ impl HttpClient {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
+                    let reason = match expected {
+                        Some(len) => format!("truncated: got {size} of {len} bytes ({e})"),
+                        None => format!("download interrupted after {size} bytes: {e}"),
+                    };
                     return Err(FetchError::Http {
                         url: url.into(),
-                        reason: format!("download interrupted: {e}"),
+                        reason,
                     });
                 }
             };

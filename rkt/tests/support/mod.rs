@@ -3,6 +3,8 @@
 //! images built with the appc library, and raw archives for bad input.
 #![allow(dead_code)] // each test binary uses part of this
 
+pub mod https;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
