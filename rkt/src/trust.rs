@@ -151,3 +151,64 @@ impl TrustStore {
         Ok(path)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(who: &str) -> PublicKey {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../keys/");
+        PublicKey::parse(&std::fs::read(format!("{path}test-{who}.pub.asc")).unwrap()).unwrap()
+    }
+
+    fn store() -> (tempfile::TempDir, TrustStore) {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = TrustStore::new(&tmp.path().join("lib"), &tmp.path().join("etc"), None);
+        (tmp, s)
+    }
+
+    #[test]
+    fn prefixes_apply_to_names_below_them_by_path() {
+        let (_tmp, s) = store();
+        s.add(&key("signer"), &Scope::Prefix("coreos.com".into()))
+            .unwrap();
+        assert_eq!(s.keys_for("coreos.com/etcd").unwrap().len(), 1);
+        assert_eq!(s.keys_for("coreos.com").unwrap().len(), 1);
+        assert!(s.keys_for("coreos.community/x").unwrap().is_empty());
+        assert!(s.keys_for("example.com/etcd").unwrap().is_empty());
+        s.add(&key("stranger"), &Scope::Root).unwrap();
+        assert_eq!(s.keys_for("example.com/etcd").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn local_files_mask_system_ones() {
+        let (tmp, s) = store();
+        let k = key("signer");
+        let system = tmp.path().join("lib/trustedkeys/prefix.d/example.com");
+        std::fs::create_dir_all(&system).unwrap();
+        std::fs::write(system.join(k.fingerprint()), k.armored().unwrap()).unwrap();
+        assert_eq!(s.keys_for("example.com/app").unwrap().len(), 1);
+        let local = tmp.path().join("etc/trustedkeys/prefix.d/example.com");
+        std::fs::create_dir_all(&local).unwrap();
+        std::fs::write(local.join(k.fingerprint()), "").unwrap();
+        assert!(
+            s.keys_for("example.com/app").unwrap().is_empty(),
+            "an empty local file masks the key"
+        );
+    }
+
+    #[test]
+    fn stored_keys_use_rkt_names() {
+        let (tmp, s) = store();
+        let k = key("signer");
+        let path = s.add(&k, &Scope::Prefix("example.com/app".into())).unwrap();
+        assert_eq!(
+            path,
+            tmp.path()
+                .join("etc/trustedkeys/prefix.d/example.com/app")
+                .join(k.fingerprint())
+        );
+        assert_eq!(k.fingerprint().len(), 40);
+        assert!(s.add(&k, &Scope::Prefix("../evil".into())).is_err());
+    }
+}

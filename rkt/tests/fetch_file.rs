@@ -151,9 +151,18 @@ fn bad_signatures_are_refused_and_store_nothing() {
         .unwrap_err();
     assert!(err.contains("not a valid OpenPGP signature"), "{err}");
 
+    // Binary (not armored) signatures are accepted too.
+    let binary = env.path("binary.sig");
+    env.sign_binary(&aci, "signer", &binary);
+    env.fetch(&["--signature", binary.to_str().unwrap(), path])
+        .unwrap();
+    assert!(env.rkt(&["image", "rm", NAME]).status.success());
+
     fs::remove_file(env.path("hello.aci.asc")).unwrap();
     let err = env.fetch(&[path]).unwrap_err();
     assert!(err.contains("no signature found"), "{err}");
+    let err = one_line_error(&env.rkt(&["trust", env.public_key("signer").to_str().unwrap()]));
+    assert!(err.contains("--prefix or --root is required"), "{err}");
     assert_store(&env, 0);
 
     // A root key applies to every name.

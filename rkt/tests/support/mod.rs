@@ -85,6 +85,27 @@ impl Env {
         );
     }
 
+    /// Signs `file` with a binary (not armored) signature.
+    pub fn sign_binary(&self, file: &Path, who: &str, sig: &Path) {
+        let out = self
+            .gpg()
+            .args([
+                "--detach-sign",
+                "--local-user",
+                &format!("{who}@rkt-rs.test"),
+                "--output",
+            ])
+            .arg(sig)
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "gpg --detach-sign: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     pub fn public_key(&self, who: &str) -> PathBuf {
         repo().join(format!("keys/test-{who}.pub.asc"))
     }
