@@ -11,5 +11,7 @@ pub mod config;
 pub mod display;
 pub mod fetch;
 pub mod pgp;
+pub mod pod;
+pub mod stage1_image;
 pub mod store;
 pub mod trust;

@@ -1,1 +1,43 @@
-//! The pod's init (stage1). Not implemented yet; see the project's issues.
+//! stage1: runs a prepared pod. One binary, two flavours chosen by the name
+//! it is invoked as: `init` (the default: new PID, mount, UTS and IPC
+//! namespaces) and `fly` (host namespaces, chroot only).
+//!
+//! # The contract with stage0
+//!
+//! stage0 (`rkt run`) prepares the pod directory, takes its lock and exec()s
+//!
+//! ```text
+//! <stage1 tree>/rootfs/{init,fly} --pod-dir=DIR --uuid=UUID --lock-fd=N [--hostname=NAME]
+//! ```
+//!
+//! with the lock's descriptor `N` inherited: stage1 keeps it open for the
+//! pod's whole life, so the pod is running exactly while the lock is held,
+//! even if stage1 is killed. The pod directory holds:
+//!
+//! - `pod`: the pod manifest (apps with their resolved `app` sections);
+//! - `appsinfo/<app>/tree`: the path of the app's rendered image tree
+//!   (`manifest`, `rootfs/`) in the store, the overlay's lower layer;
+//! - `overlay/<app>/{upper,work}`: the overlay's writable layer;
+//! - `stage1/rootfs/opt/stage2/<app>/rootfs`: where the app's root is
+//!   mounted (inside the pod's own mount namespace, so nothing is left
+//!   mounted on the host when the pod ends).
+//!
+//! stage1 writes `pid` (the pod init, as the host sees it), `ppid` (the
+//! supervisor), `started` (nanoseconds since the epoch) and, per app,
+//! `stage1/rootfs/rkt/status/<app>` (its exit code). Its own exit status is
+//! the first failing app's exit code, or 0.
+//!
+//! # Semantics
+//!
+//! The pod ends when all apps have ended. When an app fails (non-zero
+//! exit), the others get SIGTERM, then SIGKILL after a grace period.
+//! SIGTERM or SIGINT to the supervisor stops the pod the same way.
+
+pub mod args;
+pub mod init;
+pub mod rootfs;
+pub mod supervisor;
+pub mod users;
+
+/// Seconds between SIGTERM and SIGKILL when stopping apps.
+pub const STOP_GRACE_SECS: u32 = 10;

@@ -242,11 +242,13 @@ impl Visit for Extractor<'_> {
             tar::EntryType::Symlink => {
                 let target = entry.link_name_bytes().unwrap_or_default().into_owned();
                 if !target.starts_with(b"/") {
-                    let resolved = clean(&[parent, b"/", &target].concat());
-                    if resolved == b".."
-                        || resolved.starts_with(b"../")
-                        || resolved.starts_with(b"/")
-                    {
+                    let joined = if parent.is_empty() {
+                        target.clone()
+                    } else {
+                        [parent, b"/", &target].concat()
+                    };
+                    let resolved = clean(&joined);
+                    if resolved == b".." || resolved.starts_with(b"../") {
                         return Err(AciError::EscapingSymlink {
                             name: display(rel),
                             target: display(&target),
@@ -439,12 +441,22 @@ mod tests {
             &ExtractOptions::default(),
         );
         assert!(matches!(r, Err(AciError::DeviceNode(_))), "{r:?}");
-        // A relative link that stays inside is fine.
+        // Relative links that stay inside are fine, at any depth.
         let (_d, r) = extract(
             &aci(&[("rootfs/a/b", Symlink, b"", "../c")]),
             &ExtractOptions::default(),
         );
         r.unwrap();
+        let (_d, r) = extract(
+            &aci(&[("rootfs/init", Symlink, b"", "stage1")]),
+            &ExtractOptions::default(),
+        );
+        r.unwrap();
+        let (_d, r) = extract(
+            &aci(&[("rootfs/up", Symlink, b"", "..")]),
+            &ExtractOptions::default(),
+        );
+        assert!(matches!(r, Err(AciError::EscapingSymlink { .. })), "{r:?}");
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 mod fetch;
 mod image;
+mod pods;
+mod run;
 mod trust;
 
 use anyhow::Context;
@@ -50,6 +52,18 @@ enum Command {
     /// Operate on image(s) in the local store
     #[command(subcommand)]
     Image(image::Command),
+    /// Run image(s) in a pod
+    Run(run::Args),
+    /// List pods
+    List(pods::ListArgs),
+    /// Check the status of a pod
+    Status(pods::StatusArgs),
+    /// Stop a pod
+    Stop(pods::StopArgs),
+    /// Remove pods that are not running
+    Rm(pods::RmArgs),
+    /// Garbage-collect pods that have exited
+    Gc(pods::GcArgs),
 }
 
 /// The configuration every command works from.
@@ -121,11 +135,23 @@ fn main() -> ExitCode {
         Command::Fetch(_) => "fetch",
         Command::Trust(_) => "trust",
         Command::Image(_) => "image",
+        Command::Run(_) => "run",
+        Command::List(_) => "list",
+        Command::Status(_) => "status",
+        Command::Stop(_) => "stop",
+        Command::Rm(_) => "rm",
+        Command::Gc(_) => "gc",
     };
     let result = Settings::new(&g).and_then(|settings| match g.command {
         Command::Fetch(a) => fetch::run(&settings, a),
         Command::Trust(a) => trust::run(&settings, a),
         Command::Image(c) => image::run(&settings, c),
+        Command::Run(a) => run::run(&settings, a),
+        Command::List(a) => pods::list(&settings, a),
+        Command::Status(a) => pods::status(&settings, a),
+        Command::Stop(a) => pods::stop(&settings, a),
+        Command::Rm(a) => pods::rm(&settings, a),
+        Command::Gc(a) => pods::gc(&settings, a),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

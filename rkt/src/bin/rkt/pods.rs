@@ -1,0 +1,328 @@
+//! `rkt list`, `rkt status`, `rkt stop`, `rkt rm`, `rkt gc`.
+
+use crate::Settings;
+use anyhow::{Context, bail};
+use rkt::display::{ago, full_time, now_nanos, parse_duration};
+use rkt::pod::{Dir, Pod, Pods, State};
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct ListArgs {
+    /// use long output format
+    #[arg(long)]
+    full: bool,
+    /// suppress the legend
+    #[arg(long)]
+    no_legend: bool,
+    /// output format: json or json-pretty
+    #[arg(long, value_parser = ["json", "json-pretty"])]
+    format: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct StatusArgs {
+    /// wait for the pod to exit (optionally at most this long, e.g. 30s)
+    #[arg(long, num_args = 0..=1, default_missing_value = "forever")]
+    wait: Option<String>,
+    /// output format: json or json-pretty
+    #[arg(long, value_parser = ["json", "json-pretty"])]
+    format: Option<String>,
+    uuid: String,
+}
+
+#[derive(clap::Args)]
+pub struct StopArgs {
+    /// kill the pod instead of stopping it gracefully
+    #[arg(long)]
+    force: bool,
+    /// read the UUID from this file
+    #[arg(long)]
+    uuid_file: Option<PathBuf>,
+    uuids: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct RmArgs {
+    /// read the UUID from this file
+    #[arg(long)]
+    uuid_file: Option<PathBuf>,
+    uuids: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct GcArgs {
+    /// how long exited pods stay before removal
+    #[arg(long, default_value = "30m")]
+    grace_period: String,
+    /// how long prepared pods stay before removal
+    #[arg(long, default_value = "24h")]
+    expire_prepared: String,
+    /// only mark exited pods as garbage
+    #[arg(long)]
+    mark_only: bool,
+}
+
+fn uuids(given: Vec<String>, file: Option<PathBuf>) -> anyhow::Result<Vec<String>> {
+    let mut all = given;
+    if let Some(f) = file {
+        all.push(
+            std::fs::read_to_string(&f)
+                .with_context(|| f.display().to_string())?
+                .trim()
+                .to_string(),
+        );
+    }
+    if all.is_empty() {
+        bail!("a pod UUID (or --uuid-file) is required");
+    }
+    Ok(all)
+}
+
+struct Row {
+    pod: Pod,
+    state: State,
+    apps: Vec<(String, String)>,
+    created: Option<i64>,
+    started: Option<i64>,
+}
+
+fn describe(pod: Pod) -> anyhow::Result<Row> {
+    let state = pod.state()?;
+    let apps = match pod.manifest() {
+        Ok(m) => m
+            .apps
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| {
+                (
+                    a.name.to_string(),
+                    a.image.name.map(|n| n.to_string()).unwrap_or_default(),
+                )
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    let (created, started) = (pod.number("created"), pod.number("started"));
+    Ok(Row {
+        pod,
+        state,
+        apps,
+        created,
+        started,
+    })
+}
+
+pub fn list(settings: &Settings, a: ListArgs) -> anyhow::Result<()> {
+    let pods = Pods::open(&settings.data_dir)?;
+    let mut rows: Vec<Row> = pods
+        .list()?
+        .into_iter()
+        .map(describe)
+        .collect::<anyhow::Result<_>>()?;
+    rows.sort_by_key(|r| r.created.unwrap_or(0));
+    if let Some(format) = &a.format {
+        let items: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| {
+                let apps: Vec<_> = r.apps.iter().map(|(n, i)| serde_json::json!({"name": n, "image_name": i})).collect();
+                serde_json::json!({"name": r.pod.uuid, "state": r.state.name(), "created": r.created, "started": r.started, "app_names": apps})
+            })
+            .collect();
+        let text = if format == "json-pretty" {
+            serde_json::to_string_pretty(&items)?
+        } else {
+            serde_json::to_string(&items)?
+        };
+        println!("{text}");
+        return Ok(());
+    }
+    let now = now_nanos();
+    let time = |t: Option<i64>| match (t, a.full) {
+        (None, _) => String::new(),
+        (Some(t), true) => full_time(t),
+        (Some(t), false) => ago(t, now),
+    };
+    let mut out = String::new();
+    if !a.no_legend {
+        out.push_str("UUID\tAPP\tIMAGE NAME\tSTATE\tCREATED\tSTARTED\tNETWORKS\n");
+    }
+    for r in &rows {
+        let uuid = if a.full {
+            r.pod.uuid.clone()
+        } else {
+            r.pod.uuid.chars().take(8).collect()
+        };
+        let started = if matches!(
+            r.state,
+            State::Running | State::Exited | State::ExitedGarbage
+        ) {
+            time(r.started)
+        } else {
+            String::new()
+        };
+        let first = r.apps.first().cloned().unwrap_or_default();
+        out.push_str(&format!(
+            "{uuid}\t{}\t{}\t{}\t{}\t{started}\t\n",
+            first.0,
+            first.1,
+            r.state.name(),
+            time(r.created)
+        ));
+        for (name, image) in r.apps.iter().skip(1) {
+            out.push_str(&format!("\t{name}\t{image}\t\t\t\t\n"));
+        }
+    }
+    print!("{out}");
+    Ok(())
+}
+
+pub fn status(settings: &Settings, a: StatusArgs) -> anyhow::Result<()> {
+    let pods = Pods::open(&settings.data_dir)?;
+    let mut pod = pods.find(&a.uuid)?;
+    if let Some(wait) = &a.wait {
+        let deadline = match wait.as_str() {
+            "forever" => None,
+            d => Some(
+                std::time::Instant::now()
+                    + parse_duration(d).with_context(|| format!("invalid --wait {d:?}"))?,
+            ),
+        };
+        loop {
+            pod = pods.find(&pod.uuid)?;
+            if !matches!(
+                pod.state()?,
+                State::Running | State::Embryo | State::Preparing | State::Prepared
+            ) {
+                break;
+            }
+            if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                bail!("pod {} is still running after {wait}", pod.uuid);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+    let row = describe(pod)?;
+    let exited = matches!(
+        row.state,
+        State::Exited | State::ExitedGarbage | State::Garbage
+    );
+    let statuses = row.pod.app_statuses();
+    let pid = if row.state == State::Running {
+        row.pod.number("pid")
+    } else {
+        None
+    };
+    if let Some(format) = &a.format {
+        let apps: serde_json::Map<String, serde_json::Value> = statuses
+            .iter()
+            .map(|(n, c)| (n.clone(), serde_json::json!(c)))
+            .collect();
+        let v = serde_json::json!({"name": row.pod.uuid, "state": row.state.name(), "created": row.created,
+            "started": row.started, "pid": pid, "exited": exited, "app_exit_codes": apps});
+        println!(
+            "{}",
+            if format == "json-pretty" {
+                serde_json::to_string_pretty(&v)?
+            } else {
+                serde_json::to_string(&v)?
+            }
+        );
+        return Ok(());
+    }
+    println!("state={}", row.state.name());
+    println!("created={}", row.created.map(full_time).unwrap_or_default());
+    println!("started={}", row.started.map(full_time).unwrap_or_default());
+    println!("networks=");
+    if let Some(pid) = pid {
+        println!("pid={pid}");
+    }
+    println!("exited={exited}");
+    for (name, code) in statuses {
+        println!("app-{name}={code}");
+    }
+    Ok(())
+}
+
+pub fn stop(settings: &Settings, a: StopArgs) -> anyhow::Result<()> {
+    let pods = Pods::open(&settings.data_dir)?;
+    for given in uuids(a.uuids, a.uuid_file)? {
+        let pod = pods.find(&given)?;
+        if pod.state()? != State::Running {
+            bail!("pod {} is not running", pod.uuid);
+        }
+        // Graceful: the supervisor forwards SIGTERM to the pod's init.
+        // Forced: the init itself is killed, and the whole pod with it.
+        let (file, signal) = if a.force {
+            ("pid", rustix::process::Signal::KILL)
+        } else {
+            ("ppid", rustix::process::Signal::TERM)
+        };
+        let pid = pod
+            .number(file)
+            .and_then(|p| rustix::process::Pid::from_raw(p as i32))
+            .with_context(|| format!("pod {}: no {file} recorded", pod.uuid))?;
+        rustix::process::kill_process(pid, signal).with_context(|| format!("pod {}", pod.uuid))?;
+        println!("{}", pod.uuid);
+    }
+    Ok(())
+}
+
+pub fn rm(settings: &Settings, a: RmArgs) -> anyhow::Result<()> {
+    let pods = Pods::open(&settings.data_dir)?;
+    for given in uuids(a.uuids, a.uuid_file)? {
+        let pod = pods.find(&given)?;
+        let Some(_lock) = pod.try_lock()? else {
+            bail!(
+                "pod {} is running or being prepared; stop it first",
+                pod.uuid
+            )
+        };
+        let uuid = pod.uuid.clone();
+        pod.remove(&pods)?;
+        println!("\"{uuid}\"");
+    }
+    Ok(())
+}
+
+pub fn gc(settings: &Settings, a: GcArgs) -> anyhow::Result<()> {
+    let grace = parse_duration(&a.grace_period)
+        .with_context(|| format!("invalid --grace-period {:?}", a.grace_period))?;
+    let expire = parse_duration(&a.expire_prepared)
+        .with_context(|| format!("invalid --expire-prepared {:?}", a.expire_prepared))?;
+    let pods = Pods::open(&settings.data_dir)?;
+    let now = now_nanos();
+    for mut pod in pods.list()? {
+        let state = pod.state()?;
+        let age = |file: &str| pod.number(file).map_or(i64::MAX, |t| now - t);
+        match state {
+            State::Exited => {
+                println!("Moving pod \"{}\" to garbage", pod.uuid);
+                pod.move_to(&pods, Dir::ExitedGarbage)?;
+                std::fs::write(pod.path.join("gc-marked"), now.to_string())?;
+                if !a.mark_only && grace.is_zero() {
+                    println!("Garbage collecting pod \"{}\"", pod.uuid);
+                    pod.remove(&pods)?;
+                }
+            }
+            State::ExitedGarbage if !a.mark_only && age("gc-marked") >= grace.as_nanos() as i64 => {
+                println!("Garbage collecting pod \"{}\"", pod.uuid);
+                pod.remove(&pods)?;
+            }
+            State::Prepared if !a.mark_only && age("created") >= expire.as_nanos() as i64 => {
+                println!("Garbage collecting pod \"{}\"", pod.uuid);
+                pod.remove(&pods)?;
+            }
+            // A crashed rkt left these; nobody holds their lock.
+            State::AbortedPrepare | State::Garbage if !a.mark_only => {
+                println!("Garbage collecting pod \"{}\"", pod.uuid);
+                pod.remove(&pods)?;
+            }
+            State::Embryo if !a.mark_only && pod.try_lock()?.is_some() => {
+                println!("Garbage collecting pod \"{}\"", pod.uuid);
+                pod.remove(&pods)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,380 @@
+//! `rkt run [POD FLAGS] IMAGE [APP FLAGS] [-- ARGS] [--- IMAGE ...]`
+//!
+//! Fetches the images, prepares a pod (`embryo` → `prepare` → `run`) and
+//! exec()s stage1, which inherits the pod lock: the process that ran
+//! `rkt run` becomes the pod's supervisor and exits with the pod's status.
+
+use crate::Settings;
+use anyhow::{Context, bail};
+use appc::schema::pod_manifest::{RuntimeApp, RuntimeImage};
+use appc::schema::types::{AcName, App, Hash};
+use appc::schema::{AC_VERSION, PodManifest};
+use rkt::fetch::{Fetcher, HttpClient, ImageRef, PullPolicy};
+use rkt::pod::{Dir, Pods};
+use rkt::stage1_image::{self, Flavor};
+use rkt::store::{ImageRecord, ImageStore};
+use rustix::fs::{Mode, OFlags, ResolveFlags};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// pod hostname (default rkt-<uuid>)
+    #[arg(long)]
+    hostname: Option<String>,
+    /// network: host (other networks come with CNI support)
+    #[arg(long, default_value = "default")]
+    net: String,
+    /// write the pod's UUID to this file
+    #[arg(long)]
+    uuid_file_save: Option<PathBuf>,
+    /// when to fetch images: new, update, never
+    #[arg(long, default_value = "new", value_parser = ["new", "update", "never"])]
+    pull_policy: String,
+    /// environment variable for every app (NAME=VALUE)
+    #[arg(long)]
+    set_env: Vec<String>,
+    /// stage1 image to use, from a file
+    #[arg(long, conflicts_with = "stage1_name")]
+    stage1_path: Option<PathBuf>,
+    /// stage1 image to use, by name (coreos.com/rkt/stage1-rs, coreos.com/rkt/stage1-fly-rs)
+    #[arg(long)]
+    stage1_name: Option<String>,
+    /// IMAGE [--exec=CMD] [--name=NAME] [--user=U] [--group=G] [--working-dir=DIR]
+    /// [--environment=NAME=VALUE] [--signature=FILE] [-- ARGS...] [--- IMAGE ...]
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    apps: Vec<String>,
+}
+
+/// One app as given on the command line.
+#[derive(Default)]
+struct AppArgs {
+    image: String,
+    exec: Option<String>,
+    name: Option<String>,
+    user: Option<String>,
+    group: Option<String>,
+    working_dir: Option<String>,
+    environment: Vec<(String, String)>,
+    signature: Option<PathBuf>,
+    args: Option<Vec<String>>,
+}
+
+fn env_pair(s: &str) -> anyhow::Result<(String, String)> {
+    let (k, v) = s
+        .split_once('=')
+        .with_context(|| format!("{s:?} is not NAME=VALUE"))?;
+    appc::schema::types::environment::validate_env_name(k)?;
+    Ok((k.to_string(), v.to_string()))
+}
+
+fn parse_apps(words: &[String]) -> anyhow::Result<Vec<AppArgs>> {
+    let mut apps = Vec::new();
+    for segment in words.split(|w| w == "---") {
+        let Some((image, rest)) = segment.split_first() else {
+            bail!("an image is required before and after ---")
+        };
+        let mut app = AppArgs {
+            image: image.clone(),
+            ..Default::default()
+        };
+        let mut it = rest.iter();
+        while let Some(w) = it.next() {
+            if w == "--" {
+                app.args = Some(it.by_ref().cloned().collect());
+                break;
+            }
+            let (flag, value) = match w.split_once('=') {
+                Some((f, v)) => (f, v.to_string()),
+                None => (
+                    w.as_str(),
+                    it.next()
+                        .with_context(|| format!("{w} needs a value"))?
+                        .clone(),
+                ),
+            };
+            match flag {
+                "--exec" => app.exec = Some(value),
+                "--name" => app.name = Some(value),
+                "--user" => app.user = Some(value),
+                "--group" => app.group = Some(value),
+                "--working-dir" => app.working_dir = Some(value),
+                "--environment" => app.environment.push(env_pair(&value)?),
+                "--signature" => app.signature = Some(PathBuf::from(value)),
+                other => bail!("unknown app flag {other} for {image}"),
+            }
+        }
+        apps.push(app);
+    }
+    Ok(apps)
+}
+
+/// Whether `path` exists inside `root`, symlinks resolved within it.
+fn exists_in(root: &Path, path: &str) -> bool {
+    let Ok(dir) = rustix::fs::open(
+        root,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return false;
+    };
+    let rel = path.trim_start_matches('/');
+    let rel = if rel.is_empty() { "." } else { rel };
+    rustix::fs::openat2(
+        &dir,
+        rel,
+        OFlags::PATH | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT,
+    )
+    .is_ok()
+}
+
+/// A file of the image's, read with symlinks resolved within it.
+fn read_in(root: &Path, path: &str) -> Option<String> {
+    let dir = rustix::fs::open(
+        root,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    let fd = rustix::fs::openat2(
+        &dir,
+        path.trim_start_matches('/'),
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT,
+    )
+    .ok()?;
+    std::io::read_to_string(std::fs::File::from(fd)).ok()
+}
+
+/// Checks what stage1 would otherwise fail on, with a clear message.
+fn check_app(name: &str, root: &Path, app: &App) -> anyhow::Result<()> {
+    let exec = app
+        .exec
+        .as_ref()
+        .filter(|e| !e.is_empty())
+        .with_context(|| format!("app {name}: the image has no exec; give one with --exec"))?;
+    let program = &exec[0];
+    let path = app
+        .environment
+        .get("PATH")
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    let found = if program.contains('/') {
+        exists_in(root, program)
+    } else {
+        path.split(':')
+            .any(|d| exists_in(root, &format!("{d}/{program}")))
+    };
+    if !found {
+        bail!("app {name}: {program} is not in the image");
+    }
+    if !app.working_directory.is_empty() && !exists_in(root, &app.working_directory) {
+        bail!(
+            "app {name}: working directory {} does not exist in the image",
+            app.working_directory
+        );
+    }
+    for (what, value, file) in [
+        ("user", &app.user, "/etc/passwd"),
+        ("group", &app.group, "/etc/group"),
+    ] {
+        if value.parse::<u32>().is_err() {
+            let known = read_in(root, file).is_some_and(|t| {
+                t.lines()
+                    .any(|l| l.split(':').next() == Some(value.as_str()))
+            });
+            if !known {
+                bail!("app {name}: {what} {value:?} does not exist in the image's {file}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn runtime_app(
+    store: &ImageStore,
+    a: &AppArgs,
+    rec: &ImageRecord,
+    set_env: &[(String, String)],
+) -> anyhow::Result<RuntimeApp> {
+    let default_name = rec.name.rsplit('/').next().unwrap_or(&rec.name);
+    let name = match &a.name {
+        Some(n) => AcName::new(n).with_context(|| format!("--name {n:?}"))?,
+        None => AcName::new(&AcName::sanitize(default_name)?)?,
+    };
+    let mut app = rec.manifest.app.clone().unwrap_or_else(|| App {
+        user: "0".into(),
+        group: "0".into(),
+        ..App::default()
+    });
+    match (&a.exec, &a.args) {
+        (Some(exec), args) => {
+            let mut v = vec![exec.clone()];
+            v.extend(args.iter().flatten().cloned());
+            app.exec = Some(v);
+        }
+        (None, Some(args)) => {
+            let first = app
+                .exec
+                .as_ref()
+                .and_then(|e| e.first().cloned())
+                .with_context(|| {
+                    format!("app {name}: the image has no exec; give one with --exec")
+                })?;
+            let mut v = vec![first];
+            v.extend(args.iter().cloned());
+            app.exec = Some(v);
+        }
+        (None, None) => {}
+    }
+    if let Some(u) = &a.user {
+        app.user = u.clone();
+    }
+    if let Some(g) = &a.group {
+        app.group = g.clone();
+    }
+    if let Some(w) = &a.working_dir {
+        app.working_directory = w.clone();
+    }
+    for (k, v) in set_env.iter().chain(&a.environment) {
+        app.environment.set(k, v)?;
+    }
+    app.validate().with_context(|| format!("app {name}"))?;
+    check_app(
+        name.as_str(),
+        &store.tree_path(&rec.hash()).join("rootfs"),
+        &app,
+    )?;
+    Ok(RuntimeApp {
+        name,
+        image: RuntimeImage {
+            name: Some(rec.manifest.name.clone()),
+            id: Some(Hash::new(&rec.id)?),
+            labels: rec.manifest.labels.clone(),
+        },
+        app: Some(app),
+        read_only_root_fs: false,
+        mounts: Vec::new(),
+        annotations: Default::default(),
+    })
+}
+
+pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
+    if args.net != "host" {
+        bail!(
+            "--net={} is not supported yet (CNI networking comes later); use --net=host",
+            args.net
+        );
+    }
+    let apps = parse_apps(&args.apps)?;
+    let set_env: Vec<(String, String)> = args
+        .set_env
+        .iter()
+        .map(|s| env_pair(s))
+        .collect::<anyhow::Result<_>>()?;
+    let store = settings.image_store()?;
+    let trust = settings.trust_store();
+    let pull_policy = match args.pull_policy.as_str() {
+        "update" => PullPolicy::Update,
+        "never" => PullPolicy::Never,
+        _ => PullPolicy::New,
+    };
+    let fetcher =
+        |insecure_image: bool, signature: Option<PathBuf>| -> anyhow::Result<Fetcher<'_>> {
+            let mut insecure = settings.insecure;
+            insecure.image |= insecure_image;
+            Ok(Fetcher {
+                store: &store,
+                trust: &trust,
+                insecure,
+                pull_policy,
+                signature,
+                trust_keys_from_https: settings.trust_keys_from_https,
+                http: HttpClient::new(settings.insecure.tls, settings.config.auth.clone(), false)?,
+            })
+        };
+
+    let mut runtime_apps: Vec<RuntimeApp> = Vec::new();
+    let mut records = Vec::new();
+    for a in &apps {
+        let rec = fetcher(false, a.signature.clone())?.fetch(&ImageRef::parse(&a.image)?)?;
+        let app = runtime_app(&store, a, &rec, &set_env)?;
+        if runtime_apps.iter().any(|r| r.name == app.name) {
+            bail!(
+                "two apps are named {}; give one another name with --name",
+                app.name
+            );
+        }
+        runtime_apps.push(app);
+        records.push(rec);
+    }
+    let stage1 = match (&args.stage1_path, &args.stage1_name) {
+        (Some(path), _) => fetcher(true, None)?.fetch(&ImageRef::File(path.clone()))?,
+        (None, Some(name)) => match Flavor::from_name(name) {
+            Some(flavor) => stage1_image::ensure(&store, &fetcher(true, None)?, flavor)?,
+            None => store.resolve(name)?,
+        },
+        (None, None) => stage1_image::ensure(&store, &fetcher(true, None)?, Flavor::Default)?,
+    };
+    let entrypoint = stage1_image::run_entrypoint(&store, &stage1)?;
+
+    let manifest = PodManifest {
+        ac_version: appc::schema::types::SemVer::new(AC_VERSION)?,
+        ac_kind: appc::schema::types::AcKind::PodManifest,
+        apps: Some(runtime_apps),
+        volumes: None,
+        isolators: None,
+        annotations: Default::default(),
+        ports: None,
+        user_annotations: Default::default(),
+        user_labels: Default::default(),
+    };
+    let pods = Pods::open(&settings.data_dir)?;
+    let (mut pod, lock) = pods.create()?;
+    let prepare = |dir: &Path| -> anyhow::Result<()> {
+        std::fs::write(dir.join("pod"), manifest.to_json()?)?;
+        std::fs::write(dir.join("created"), rkt::display::now_nanos().to_string())?;
+        std::fs::write(dir.join("stage1-image"), &stage1.id)?;
+        for (app, rec) in manifest.apps.iter().flatten().zip(&records) {
+            let info = dir.join("appsinfo").join(app.name.as_str());
+            std::fs::create_dir_all(&info)?;
+            std::fs::write(
+                info.join("tree"),
+                store.tree_path(&rec.hash()).display().to_string(),
+            )?;
+            std::fs::create_dir_all(
+                dir.join("stage1/rootfs/opt/stage2")
+                    .join(app.name.as_str())
+                    .join("rootfs"),
+            )?;
+        }
+        Ok(())
+    };
+    pod.move_to(&pods, Dir::Prepare)?;
+    if let Err(e) = prepare(&pod.path) {
+        let _ = pod.remove(&pods);
+        return Err(e);
+    }
+    pod.move_to(&pods, Dir::Run)?;
+    if let Some(file) = &args.uuid_file_save {
+        std::fs::write(file, format!("{}\n", pod.uuid))
+            .with_context(|| file.display().to_string())?;
+    }
+    for rec in &records {
+        store.touch(&rec.hash())?;
+    }
+    // stage1 inherits the lock and keeps it for the pod's life.
+    rustix::io::fcntl_setfd(&lock, rustix::io::FdFlags::empty())?;
+    let lock_fd = std::os::fd::AsRawFd::as_raw_fd(&lock);
+    let mut cmd = std::process::Command::new(&entrypoint);
+    cmd.arg(format!("--pod-dir={}", pod.path.display()))
+        .arg(format!("--uuid={}", pod.uuid))
+        .arg(format!("--lock-fd={lock_fd}"));
+    if let Some(h) = &args.hostname {
+        cmd.arg(format!("--hostname={h}"));
+    }
+    let err = cmd.exec();
+    Err(err).with_context(|| format!("cannot execute stage1 {}", entrypoint.display()))
+}

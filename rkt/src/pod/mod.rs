@@ -1,0 +1,275 @@
+//! Pods on disk: `<data dir>/pods/<state>/<uuid>/`.
+//!
+//! A pod's state is the directory it sits in plus whether its directory is
+//! locked (flock):
+//!
+//! | directory        | locked            | not locked                    |
+//! |------------------|-------------------|-------------------------------|
+//! | `embryo`         | being created     | abandoned (a crashed rkt)     |
+//! | `prepare`        | being prepared    | abandoned                     |
+//! | `prepared`       | -                 | prepared, waiting to run      |
+//! | `run`            | running           | exited                        |
+//! | `exited-garbage` | -                 | exited, marked by `rkt gc`    |
+//! | `garbage`        | -                 | being removed                 |
+//!
+//! Moves between directories are atomic renames. The running pod's lock is
+//! held by stage1 (inherited from `rkt run`, which exec()s it), so exit is
+//! seen by the kernel releasing the lock, even after SIGKILL or a crash.
+//! The files inside are described in the stage1 crate's documentation.
+
+use appc::schema::PodManifest;
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PodError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("no pod {0}")]
+    NotFound(String),
+    #[error("{given} is ambiguous: it matches {count} pods")]
+    Ambiguous { given: String, count: usize },
+    #[error("pod {0}: {1}")]
+    Manifest(String, String),
+}
+
+fn io_at(path: &Path) -> impl FnOnce(io::Error) -> PodError + '_ {
+    move |source| PodError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    Embryo,
+    Prepare,
+    Prepared,
+    Run,
+    ExitedGarbage,
+    Garbage,
+}
+
+pub const DIRS: [Dir; 6] = [
+    Dir::Embryo,
+    Dir::Prepare,
+    Dir::Prepared,
+    Dir::Run,
+    Dir::ExitedGarbage,
+    Dir::Garbage,
+];
+
+impl Dir {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dir::Embryo => "embryo",
+            Dir::Prepare => "prepare",
+            Dir::Prepared => "prepared",
+            Dir::Run => "run",
+            Dir::ExitedGarbage => "exited-garbage",
+            Dir::Garbage => "garbage",
+        }
+    }
+}
+
+/// What `rkt list` and `rkt status` call a pod's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Embryo,
+    Preparing,
+    AbortedPrepare,
+    Prepared,
+    Running,
+    Exited,
+    ExitedGarbage,
+    Garbage,
+}
+
+impl State {
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Embryo => "embryo",
+            State::Preparing => "preparing",
+            State::AbortedPrepare => "aborted prepare",
+            State::Prepared => "prepared",
+            State::Running => "running",
+            State::Exited => "exited",
+            State::ExitedGarbage => "exited garbage",
+            State::Garbage => "garbage",
+        }
+    }
+}
+
+/// A pod's directory.
+#[derive(Debug, Clone)]
+pub struct Pod {
+    pub uuid: String,
+    pub dir: Dir,
+    pub path: PathBuf,
+}
+
+pub struct Pods {
+    root: PathBuf,
+}
+
+/// A random (version 4) UUID.
+fn new_uuid() -> Result<String, PodError> {
+    let mut b = [0u8; 16];
+    let mut f = File::open("/dev/urandom").map_err(io_at(Path::new("/dev/urandom")))?;
+    io::Read::read_exact(&mut f, &mut b).map_err(io_at(Path::new("/dev/urandom")))?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    Ok(appc::schema::types::Uuid(b).to_string())
+}
+
+impl Pods {
+    pub fn open(data_dir: &Path) -> Result<Pods, PodError> {
+        let root = data_dir.join("pods");
+        for d in DIRS {
+            let p = root.join(d.name());
+            fs::create_dir_all(&p).map_err(io_at(&p))?;
+        }
+        Ok(Pods { root })
+    }
+
+    /// A new pod in `embryo`, locked by the returned file.
+    pub fn create(&self) -> Result<(Pod, File), PodError> {
+        let uuid = new_uuid()?;
+        let path = self.root.join(Dir::Embryo.name()).join(&uuid);
+        fs::create_dir(&path).map_err(io_at(&path))?;
+        let pod = Pod {
+            uuid,
+            dir: Dir::Embryo,
+            path,
+        };
+        let lock = pod.lock()?;
+        Ok((pod, lock))
+    }
+
+    /// Every pod, in every state.
+    pub fn list(&self) -> Result<Vec<Pod>, PodError> {
+        let mut pods = Vec::new();
+        for dir in DIRS {
+            let d = self.root.join(dir.name());
+            for entry in fs::read_dir(&d).map_err(io_at(&d))? {
+                let entry = entry.map_err(io_at(&d))?;
+                let uuid = entry.file_name().to_string_lossy().into_owned();
+                pods.push(Pod {
+                    uuid,
+                    dir,
+                    path: entry.path(),
+                });
+            }
+        }
+        Ok(pods)
+    }
+
+    /// The pod whose UUID is, or starts with, `given`.
+    pub fn find(&self, given: &str) -> Result<Pod, PodError> {
+        let given = given.trim();
+        let mut matches: Vec<Pod> = self
+            .list()?
+            .into_iter()
+            .filter(|p| p.uuid.starts_with(given))
+            .collect();
+        match (matches.len(), given.is_empty()) {
+            (1, false) => Ok(matches.remove(0)),
+            (0, _) | (_, true) => Err(PodError::NotFound(given.into())),
+            (count, false) => Err(PodError::Ambiguous {
+                given: given.into(),
+                count,
+            }),
+        }
+    }
+
+    pub fn dir_path(&self, dir: Dir) -> PathBuf {
+        self.root.join(dir.name())
+    }
+}
+
+impl Pod {
+    fn open_dir(&self) -> Result<File, PodError> {
+        File::open(&self.path).map_err(io_at(&self.path))
+    }
+
+    /// Waits for and takes the pod's lock.
+    pub fn lock(&self) -> Result<File, PodError> {
+        let f = self.open_dir()?;
+        f.lock().map_err(io_at(&self.path))?;
+        Ok(f)
+    }
+
+    /// The pod's lock if it is free now.
+    pub fn try_lock(&self) -> Result<Option<File>, PodError> {
+        let f = self.open_dir()?;
+        match f.try_lock() {
+            Ok(()) => Ok(Some(f)),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(io_at(&self.path)(e)),
+        }
+    }
+
+    /// Moves the pod to another state directory.
+    pub fn move_to(&mut self, pods: &Pods, to: Dir) -> Result<(), PodError> {
+        let target = pods.dir_path(to).join(&self.uuid);
+        fs::rename(&self.path, &target).map_err(io_at(&target))?;
+        self.path = target;
+        self.dir = to;
+        Ok(())
+    }
+
+    pub fn state(&self) -> Result<State, PodError> {
+        let free = || self.try_lock().map(|l| l.is_some());
+        Ok(match self.dir {
+            Dir::Embryo => State::Embryo,
+            Dir::Prepare if free()? => State::AbortedPrepare,
+            Dir::Prepare => State::Preparing,
+            Dir::Prepared => State::Prepared,
+            Dir::Run if free()? => State::Exited,
+            Dir::Run => State::Running,
+            Dir::ExitedGarbage => State::ExitedGarbage,
+            Dir::Garbage => State::Garbage,
+        })
+    }
+
+    pub fn manifest(&self) -> Result<PodManifest, PodError> {
+        let path = self.path.join("pod");
+        let text = fs::read_to_string(&path).map_err(io_at(&path))?;
+        PodManifest::from_json(&text)
+            .map_err(|e| PodError::Manifest(self.uuid.clone(), e.to_string()))
+    }
+
+    /// A number stage0 or stage1 wrote in file `name`.
+    pub fn number(&self, name: &str) -> Option<i64> {
+        fs::read_to_string(self.path.join(name))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// Exit statuses of the apps that have exited, by app name.
+    pub fn app_statuses(&self) -> Vec<(String, i32)> {
+        let dir = self.path.join("stage1/rootfs/rkt/status");
+        let mut out: Vec<(String, i32)> = fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let code = fs::read_to_string(e.path()).ok()?.trim().parse().ok()?;
+                Some((e.file_name().to_string_lossy().into_owned(), code))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Removes the pod directory, moving it to `garbage` first.
+    pub fn remove(mut self, pods: &Pods) -> Result<(), PodError> {
+        if self.dir != Dir::Garbage {
+            self.move_to(pods, Dir::Garbage)?;
+        }
+        fs::remove_dir_all(&self.path).map_err(io_at(&self.path))
+    }
+}

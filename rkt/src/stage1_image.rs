@@ -1,0 +1,122 @@
+//! The default stage1 images. After `cargo build`, the `stage1` executable
+//! sits beside `rkt`; on first use rkt wraps it into a stage1 image in its
+//! store (trusted without a signature: it is part of this installation)
+//! and reuses that image while the executable is unchanged. Both flavours
+//! hold the same executable, which acts by the name it is run as.
+
+use crate::fetch::{FetchError, Fetcher, ImageRef};
+use crate::store::{ImageRecord, ImageStore};
+use serde_json::json;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+
+pub const RUN: &str = "coreos.com/rkt/stage1/run";
+/// Identifies the executable an image was made from.
+const BINARY: &str = "rkt-rs.dev/stage1-binary";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// Namespaces: PID, mount, UTS, IPC.
+    Default,
+    /// Host namespaces, chroot only.
+    Fly,
+}
+
+impl Flavor {
+    pub fn image_name(self) -> &'static str {
+        match self {
+            Flavor::Default => "coreos.com/rkt/stage1-rs",
+            Flavor::Fly => "coreos.com/rkt/stage1-fly-rs",
+        }
+    }
+
+    fn entrypoint(self) -> &'static str {
+        match self {
+            Flavor::Default => "init",
+            Flavor::Fly => "fly",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Flavor> {
+        [Flavor::Default, Flavor::Fly]
+            .into_iter()
+            .find(|f| f.image_name() == name)
+    }
+}
+
+fn io_at(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> FetchError + '_ {
+    move |source| FetchError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The `stage1` executable beside the running rkt.
+pub fn binary() -> Result<PathBuf, FetchError> {
+    let exe = std::env::current_exe().map_err(io_at(std::path::Path::new("/proc/self/exe")))?;
+    let path = exe.with_file_name("stage1");
+    std::fs::metadata(&path).map_err(io_at(&path))?;
+    Ok(path)
+}
+
+/// The stage1 image of `flavor`, made from the executable beside rkt if
+/// the store has none made from this very executable.
+pub fn ensure(
+    store: &ImageStore,
+    fetcher: &Fetcher<'_>,
+    flavor: Flavor,
+) -> Result<ImageRecord, FetchError> {
+    let bin = binary()?;
+    let meta = std::fs::metadata(&bin).map_err(io_at(&bin))?;
+    let key = format!("{}-{}.{}", meta.len(), meta.mtime(), meta.mtime_nsec());
+    let existing = store.records()?.into_iter().find(|r| {
+        r.name == flavor.image_name() && r.manifest.annotations.get(BINARY) == Some(key.as_str())
+    });
+    if let Some(rec) = existing {
+        return Ok(rec);
+    }
+    let stage = store.stage()?;
+    let layout = stage.dir().join("layout");
+    let rootfs = layout.join("rootfs");
+    std::fs::create_dir_all(&rootfs).map_err(io_at(&rootfs))?;
+    let manifest = json!({
+        "acKind": "ImageManifest", "acVersion": "0.8.11", "name": flavor.image_name(),
+        "labels": [{"name": "version", "value": env!("CARGO_PKG_VERSION")}, {"name": "os", "value": "linux"},
+                   {"name": "arch", "value": crate::fetch::host_arch()}],
+        "annotations": [
+            {"name": RUN, "value": format!("/{}", flavor.entrypoint())},
+            {"name": "coreos.com/rkt/stage1/interface-version", "value": "5"},
+            {"name": BINARY, "value": key},
+        ],
+    });
+    std::fs::write(layout.join("manifest"), manifest.to_string()).map_err(io_at(&layout))?;
+    std::fs::copy(&bin, rootfs.join("stage1")).map_err(io_at(&bin))?;
+    std::os::unix::fs::symlink("stage1", rootfs.join(flavor.entrypoint()))
+        .map_err(io_at(&rootfs))?;
+    let aci = stage.dir().join("stage1.aci");
+    let file = std::fs::File::create(&aci).map_err(io_at(&aci))?;
+    let opts = appc::aci::BuildOptions {
+        compression: appc::aci::Compression::None,
+        owner_root: true,
+        mtime_clamp: None,
+    };
+    appc::aci::build_aci(&layout, file, opts).map_err(|e| FetchError::Image {
+        image: aci.display().to_string(),
+        source: e,
+    })?;
+    fetcher.fetch(&ImageRef::File(aci))
+}
+
+/// The program that runs a pod with this stage1 image.
+pub fn run_entrypoint(store: &ImageStore, stage1: &ImageRecord) -> Result<PathBuf, FetchError> {
+    let rel = stage1.manifest.annotations.get(RUN).ok_or_else(|| {
+        FetchError::BadRef(
+            stage1.id.clone(),
+            format!("not a stage1 image: no {RUN} annotation"),
+        )
+    })?;
+    Ok(store
+        .tree_path(&stage1.hash())
+        .join("rootfs")
+        .join(rel.trim_start_matches('/')))
+}

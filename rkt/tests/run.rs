@@ -1,0 +1,339 @@
+//! `rkt run` and the pod lifecycle, for real: namespaces, overlayfs,
+//! mounts, signals. Needs root (as CI runs); skipped otherwise.
+
+mod support;
+
+use serde_json::json;
+use std::fs;
+use std::process::{Command, Output, Stdio};
+use support::{Env, mounts_under, one_line_error};
+
+/// The stage1 executable must sit beside rkt, as after `cargo build`.
+fn ensure_stage1() -> bool {
+    if !rustix::process::geteuid().is_root() {
+        assert!(std::env::var_os("CI").is_none(), "the run tests need root");
+        eprintln!("not root: rkt run tests skipped");
+        return false;
+    }
+    let rkt = std::path::Path::new(env!("CARGO_BIN_EXE_rkt"));
+    let release = rkt
+        .parent()
+        .and_then(|p| p.file_name())
+        .is_some_and(|n| n == "release");
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo.args(["build", "--quiet", "-p", "stage1"]);
+    if release {
+        cargo.arg("--release");
+    }
+    assert!(cargo.status().unwrap().success(), "building stage1 failed");
+    true
+}
+
+fn busybox(env: &Env) -> std::path::PathBuf {
+    let layout = env.path("hello");
+    let script = support::repo().join("scripts/make-hello-layout.sh");
+    assert!(
+        Command::new("bash")
+            .arg(script)
+            .arg(&layout)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let aci = env.path("hello.aci");
+    appc::aci::build_aci(
+        &layout,
+        fs::File::create(&aci).unwrap(),
+        appc::aci::BuildOptions::default(),
+    )
+    .unwrap();
+    aci
+}
+
+fn run(env: &Env, args: &[&str]) -> Output {
+    let mut all = vec!["--insecure-options=image", "run", "--net=host"];
+    all.extend_from_slice(args);
+    env.rkt(&all)
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+fn listed(env: &Env) -> Vec<String> {
+    stdout(&env.rkt(&["list", "--no-legend", "--full"]))
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn apps_run_isolated_and_their_exit_codes_propagate() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let aci = busybox(&env);
+    let img = aci.to_str().unwrap();
+    let out = run(&env, &[img]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout(&out), "Hello from an App Container\n");
+    for code in ["1", "7"] {
+        let out = run(
+            &env,
+            &[img, "--exec=/bin/sh", "--", "-c", &format!("exit {code}")],
+        );
+        assert_eq!(out.status.code(), Some(code.parse().unwrap()));
+    }
+    let uuid_file = env.path("uuid");
+    let script = "ps -o pid,comm | tail -n +2 | wc -l; hostname; echo changed > /etc/motd; echo new > /etc/new";
+    let out = run(
+        &env,
+        &[
+            &format!("--uuid-file-save={}", uuid_file.display()),
+            img,
+            "--exec=/bin/sh",
+            "--",
+            "-c",
+            script,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let uuid = fs::read_to_string(&uuid_file).unwrap().trim().to_string();
+    let lines: Vec<String> = stdout(&out).lines().map(str::to_owned).collect();
+    // init, the shell and ps (and wc, tail): nothing of the host's.
+    assert!(lines[0].trim().parse::<u32>().unwrap() <= 5, "{lines:?}");
+    assert_eq!(lines[1], format!("rkt-{uuid}"));
+    // The stored image is unchanged.
+    let trees = env.path("data/cas/trees");
+    for tree in fs::read_dir(trees).unwrap() {
+        let root = tree.unwrap().path().join("rootfs");
+        assert!(!root.join("etc/new").exists());
+        if root.join("bin/busybox").exists() {
+            assert!(
+                !root.join("etc/motd").exists()
+                    || fs::read_to_string(root.join("etc/motd")).unwrap() != "changed\n"
+            );
+        }
+    }
+    let status = stdout(&env.rkt(&["status", &uuid]));
+    assert!(status.starts_with("state=exited\n"), "{status}");
+    assert!(
+        status.contains("\nexited=true\n") && status.contains("\napp-hello=0\n"),
+        "{status}"
+    );
+    assert_eq!(listed(&env).len(), 4);
+    assert!(stdout(&env.rkt(&["gc", "--grace-period=0s"])).contains("Garbage collecting pod"));
+    assert!(listed(&env).is_empty());
+    assert_eq!(mounts_under(env.tmp.path()), 0, "mounts left behind");
+}
+
+#[test]
+fn a_failing_app_stops_the_others() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let aci = busybox(&env);
+    let img = aci.to_str().unwrap();
+    let started = std::time::Instant::now();
+    let out = run(
+        &env,
+        &[
+            img,
+            "--name=sleeper",
+            "--exec=/bin/sleep",
+            "--",
+            "60",
+            "---",
+            img,
+            "--name=failer",
+            "--exec=/bin/sh",
+            "--",
+            "-c",
+            "sleep 0.3; exit 3",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        started.elapsed().as_secs() < 20,
+        "the other app was not stopped"
+    );
+    let uuid = listed(&env)[0].split('\t').next().unwrap().to_string();
+    let status = stdout(&env.rkt(&["status", &uuid]));
+    assert!(
+        status.contains("app-failer=3") && status.contains("app-sleeper=143"),
+        "{status}"
+    );
+    assert_eq!(mounts_under(env.tmp.path()), 0);
+}
+
+#[test]
+fn pods_can_be_stopped_and_survive_no_kill_of_rkt_run() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let aci = busybox(&env);
+    let img = aci.to_str().unwrap();
+    let uuid_file = env.path("uuid");
+    let save = format!("--uuid-file-save={}", uuid_file.display());
+    let spawn = || {
+        let _ = fs::remove_file(&uuid_file);
+        let child = env
+            .rkt_command(&[
+                "--insecure-options=image",
+                "run",
+                "--net=host",
+                &save,
+                img,
+                "--exec=/bin/sleep",
+                "--",
+                "60",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        // The first run in a fresh store also imports the stage1 image.
+        for _ in 0..2400 {
+            if let Ok(u) = fs::read_to_string(&uuid_file)
+                && !u.trim().is_empty()
+            {
+                let uuid = u.trim().to_string();
+                for _ in 0..200 {
+                    if stdout(&env.rkt(&["status", &uuid])).starts_with("state=running") {
+                        return (child, uuid);
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(25));
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        // Never leave the process behind, even when failing.
+        let mut child = child;
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the pod did not start");
+    };
+
+    // A running pod cannot be removed; rkt stop ends it gracefully.
+    let (mut child, uuid) = spawn();
+    let err = one_line_error(&env.rkt(&["rm", &uuid]));
+    assert!(err.contains("stop it first"), "{err}");
+    assert!(env.rkt(&["stop", &uuid]).status.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "a requested stop is not a failure");
+    assert!(stdout(&env.rkt(&["status", "--wait=10s", &uuid])).contains("app-hello=143"));
+
+    // kill -9 of rkt run (now the pod's supervisor): the pod goes with it.
+    let (mut child, uuid) = spawn();
+    let pod_dir = env.path(&format!("data/pods/run/{uuid}"));
+    let init_pid = fs::read_to_string(pod_dir.join("pid"))
+        .unwrap()
+        .trim()
+        .to_string();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let status = stdout(&env.rkt(&["status", "--wait=10s", &uuid]));
+    assert!(status.starts_with("state=exited"), "{status}");
+    // The init exits (releasing the lock) and then waits in the kernel for
+    // the rest of its PID namespace to die; then it is gone, or a zombie
+    // waiting for the host's init to reap it.
+    let alive = || {
+        let state = fs::read_to_string(format!("/proc/{init_pid}/status")).unwrap_or_default();
+        state
+            .lines()
+            .any(|l| l.starts_with("State:") && !l.contains("Z (zombie)"))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while alive() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!alive(), "the pod init outlived its supervisor");
+    assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
+    assert!(listed(&env).is_empty());
+    assert_eq!(mounts_under(env.tmp.path()), 0);
+}
+
+#[test]
+fn bad_input_gets_one_line_and_leaves_no_pod() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let aci = busybox(&env);
+    let img = aci.to_str().unwrap();
+    let noapp = env.image(
+        "noapp.aci",
+        "example.com/noapp",
+        "1",
+        json!({}),
+        &[("etc/passwd", "root:x:0:0::/:/bin/sh\n")],
+    );
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["example.com/unknown-image".into()],
+            "example.com/unknown-image",
+        ),
+        (vec![noapp.to_str().unwrap().into()], "has no exec"),
+        (
+            vec![img.into(), "--exec=/bin/nonexistent".into()],
+            "/bin/nonexistent is not in the image",
+        ),
+        (
+            vec![img.into(), "--working-dir=/nowhere".into()],
+            "working directory /nowhere does not exist",
+        ),
+        (
+            vec![img.into(), "--user=nobody-here".into()],
+            "user \"nobody-here\" does not exist",
+        ),
+        (
+            vec![img.into(), "--bogus=1".into()],
+            "unknown app flag --bogus",
+        ),
+        (
+            vec![img.into(), "---".into(), img.into()],
+            "two apps are named hello",
+        ),
+    ];
+    for (args, needle) in cases {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let err = one_line_error(&run(&env, &refs));
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    let err = one_line_error(&env.rkt(&["--insecure-options=image", "run", img]));
+    assert!(err.contains("--net=host"), "{err}");
+    assert!(listed(&env).is_empty(), "a refused run left a pod");
+    assert!(one_line_error(&env.rkt(&["status", "0000"])).contains("no pod 0000"));
+    assert!(one_line_error(&env.rkt(&["rm", "ffff"])).contains("no pod ffff"));
+    // Two pods whose UUIDs share no prefix cannot both match ""; an
+    // ambiguous prefix is refused.
+    run(&env, &[img]);
+    run(&env, &[img]);
+    let uuids = listed(&env);
+    let common: String = uuids[0]
+        .chars()
+        .zip(uuids[1].chars())
+        .take_while(|(a, b)| a == b)
+        .map(|(a, _)| a)
+        .collect();
+    if !common.is_empty() {
+        assert!(one_line_error(&env.rkt(&["status", &common])).contains("ambiguous"));
+    }
+    assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
+}

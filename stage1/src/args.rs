@@ -1,0 +1,71 @@
+//! The arguments stage0 passes, and what they lead to in the pod directory.
+
+use appc::schema::PodManifest;
+use std::path::PathBuf;
+
+pub struct Args {
+    pub pod_dir: PathBuf,
+    pub uuid: String,
+    pub lock_fd: i32,
+    pub hostname: Option<String>,
+}
+
+impl Args {
+    pub fn parse(argv: &[String]) -> Result<Args, String> {
+        let (mut pod_dir, mut uuid, mut lock_fd, mut hostname) = (None, None, None, None);
+        for a in argv {
+            let (k, v) = a
+                .split_once('=')
+                .ok_or_else(|| format!("unexpected argument {a:?}"))?;
+            match k {
+                "--pod-dir" => pod_dir = Some(PathBuf::from(v)),
+                "--uuid" => uuid = Some(v.to_string()),
+                "--lock-fd" => {
+                    lock_fd = Some(v.parse().map_err(|_| format!("bad --lock-fd {v:?}"))?)
+                }
+                "--hostname" => hostname = Some(v.to_string()),
+                // Flags rkt passes to any stage1 that this one does not use.
+                "--debug" | "--net" | "--local-config" => {}
+                other => return Err(format!("unknown argument {other}")),
+            }
+        }
+        Ok(Args {
+            pod_dir: pod_dir.ok_or("--pod-dir is required")?,
+            uuid: uuid.ok_or("--uuid is required")?,
+            lock_fd: lock_fd.ok_or("--lock-fd is required")?,
+            hostname,
+        })
+    }
+
+    pub fn manifest(&self) -> Result<PodManifest, String> {
+        let path = self.pod_dir.join("pod");
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        PodManifest::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// The app's rendered image tree in the store.
+    pub fn tree(&self, app: &str) -> Result<PathBuf, String> {
+        let path = self.pod_dir.join("appsinfo").join(app).join("tree");
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(PathBuf::from(text.trim()))
+    }
+
+    pub fn app_rootfs(&self, app: &str) -> PathBuf {
+        self.pod_dir
+            .join("stage1/rootfs/opt/stage2")
+            .join(app)
+            .join("rootfs")
+    }
+
+    pub fn status_file(&self, app: &str) -> PathBuf {
+        self.pod_dir.join("stage1/rootfs/rkt/status").join(app)
+    }
+
+    pub fn hostname(&self) -> String {
+        self.hostname
+            .clone()
+            .unwrap_or_else(|| format!("rkt-{}", self.uuid))
+    }
+}

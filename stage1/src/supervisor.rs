@@ -1,0 +1,87 @@
+//! The supervisor: the process stage0 exec()ed, in the host's namespaces.
+//! It holds the pod lock, starts the pod init (in a new PID namespace for
+//! the default flavour), forwards stop signals to it and exits with its
+//! status.
+
+use crate::args::Args;
+use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+use nix::sched::{CloneFlags, unshare};
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{ForkResult, fork};
+use std::os::fd::BorrowedFd;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+static INIT_PID: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn forward(sig: nix::libc::c_int) {
+    let pid = INIT_PID.load(Ordering::SeqCst);
+    if pid > 0 {
+        // SAFETY: kill(2) is async-signal-safe; the pid is our child.
+        unsafe { nix::libc::kill(pid, sig) };
+    }
+}
+
+fn now_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
+/// Runs the pod; returns its exit status.
+pub fn run(args: &Args, fly: bool) -> Result<u8, String> {
+    // SAFETY: stage0 passed this descriptor open; we only read and set its flags.
+    let lock = unsafe { BorrowedFd::borrow_raw(args.lock_fd) };
+    // Kept open (the lock) but not passed on to the apps' programs.
+    let flags =
+        fcntl(lock, FcntlArg::F_GETFD).map_err(|e| format!("lock fd {}: {e}", args.lock_fd))?;
+    let flags = FdFlag::from_bits_truncate(flags) | FdFlag::FD_CLOEXEC;
+    fcntl(lock, FcntlArg::F_SETFD(flags)).map_err(|e| format!("lock fd {}: {e}", args.lock_fd))?;
+    let manifest = args.manifest()?;
+    let write = |name: &str, value: String| {
+        let path = args.pod_dir.join(name);
+        std::fs::write(&path, value).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    write("ppid", std::process::id().to_string())?;
+    write("started", now_nanos().to_string())?;
+
+    if !fly {
+        unshare(CloneFlags::CLONE_NEWPID).map_err(|e| format!("new PID namespace: {e}"))?;
+    }
+    let action = SigAction::new(
+        SigHandler::Handler(forward),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        // SAFETY: the handler only calls kill(2).
+        unsafe { sigaction(sig, &action) }.map_err(|e| format!("signal handler: {e}"))?;
+    }
+    let supervisor = nix::unistd::getpid();
+    // SAFETY: stage1 is single-threaded; the child only runs the init.
+    let child = match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
+        ForkResult::Child => {
+            // If the supervisor is killed, the init goes too, and with it
+            // (the PID namespace's init) every process of the pod.
+            // (The parent of a new PID namespace's init reads as 0.)
+            let ppid = nix::unistd::getppid().as_raw();
+            let orphaned = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err()
+                || (ppid != 0 && ppid != supervisor.as_raw());
+            if orphaned {
+                std::process::exit(254);
+            }
+            std::process::exit(i32::from(crate::init::run(args, &manifest, fly)))
+        }
+        ForkResult::Parent { child } => child,
+    };
+    INIT_PID.store(child.as_raw(), Ordering::SeqCst);
+    write("pid", child.as_raw().to_string())?;
+    loop {
+        match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code as u8),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as u8),
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(format!("waiting for the pod: {e}")),
+        }
+    }
+}
