@@ -7,6 +7,7 @@ packages=(
   gcc pkg-config libssl-dev liblzma-dev   # building (native-tls, xz)
   appc-spec                               # the reference actool, for cross-checks
   busybox-static                          # the example image's rootfs
+  systemd                                 # systemd-analyze verify of the example units
   bc time                                 # benchmarks: arithmetic, peak RSS
   openssl                                 # test certificate authorities
 )

@@ -337,3 +337,46 @@ fn bad_input_gets_one_line_and_leaves_no_pod() {
     }
     assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
 }
+
+#[test]
+fn the_fly_flavour_runs_in_the_host_namespaces() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let aci = busybox(&env);
+    let img = aci.to_str().unwrap();
+    let fly = "--stage1-name=coreos.com/rkt/stage1-fly-rs";
+    let out = run(
+        &env,
+        &[
+            fly,
+            img,
+            "--exec=/bin/sh",
+            "--",
+            "-c",
+            "hostname; ps -o pid | wc -l; exit 5",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<String> = stdout(&out).lines().map(str::to_owned).collect();
+    let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(lines[0], host.trim(), "fly keeps the host's UTS namespace");
+    assert!(
+        lines[1].trim().parse::<u32>().unwrap() > 5,
+        "fly sees the host's processes"
+    );
+    let uuid = listed(&env)[0].split('\t').next().unwrap().to_string();
+    assert!(stdout(&env.rkt(&["status", &uuid])).contains("app-hello=5"));
+    assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
+    assert_eq!(
+        mounts_under(env.tmp.path()),
+        0,
+        "fly left mounts on the host"
+    );
+}
