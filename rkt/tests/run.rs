@@ -380,3 +380,111 @@ fn the_fly_flavour_runs_in_the_host_namespaces() {
         "fly left mounts on the host"
     );
 }
+
+#[test]
+fn volumes_are_mounted_and_shared_and_handlers_run() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let aci = busybox(&env);
+    let img = aci.to_str().unwrap();
+    let host = env.path("host");
+    fs::create_dir_all(&host).unwrap();
+    fs::write(host.join("given"), "from the host\n").unwrap();
+    let host_vol = format!(
+        "--volume=host,kind=host,source={},readOnly=true",
+        host.display()
+    );
+    // Two apps share an empty volume; the host volume is read-only.
+    let out = run(
+        &env,
+        &[
+            &host_vol,
+            "--volume=scratch,kind=empty,mode=0777",
+            img,
+            "--name=writer",
+            "--mount",
+            "volume=scratch,target=/scratch",
+            "--mount",
+            "volume=host,target=/data/in",
+            "--exec=/bin/sh",
+            "--",
+            "-c",
+            "cat /data/in/given; echo shared > /scratch/note; touch /data/in/new 2>/dev/null || echo read-only",
+            "---",
+            img,
+            "--name=reader",
+            "--mount",
+            "volume=scratch,target=/in",
+            "--exec=/bin/sh",
+            "--",
+            "-c",
+            "for i in 1 2 3 4 5 6 7 8 9 10; do [ -e /in/note ] && break; sleep 0.2; done; cat /in/note",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    for expected in ["from the host", "read-only", "shared"] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} missing from {text:?}"
+        );
+    }
+    assert!(!host.join("new").exists());
+    let err = one_line_error(&run(
+        &env,
+        &["--volume=v,kind=host,source=/nonexistent/dir", img],
+    ));
+    assert!(
+        err.contains("host source /nonexistent/dir does not exist"),
+        "{err}"
+    );
+    let err = one_line_error(&run(&env, &[img, "--mount", "volume=nope,target=/x"]));
+    assert!(err.contains("unknown volume"), "{err}");
+
+    // Event handlers: pre-start before the app, post-stop after it, as
+    // root. The image gets its shell from a dependency on the busybox one.
+    assert!(
+        env.rkt(&["--insecure-options=image", "fetch", img])
+            .status
+            .success()
+    );
+    let handlers = env.image(
+        "handlers.aci",
+        "example.com/handlers",
+        "1",
+        json!({
+            "dependencies": [{"imageName": "example.com/hello", "labels": [{"name": "version", "value": "1.0.0"}]}],
+            "app": {
+                "exec": ["/bin/sh", "-c", "cat /tmp/pre"], "user": "0", "group": "0",
+                "eventHandlers": [
+                    {"name": "pre-start", "exec": ["/bin/sh", "-c", "echo pre-ran > /tmp/pre"]},
+                    {"name": "post-stop", "exec": ["/bin/sh", "-c", "echo post-ran > /out/post"]}
+                ],
+                "mountPoints": [{"name": "out", "path": "/out"}]
+            }
+        }),
+        &[],
+    );
+    let outdir = env.path("out");
+    fs::create_dir_all(&outdir).unwrap();
+    let out_vol = format!("--volume=out,kind=host,source={}", outdir.display());
+    let out = run(&env, &[&out_vol, handlers.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout(&out), "pre-ran\n");
+    assert_eq!(
+        fs::read_to_string(outdir.join("post")).unwrap(),
+        "post-ran\n"
+    );
+    assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
+    assert_eq!(mounts_under(env.tmp.path()), 0);
+}

@@ -14,6 +14,7 @@ use nix::unistd::{ForkResult, Pid, fork};
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::path::Path;
+use std::path::PathBuf;
 
 /// Sets up the pod and supervises its apps; returns the pod's exit status.
 pub fn run(args: &Args, manifest: &PodManifest, fly: bool) -> u8 {
@@ -39,9 +40,12 @@ fn supervise(args: &Args, manifest: &PodManifest, fly: bool) -> Result<u8, Strin
         nix::unistd::sethostname(args.hostname()).map_err(|e| format!("hostname: {e}"))?;
     }
     let apps: &[RuntimeApp] = manifest.apps.as_deref().unwrap_or_default();
-    let mut roots = Vec::new();
+    let volumes = manifest.volumes.as_deref().unwrap_or_default();
+    let mut roots: Vec<PathBuf> = Vec::new();
     for app in apps {
-        roots.push(rootfs::prepare(args, app, fly)?);
+        let root = rootfs::prepare(args, app, fly)?;
+        crate::volumes::mount_all(args, volumes, app, &root)?;
+        roots.push(root);
     }
     let status_dir = args.pod_dir.join("stage1/rootfs/rkt/status");
     std::fs::create_dir_all(&status_dir).map_err(|e| format!("{}: {e}", status_dir.display()))?;
@@ -61,22 +65,24 @@ fn supervise(args: &Args, manifest: &PodManifest, fly: bool) -> Result<u8, Strin
         .map_err(|e| format!("signalfd: {e}"))?;
 
     let mut running: HashMap<Pid, String> = HashMap::new();
+    let mut first_failure: Option<u8> = None;
     for (app, root) in apps.iter().zip(&roots) {
-        // SAFETY: the init is single-threaded; the child execs or exits.
-        match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
-            ForkResult::Child => {
-                let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
-                let code = crate::rootfs::exec_app(args, app, root);
-                std::process::exit(code);
-            }
-            ForkResult::Parent { child } => {
-                running.insert(child, app.name.to_string());
-            }
+        // A failing pre-start handler counts as the app failing.
+        let code = handler(app, root, "pre-start", &old_mask)?;
+        if code != 0 {
+            let _ = std::fs::write(args.status_file(app.name.as_str()), code.to_string());
+            first_failure.get_or_insert(code);
+            break;
+        }
+        let child = spawn(&old_mask, || crate::rootfs::exec_app(app, root))?;
+        running.insert(child, app.name.to_string());
+    }
+    let mut stopping = false;
+    if first_failure.is_some() {
+        for pid in running.keys() {
+            let _ = kill(*pid, Signal::SIGTERM);
         }
     }
-
-    let mut first_failure: Option<u8> = None;
-    let mut stopping = false;
     let stop = |running: &HashMap<Pid, String>, stopping: &mut bool| {
         if !*stopping {
             *stopping = true;
@@ -104,6 +110,13 @@ fn supervise(args: &Args, manifest: &PodManifest, fly: bool) -> Result<u8, Strin
                 };
                 let path = args.status_file(&name);
                 let _ = std::fs::write(&path, code.to_string());
+                if let Some((app, root)) = apps
+                    .iter()
+                    .zip(&roots)
+                    .find(|(a, _)| a.name.as_str() == name)
+                {
+                    handler(app, root, "post-stop", &old_mask)?;
+                }
                 let stopped_by_us = stop_requested && matches!(code, 143 | 137);
                 if code != 0 && first_failure.is_none() && !stopped_by_us {
                     first_failure = Some(code);
@@ -123,6 +136,42 @@ fn supervise(args: &Args, manifest: &PodManifest, fly: bool) -> Result<u8, Strin
         }
     }
     Ok(first_failure.unwrap_or(0))
+}
+
+/// Forks a child that restores the signal mask and runs `body`, whose
+/// return value is its exit status.
+fn spawn(mask: &SigSet, body: impl FnOnce() -> i32) -> Result<Pid, String> {
+    // SAFETY: the init is single-threaded; the child execs or exits.
+    match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
+        ForkResult::Child => {
+            let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(mask), None);
+            std::process::exit(body());
+        }
+        ForkResult::Parent { child } => Ok(child),
+    }
+}
+
+/// Runs the app's event handler `name` (as root, in the app's root) to
+/// completion; 0 when there is none.
+fn handler(app: &RuntimeApp, root: &Path, name: &str, mask: &SigSet) -> Result<u8, String> {
+    let exec = app
+        .app
+        .iter()
+        .flat_map(|a| &a.event_handlers)
+        .find(|h| h.name == name)
+        .and_then(|h| h.exec.clone());
+    let Some(exec) = exec.filter(|e| !e.is_empty()) else {
+        return Ok(0);
+    };
+    let child = spawn(mask, || crate::rootfs::exec_in_root(app, root, &exec, true))?;
+    loop {
+        match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code as u8),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as u8),
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(format!("{name} handler of {}: {e}", app.name)),
+        }
+    }
 }
 
 fn sigprocmask_swap(set: &SigSet) -> Result<SigSet, String> {

@@ -38,6 +38,7 @@ pub mod init;
 pub mod rootfs;
 pub mod supervisor;
 pub mod users;
+pub mod volumes;
 
 /// Seconds between SIGTERM and SIGKILL when stopping apps.
 pub const STOP_GRACE_SECS: u32 = 10;

@@ -227,8 +227,19 @@ fn which(cmd: &str, path: &str) -> Option<String> {
 
 /// Becomes the app: chroot, working directory, user and group, exec.
 /// Returns only on failure, with the status to exit with.
-pub fn exec_app(_args: &Args, app: &RuntimeApp, root: &Path) -> i32 {
-    let err = match try_exec(app, root) {
+pub fn exec_app(app: &RuntimeApp, root: &Path) -> i32 {
+    let exec = app
+        .app
+        .as_ref()
+        .and_then(|a| a.exec.clone())
+        .unwrap_or_default();
+    exec_in_root(app, root, &exec, false)
+}
+
+/// Runs `argv` in the app's root and environment, as the app's user or
+/// (for event handlers) as root. Returns only on failure.
+pub fn exec_in_root(app: &RuntimeApp, root: &Path, argv: &[String], as_root: bool) -> i32 {
+    let err = match try_exec(app, root, argv, as_root) {
         Ok(never) => match never {},
         Err(e) => e,
     };
@@ -236,16 +247,19 @@ pub fn exec_app(_args: &Args, app: &RuntimeApp, root: &Path) -> i32 {
     254
 }
 
-fn try_exec(app: &RuntimeApp, root: &Path) -> Result<std::convert::Infallible, String> {
+fn try_exec(
+    app: &RuntimeApp,
+    root: &Path,
+    exec: &[String],
+    as_root: bool,
+) -> Result<std::convert::Infallible, String> {
     let a = app
         .app
         .as_ref()
         .ok_or("the pod manifest has no app section")?;
-    let exec = a
-        .exec
-        .as_ref()
-        .filter(|e| !e.is_empty())
-        .ok_or("the app has no exec")?;
+    if exec.is_empty() {
+        return Err("nothing to execute".into());
+    }
     nix::unistd::chdir(root).map_err(|e| format!("{}: {e}", path_str(root)))?;
     nix::unistd::chroot(".").map_err(|e| format!("chroot: {e}"))?;
     let wd = if a.working_directory.is_empty() {
@@ -254,7 +268,11 @@ fn try_exec(app: &RuntimeApp, root: &Path) -> Result<std::convert::Infallible, S
         a.working_directory.as_str()
     };
     nix::unistd::chdir(wd).map_err(|e| format!("working directory {wd}: {e}"))?;
-    let (uid, gid) = (crate::users::uid(&a.user)?, crate::users::gid(&a.group)?);
+    let (uid, gid) = if as_root {
+        (0, 0)
+    } else {
+        (crate::users::uid(&a.user)?, crate::users::gid(&a.group)?)
+    };
     let groups: Vec<nix::unistd::Gid> = a
         .supplementary_gids
         .iter()

@@ -6,8 +6,8 @@
 
 use crate::Settings;
 use anyhow::{Context, bail};
-use appc::schema::pod_manifest::{RuntimeApp, RuntimeImage};
-use appc::schema::types::{AcName, App, Hash};
+use appc::schema::pod_manifest::{Mount, RuntimeApp, RuntimeImage};
+use appc::schema::types::{AcName, App, Hash, Volume};
 use appc::schema::{AC_VERSION, PodManifest};
 use rkt::fetch::{Fetcher, HttpClient, ImageRef, PullPolicy};
 use rkt::pod::{Dir, Pods};
@@ -34,6 +34,10 @@ pub struct Args {
     /// environment variable for every app (NAME=VALUE)
     #[arg(long)]
     set_env: Vec<String>,
+    /// a volume: NAME,kind=host,source=PATH[,readOnly=BOOL][,recursive=BOOL]
+    /// or NAME,kind=empty[,mode=0755][,uid=N][,gid=N]
+    #[arg(long)]
+    volume: Vec<String>,
     /// stage1 image to use, from a file
     #[arg(long, conflicts_with = "stage1_name")]
     stage1_path: Option<PathBuf>,
@@ -57,6 +61,8 @@ struct AppArgs {
     working_dir: Option<String>,
     environment: Vec<(String, String)>,
     signature: Option<PathBuf>,
+    /// (volume, target) from --mount.
+    mounts: Vec<(String, String)>,
     args: Option<Vec<String>>,
 }
 
@@ -101,6 +107,21 @@ fn parse_apps(words: &[String]) -> anyhow::Result<Vec<AppArgs>> {
                 "--working-dir" => app.working_dir = Some(value),
                 "--environment" => app.environment.push(env_pair(&value)?),
                 "--signature" => app.signature = Some(PathBuf::from(value)),
+                "--mount" => {
+                    let mut volume = None;
+                    let mut target = None;
+                    for kv in value.split(',') {
+                        match kv.split_once('=') {
+                            Some(("volume", v)) => volume = Some(v.to_string()),
+                            Some(("target", t)) => target = Some(t.to_string()),
+                            _ => bail!("--mount {value:?}: expected volume=NAME,target=PATH"),
+                        }
+                    }
+                    match (volume, target) {
+                        (Some(v), Some(t)) if t.starts_with('/') => app.mounts.push((v, t)),
+                        _ => bail!("--mount {value:?}: expected volume=NAME,target=/ABSOLUTE/PATH"),
+                    }
+                }
                 other => bail!("unknown app flag {other} for {image}"),
             }
         }
@@ -193,11 +214,48 @@ fn check_app(name: &str, root: &Path, app: &App) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The app's mounts: its --mount flags, then its image's mount points by
+/// name; a mount point without a volume gets an empty one (as rkt does).
+fn mounts(
+    name: &AcName,
+    a: &AppArgs,
+    app: &App,
+    volumes: &mut Vec<Volume>,
+) -> anyhow::Result<Vec<Mount>> {
+    let mut out = Vec::new();
+    for (volume, target) in &a.mounts {
+        let v = volumes
+            .iter()
+            .find(|v| v.name.as_str() == volume)
+            .with_context(|| format!("app {name}: --mount of an unknown volume {volume:?}"))?;
+        out.push(Mount {
+            volume: v.name.clone(),
+            path: target.clone(),
+            app_volume: None,
+        });
+    }
+    for mp in &app.mount_points {
+        if out.iter().any(|m: &Mount| m.volume == mp.name) {
+            continue;
+        }
+        if !volumes.iter().any(|v| v.name == mp.name) {
+            volumes.push(Volume::from_cli(&format!("{},kind=empty", mp.name))?);
+        }
+        out.push(Mount {
+            volume: mp.name.clone(),
+            path: mp.path.clone(),
+            app_volume: None,
+        });
+    }
+    Ok(out)
+}
+
 fn runtime_app(
     store: &ImageStore,
     a: &AppArgs,
     rec: &ImageRecord,
     set_env: &[(String, String)],
+    volumes: &mut Vec<Volume>,
 ) -> anyhow::Result<RuntimeApp> {
     let default_name = rec.name.rsplit('/').next().unwrap_or(&rec.name);
     let name = match &a.name {
@@ -247,6 +305,7 @@ fn runtime_app(
         &store.tree_path(&rec.hash()).join("rootfs"),
         &app,
     )?;
+    let mounts = mounts(&name, a, &app, volumes)?;
     Ok(RuntimeApp {
         name,
         image: RuntimeImage {
@@ -256,7 +315,7 @@ fn runtime_app(
         },
         app: Some(app),
         read_only_root_fs: false,
-        mounts: Vec::new(),
+        mounts,
         annotations: Default::default(),
     })
 }
@@ -274,6 +333,26 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
         .iter()
         .map(|s| env_pair(s))
         .collect::<anyhow::Result<_>>()?;
+    let mut volumes: Vec<Volume> = Vec::new();
+    for spec in &args.volume {
+        let v = Volume::from_cli(spec).with_context(|| format!("--volume {spec:?}"))?;
+        if volumes.iter().any(|o| o.name == v.name) {
+            bail!(
+                "--volume {spec:?}: a volume named {} is already given",
+                v.name
+            );
+        }
+        if v.kind() == appc::schema::types::volume::VolumeKind::Host
+            && !Path::new(&v.source).exists()
+        {
+            bail!(
+                "volume {}: the host source {} does not exist",
+                v.name,
+                v.source
+            );
+        }
+        volumes.push(v);
+    }
     let store = settings.image_store()?;
     let trust = settings.trust_store();
     let pull_policy = match args.pull_policy.as_str() {
@@ -300,7 +379,7 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
     let mut records = Vec::new();
     for a in &apps {
         let rec = fetcher(false, a.signature.clone())?.fetch(&ImageRef::parse(&a.image)?)?;
-        let app = runtime_app(&store, a, &rec, &set_env)?;
+        let app = runtime_app(&store, a, &rec, &set_env, &mut volumes)?;
         if runtime_apps.iter().any(|r| r.name == app.name) {
             bail!(
                 "two apps are named {}; give one another name with --name",
@@ -324,7 +403,11 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
         ac_version: appc::schema::types::SemVer::new(AC_VERSION)?,
         ac_kind: appc::schema::types::AcKind::PodManifest,
         apps: Some(runtime_apps),
-        volumes: None,
+        volumes: if volumes.is_empty() {
+            None
+        } else {
+            Some(volumes)
+        },
         isolators: None,
         annotations: Default::default(),
         ports: None,
