@@ -24,8 +24,12 @@ pub enum Download {
     },
 }
 
+/// Built on first use: setting up TLS reads the system's certificate
+/// store, which costs tens of milliseconds that a run using only stored
+/// images should not pay.
 pub struct HttpClient {
-    client: reqwest::blocking::Client,
+    client: std::sync::OnceLock<Result<reqwest::blocking::Client, String>>,
+    insecure_tls: bool,
     auth: BTreeMap<String, Credentials>,
     progress: bool,
 }
@@ -45,36 +49,43 @@ impl HttpClient {
         auth: BTreeMap<String, Credentials>,
         progress: bool,
     ) -> Result<Self, FetchError> {
-        let secs = std::env::var("RKT_HTTP_TIMEOUT")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(30);
-        let client = reqwest::blocking::Client::builder()
-            .connect_timeout(Duration::from_secs(secs))
-            .timeout(Duration::from_secs(secs))
-            .danger_accept_invalid_certs(insecure_tls)
-            .build()
-            .map_err(|e| FetchError::Http {
-                url: String::new(),
-                reason: e.to_string(),
-            })?;
         Ok(HttpClient {
-            client,
+            client: std::sync::OnceLock::new(),
+            insecure_tls,
             auth,
             progress,
         })
     }
 
-    fn get(&self, url: &str) -> reqwest::blocking::RequestBuilder {
-        let req = self.client.get(url);
+    fn client(&self, url: &str) -> Result<&reqwest::blocking::Client, FetchError> {
+        let built = self.client.get_or_init(|| {
+            let secs = std::env::var("RKT_HTTP_TIMEOUT")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(30);
+            reqwest::blocking::Client::builder()
+                .connect_timeout(Duration::from_secs(secs))
+                .timeout(Duration::from_secs(secs))
+                .danger_accept_invalid_certs(self.insecure_tls)
+                .build()
+                .map_err(|e| error_chain(&e))
+        });
+        built.as_ref().map_err(|reason| FetchError::Http {
+            url: url.into(),
+            reason: reason.clone(),
+        })
+    }
+
+    fn get(&self, url: &str) -> Result<reqwest::blocking::RequestBuilder, FetchError> {
+        let req = self.client(url)?.get(url);
         let host = reqwest::Url::parse(url)
             .ok()
             .and_then(|u| u.host_str().map(str::to_owned));
-        match host.and_then(|h| self.auth.get(&h)) {
+        Ok(match host.and_then(|h| self.auth.get(&h)) {
             Some(Credentials::Basic { user, password }) => req.basic_auth(user, Some(password)),
             Some(Credentials::OAuth { token }) => req.bearer_auth(token),
             None => req,
-        }
+        })
     }
 
     fn send(
@@ -90,7 +101,7 @@ impl HttpClient {
 
     /// A small document, such as a signature or a key.
     pub fn get_small(&self, url: &str) -> Result<Vec<u8>, FetchError> {
-        let res = self.send(self.get(url), url)?;
+        let res = self.send(self.get(url)?, url)?;
         if !res.status().is_success() {
             return Err(FetchError::Status {
                 url: url.into(),
@@ -120,7 +131,7 @@ impl HttpClient {
         dest: &Path,
         etag: Option<&str>,
     ) -> Result<Download, FetchError> {
-        let mut req = self.get(url);
+        let mut req = self.get(url)?;
         if let Some(tag) = etag {
             req = req.header(reqwest::header::IF_NONE_MATCH, tag);
         }

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Benchmark of pod start: start-to-exit of /bin/true from a busybox image
+# already in the store (--net=host), with the default and the fly stage1,
+# side by side with `crun run` and `runc run` on the same rootfs; the RSS
+# of the stage1 supervisor and pod init while a pod runs; `rkt list` with
+# 500 pods and `rkt gc` of them. Prints medians and ratios.
+#
+#   bench/run.sh [RUNS]      (needs root)
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+runs=${1:-30}
+"$here/scripts/setup.sh"
+for p in crun runc hyperfine; do
+  command -v "$p" >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$p" >/dev/null
+done
+cargo build --release --quiet --manifest-path "$here/Cargo.toml" -p actool -p rkt -p stage1
+bin="$here/target/release"
+work=$(mktemp -d /var/tmp/run-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+rkt() { "$bin/rkt" --dir="$work/data" --local-config="$work/etc" --system-config="$work/lib" --insecure-options=image "$@"; }
+
+"$here/scripts/make-hello-layout.sh" "$work/hello"
+"$bin/actool" build "$work/hello" "$work/hello.aci"
+rkt fetch "$work/hello.aci" >/dev/null
+# First runs import the stage1 images.
+rkt run --net=host example.com/hello:1.0.0 --exec=/bin/true
+rkt run --net=host --stage1-name=coreos.com/rkt/stage1-fly-rs example.com/hello:1.0.0 --exec=/bin/true
+
+# An OCI bundle with the same rootfs, for crun and runc.
+mkdir -p "$work/bundle"
+cp -a "$work/hello/rootfs" "$work/bundle/rootfs"
+(cd "$work/bundle" && crun spec && sed -i 's/"sh"/"\/bin\/true"/; s/"terminal": true/"terminal": false/' config.json)
+touch "$work/empty"
+# crun refuses hybrid cgroups: hide cgroup v2's controllers in a private mount namespace.
+crun_cmd="unshare -m sh -c 'mount --bind $work/empty /sys/fs/cgroup/unified/cgroup.controllers && crun run --bundle $work/bundle bench-crun'"
+runc_cmd="runc run --bundle $work/bundle bench-runc"
+
+hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/h.json" \
+  -n rkt "$bin/rkt --dir=$work/data --local-config=$work/etc --system-config=$work/lib run --net=host --pull-policy=never example.com/hello:1.0.0 --exec=/bin/true" \
+  -n rkt-fly "$bin/rkt --dir=$work/data --local-config=$work/etc --system-config=$work/lib run --net=host --pull-policy=never --stage1-name=coreos.com/rkt/stage1-fly-rs example.com/hello:1.0.0 --exec=/bin/true" \
+  -n crun "$crun_cmd" -n runc "$runc_cmd" >/dev/null
+median() { python3 -c "import json,sys; d={r['command']: r['median'] for r in json.load(open('$work/h.json'))['results']}; print('%.1f' % (d['$1']*1000))"; }
+m_rkt=$(median rkt); m_fly=$(median rkt-fly); m_crun=$(median crun); m_runc=$(median runc)
+
+# RSS of supervisor + init while a pod runs.
+rkt run --net=host --uuid-file-save="$work/uuid" example.com/hello:1.0.0 --exec=/bin/sleep -- 3 &
+run_pid=$!
+sleep 1.5
+pod="$work/data/pods/run/$(cat "$work/uuid")"
+rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+rss_sup=$(rss "$(cat "$pod/ppid")"); rss_init=$(rss "$(cat "$pod/pid")")
+wait "$run_pid"
+
+# 500 pods: list, then gc.
+for _ in $(seq 500); do rkt run --net=host --pull-policy=never example.com/hello:1.0.0 --exec=/bin/true; done
+pods=$(rkt list --no-legend | wc -l)
+list_ms=()
+for _ in $(seq 10); do t0=$(date +%s%N); rkt list >/dev/null; t1=$(date +%s%N); list_ms+=("$(( (t1 - t0) / 1000000 ))"); done
+t_list=$(printf '%s\n' "${list_ms[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+t0=$(date +%s%N); rkt gc --grace-period=0s >/dev/null; t1=$(date +%s%N)
+t_gc=$(( (t1 - t0) / 1000000 ))
+
+ratio() { echo "scale=2; $1 / $2" | bc -l; }
+echo "start-to-exit of /bin/true, median of $runs (ms): rkt $m_rkt, rkt fly $m_fly, crun $m_crun, runc $m_runc"
+echo "ratio rkt / crun:       $(ratio "$m_rkt" "$m_crun")   (target <= 1.5)"
+echo "ratio rkt fly / crun:   $(ratio "$m_fly" "$m_crun")   (target <= 1.0)"
+echo "ratio rkt / runc:       $(ratio "$m_rkt" "$m_runc")"
+echo "RSS while a pod runs:   supervisor ${rss_sup} KiB + init ${rss_init} KiB = $(( (rss_sup + rss_init) / 1024 )) MiB   (target <= 4 MiB together)"
+echo "rkt list, $pods pods:   ${t_list} ms median of 10   (target <= 150)"
+echo "rkt gc of $pods pods:   ${t_gc} ms   (target: 200 pods in <= 10000)"
