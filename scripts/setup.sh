@@ -8,6 +8,7 @@ packages=(
   appc-spec                               # the reference actool, for cross-checks
   busybox-static                          # the example image's rootfs
   systemd                                 # systemd-analyze verify of the example units
+  etcd-server etcd-client                 # the headline test: etcd in a pod
   bc time                                 # benchmarks: arithmetic, peak RSS
   openssl                                 # test certificate authorities
 )

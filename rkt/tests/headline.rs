@@ -1,0 +1,179 @@
+//! The headline flow: an etcd image built from Debian's etcd-server binary,
+//! signed with GnuPG, served with meta discovery over HTTPS on 127.0.0.1 as
+//! `localhost/etcd`; `rkt trust --prefix localhost/etcd`, then
+//! `rkt run --net=host localhost/etcd:VERSION`; `etcdctl endpoint health`
+//! from the host; `rkt stop`; `rkt gc` leaves nothing mounted.
+
+mod support;
+
+use serde_json::json;
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use support::https::{Server, read};
+use support::{Env, mounts_under};
+
+const CLIENT: &str = "http://127.0.0.1:23790";
+
+fn etcd_version() -> Option<String> {
+    let out = Command::new("/usr/bin/etcd")
+        .arg("--version")
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("etcd Version: "))
+        .map(|v| format!("v{}", v.trim()))
+}
+
+/// The etcd binary with its loader and libc, as an image layout.
+fn etcd_layout(dir: &Path, version: &str) {
+    let root = dir.join("rootfs");
+    for (from, to) in [
+        ("/usr/bin/etcd", "usr/bin/etcd"),
+        (
+            "/lib/x86_64-linux-gnu/libc.so.6",
+            "lib/x86_64-linux-gnu/libc.so.6",
+        ),
+        ("/lib64/ld-linux-x86-64.so.2", "lib64/ld-linux-x86-64.so.2"),
+    ] {
+        let target = root.join(to);
+        fs::create_dir_all(target.parent().unwrap()).unwrap();
+        fs::copy(from, &target).unwrap();
+    }
+    fs::create_dir_all(root.join("var/lib/etcd")).unwrap();
+    fs::create_dir_all(root.join("tmp")).unwrap();
+    let manifest = json!({
+        "acKind": "ImageManifest", "acVersion": "0.8.11", "name": "localhost/etcd",
+        "labels": [{"name": "version", "value": version}, {"name": "os", "value": "linux"},
+                   {"name": "arch", "value": rkt::fetch::host_arch()}],
+        "app": {
+            "exec": ["/usr/bin/etcd", "--name=pod", "--data-dir=/var/lib/etcd",
+                     "--listen-client-urls=http://127.0.0.1:23790", "--advertise-client-urls=http://127.0.0.1:23790",
+                     "--listen-peer-urls=http://127.0.0.1:23800", "--initial-advertise-peer-urls=http://127.0.0.1:23800",
+                     "--initial-cluster=pod=http://127.0.0.1:23800"],
+            "user": "0", "group": "0"
+        }
+    });
+    fs::write(dir.join("manifest"), manifest.to_string()).unwrap();
+}
+
+fn healthy() -> bool {
+    Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .args([
+            "--endpoints",
+            CLIENT,
+            "--dial-timeout=1s",
+            "endpoint",
+            "health",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn etcd_is_trusted_run_checked_stopped_and_collected() {
+    let (Some(version), true) = (etcd_version(), Path::new("/usr/bin/etcdctl").exists()) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "etcd-server and etcd-client are missing: run scripts/setup.sh"
+        );
+        eprintln!("etcd not installed: headline test skipped");
+        return;
+    };
+    if !rustix::process::geteuid().is_root() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the headline test needs root"
+        );
+        return;
+    }
+    let Some(server) = Server::get() else { return };
+    assert!(!healthy(), "something already answers on {CLIENT}");
+    let stage1 = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "-p", "stage1"])
+        .status()
+        .unwrap();
+    assert!(stage1.success());
+
+    let env = Env::new();
+    let layout = env.path("etcd");
+    etcd_layout(&layout, &version);
+    let aci = env.path("etcd.aci");
+    appc::aci::build_aci(
+        &layout,
+        fs::File::create(&aci).unwrap(),
+        appc::aci::BuildOptions::default(),
+    )
+    .unwrap();
+    let asc = env.sign(&aci, "signer");
+    server.discovery("localhost/etcd", Some(&read(&env.public_key("signer"))));
+    let path = server.image_path("localhost/etcd", &version);
+    server.ok(&path, read(&aci));
+    server.ok(&format!("{path}.asc"), read(&asc));
+
+    let rkt = |args: &[&str]| {
+        let mut c = env.rkt_command(args);
+        c.env("SSL_CERT_FILE", &server.ca);
+        c
+    };
+    // rkt trust, answering the fingerprint review.
+    let mut trust = rkt(&["trust", "--prefix", "localhost/etcd"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    trust.stdin.take().unwrap().write_all(b"yes\n").unwrap();
+    let out = trust.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let uuid_file = env.path("uuid");
+    let image = format!("localhost/etcd:{version}");
+    let save = format!("--uuid-file-save={}", uuid_file.display());
+    let mut pod = rkt(&["run", "--net=host", &save, &image])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut up = false;
+    for _ in 0..600 {
+        if healthy() {
+            up = true;
+            break;
+        }
+        if pod.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    if !up {
+        let _ = pod.kill();
+        let _ = pod.wait();
+        panic!("etcd did not become healthy");
+    }
+    let uuid = fs::read_to_string(&uuid_file).unwrap().trim().to_string();
+    let stop = rkt(&["stop", &uuid]).output().unwrap();
+    assert!(
+        stop.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stop.stderr)
+    );
+    let status = pod.wait().unwrap();
+    assert!(status.success(), "rkt run exited with {status}");
+    assert!(!healthy());
+    let gc = rkt(&["gc", "--grace-period=0s"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&gc.stdout).contains(&format!("Garbage collecting pod \"{uuid}\""))
+    );
+    let list = rkt(&["list", "--no-legend"]).output().unwrap();
+    assert!(list.stdout.is_empty());
+    assert_eq!(mounts_under(env.tmp.path()), 0, "mounts left behind");
+}
