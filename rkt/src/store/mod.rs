@@ -111,6 +111,7 @@ impl ImageStore {
 
     /// A new staging directory for a fetch.
     pub fn stage(&self) -> Result<Stage, StoreError> {
+        let _lock = self.lock()?;
         Stage::create(&self.root.join("tmp"))
     }
 

@@ -11,18 +11,17 @@ pub struct Stage {
 }
 
 impl Stage {
+    /// Creates a stage; the caller holds the store's write lock, which
+    /// garbage collection takes too, so no stage is ever seen half-made.
     pub(crate) fn create(tmp: &Path) -> Result<Self, StoreError> {
         let nonce = format!("{}-{:x}", std::process::id(), crate::display::now_nanos());
-        // Built under a hidden name, so that a stage is never seen unlocked.
-        let building = tmp.join(format!(".new-{nonce}"));
-        fs::create_dir(&building).map_err(io_at(&building))?;
-        let lock_path = building.join("lock");
+        let dir = tmp.join(format!("stage-{nonce}"));
+        fs::create_dir(&dir).map_err(io_at(&dir))?;
+        let lock_path = dir.join("lock");
         let lock = File::create(&lock_path).map_err(io_at(&lock_path))?;
         lock.lock().map_err(io_at(&lock_path))?;
-        let tree = building.join("tree");
+        let tree = dir.join("tree");
         fs::create_dir_all(tree.join("rootfs")).map_err(io_at(&tree))?;
-        let dir = tmp.join(format!("stage-{nonce}"));
-        fs::rename(&building, &dir).map_err(io_at(&dir))?;
         Ok(Stage { dir, _lock: lock })
     }
 
@@ -41,7 +40,9 @@ impl Stage {
     }
 
     /// Removes staging directories whose fetch is gone (their lock is
-    /// free), and directories of removals that were interrupted.
+    /// free, or was never taken by a creator that died), and directories
+    /// of removals that were interrupted. The caller holds the store's
+    /// write lock.
     pub(crate) fn remove_stale(tmp: &Path) -> Result<usize, StoreError> {
         let mut removed = 0;
         for entry in fs::read_dir(tmp).map_err(io_at(tmp))? {
