@@ -488,3 +488,45 @@ fn volumes_are_mounted_and_shared_and_handlers_run() {
     assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
     assert_eq!(mounts_under(env.tmp.path()), 0);
 }
+
+#[test]
+fn pods_can_be_prepared_then_run() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let aci = busybox(&env);
+    let img = aci.to_str().unwrap();
+    let out = env.rkt(&[
+        "--insecure-options=image",
+        "prepare",
+        "--quiet",
+        "--net=host",
+        img,
+        "--exec=/bin/sh",
+        "--",
+        "-c",
+        "echo later; exit 4",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let uuid = stdout(&out).trim().to_string();
+    assert!(
+        listed(&env)[0].contains("\tprepared\t"),
+        "{:?}",
+        listed(&env)
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&env.rkt(&["cat-manifest", &uuid]).stdout).unwrap();
+    assert_eq!(manifest["apps"][0]["app"]["exec"][0], "/bin/sh");
+    let out = env.rkt(&["run-prepared", &uuid[..8]]);
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(stdout(&out), "later\n");
+    assert!(one_line_error(&env.rkt(&["run-prepared", &uuid])).contains("is not prepared"));
+    assert!(stdout(&env.rkt(&["version"])).contains("appc Version: 0.8.11"));
+    assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
+    assert_eq!(mounts_under(env.tmp.path()), 0);
+}

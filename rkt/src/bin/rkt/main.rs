@@ -64,6 +64,14 @@ enum Command {
     Rm(pods::RmArgs),
     /// Garbage-collect pods that have exited
     Gc(pods::GcArgs),
+    /// Prepare a pod to run later with run-prepared
+    Prepare(pods::PrepareArgs),
+    /// Run a prepared pod
+    RunPrepared(pods::RunPreparedArgs),
+    /// Print the manifest of a pod
+    CatManifest(pods::CatManifestArgs),
+    /// Print the version
+    Version,
 }
 
 /// The configuration every command works from.
@@ -141,6 +149,10 @@ fn main() -> ExitCode {
         Command::Stop(_) => "stop",
         Command::Rm(_) => "rm",
         Command::Gc(_) => "gc",
+        Command::Prepare(_) => "prepare",
+        Command::RunPrepared(_) => "run-prepared",
+        Command::CatManifest(_) => "cat-manifest",
+        Command::Version => "version",
     };
     let result = Settings::new(&g).and_then(|settings| match g.command {
         Command::Fetch(a) => fetch::run(&settings, a),
@@ -152,6 +164,14 @@ fn main() -> ExitCode {
         Command::Stop(a) => pods::stop(&settings, a),
         Command::Rm(a) => pods::rm(&settings, a),
         Command::Gc(a) => pods::gc(&settings, a),
+        Command::Prepare(a) => pods::prepare(&settings, a),
+        Command::RunPrepared(a) => pods::run_prepared(&settings, a),
+        Command::CatManifest(a) => pods::cat_manifest(&settings, a),
+        Command::Version => {
+            println!("rkt Version: {}", env!("CARGO_PKG_VERSION"));
+            println!("appc Version: {}", appc::schema::AC_VERSION);
+            Ok(())
+        }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

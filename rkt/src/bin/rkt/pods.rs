@@ -326,3 +326,73 @@ pub fn gc(settings: &Settings, a: GcArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[derive(clap::Args)]
+pub struct PrepareArgs {
+    /// print only the UUID
+    #[arg(long, short)]
+    quiet: bool,
+    #[command(flatten)]
+    run: crate::run::Args,
+}
+
+/// `rkt prepare`: a pod ready to run, its UUID on stdout.
+pub fn prepare(settings: &Settings, a: PrepareArgs) -> anyhow::Result<()> {
+    let (pod, _lock, _) = crate::run::prepare(settings, &a.run, true)?;
+    if !a.quiet {
+        eprintln!("pod {} prepared", pod.uuid);
+    }
+    println!("{}", pod.uuid);
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub struct RunPreparedArgs {
+    /// pod hostname (default rkt-<uuid>)
+    #[arg(long)]
+    hostname: Option<String>,
+    uuid: String,
+}
+
+/// `rkt run-prepared UUID`: runs a prepared pod, as `rkt run` would.
+pub fn run_prepared(settings: &Settings, a: RunPreparedArgs) -> anyhow::Result<()> {
+    let pods = Pods::open(&settings.data_dir)?;
+    let mut pod = pods.find(&a.uuid)?;
+    if pod.dir != Dir::Prepared {
+        bail!(
+            "pod {} is not prepared (it is {})",
+            pod.uuid,
+            pod.state()?.name()
+        );
+    }
+    let Some(lock) = pod.try_lock()? else {
+        bail!("pod {} is being run already", pod.uuid)
+    };
+    let store = settings.image_store()?;
+    let stage1_id = std::fs::read_to_string(pod.path.join("stage1-image"))
+        .with_context(|| format!("pod {}: no stage1 recorded", pod.uuid))?;
+    let stage1 = store.resolve(stage1_id.trim())?;
+    let entrypoint = rkt::stage1_image::run_entrypoint(&store, &stage1)?;
+    pod.move_to(&pods, Dir::Run)?;
+    crate::run::exec_stage1(&pod, &lock, &entrypoint, a.hostname.as_deref())
+}
+
+#[derive(clap::Args)]
+pub struct CatManifestArgs {
+    #[arg(long)]
+    pretty_print: bool,
+    uuid: String,
+}
+
+/// `rkt cat-manifest UUID`: the pod manifest.
+pub fn cat_manifest(settings: &Settings, a: CatManifestArgs) -> anyhow::Result<()> {
+    let pod = Pods::open(&settings.data_dir)?.find(&a.uuid)?;
+    let m = pod.manifest()?;
+    let text = if a.pretty_print {
+        appc::schema::to_json_pretty(&m)?
+    } else {
+        m.to_json()?
+    };
+    println!("{text}");
+    Ok(())
+}

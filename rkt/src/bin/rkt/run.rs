@@ -10,10 +10,11 @@ use appc::schema::pod_manifest::{Mount, RuntimeApp, RuntimeImage};
 use appc::schema::types::{AcName, App, Hash, Volume};
 use appc::schema::{AC_VERSION, PodManifest};
 use rkt::fetch::{Fetcher, HttpClient, ImageRef, PullPolicy};
-use rkt::pod::{Dir, Pods};
+use rkt::pod::{Dir, Pod, Pods};
 use rkt::stage1_image::{self, Flavor};
 use rkt::store::{ImageRecord, ImageStore};
 use rustix::fs::{Mode, OFlags, ResolveFlags};
+use std::fs::File;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 
@@ -320,7 +321,13 @@ fn runtime_app(
     })
 }
 
-pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
+/// Prepares a pod from `args`: in `prepared` (and unlocked) when
+/// `prepare_only`, else in `run` and locked by the returned file.
+pub fn prepare(
+    settings: &Settings,
+    args: &Args,
+    prepare_only: bool,
+) -> anyhow::Result<(Pod, File, PathBuf)> {
     if args.net != "host" {
         bail!(
             "--net={} is not supported yet (CNI networking comes later); use --net=host",
@@ -440,7 +447,14 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
         let _ = pod.remove(&pods);
         return Err(e);
     }
-    pod.move_to(&pods, Dir::Run)?;
+    pod.move_to(
+        &pods,
+        if prepare_only {
+            Dir::Prepared
+        } else {
+            Dir::Run
+        },
+    )?;
     if let Some(file) = &args.uuid_file_save {
         std::fs::write(file, format!("{}\n", pod.uuid))
             .with_context(|| file.display().to_string())?;
@@ -448,14 +462,29 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
     for rec in &records {
         store.touch(&rec.hash())?;
     }
-    // stage1 inherits the lock and keeps it for the pod's life.
-    rustix::io::fcntl_setfd(&lock, rustix::io::FdFlags::empty())?;
-    let lock_fd = std::os::fd::AsRawFd::as_raw_fd(&lock);
-    let mut cmd = std::process::Command::new(&entrypoint);
+    Ok((pod, lock, entrypoint))
+}
+
+pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
+    let (pod, lock, entrypoint) = prepare(settings, &args, false)?;
+    exec_stage1(&pod, &lock, &entrypoint, args.hostname.as_deref())
+}
+
+/// Replaces this process with stage1, which inherits the pod lock and
+/// keeps it for the pod's life.
+pub fn exec_stage1(
+    pod: &Pod,
+    lock: &File,
+    entrypoint: &Path,
+    hostname: Option<&str>,
+) -> anyhow::Result<()> {
+    rustix::io::fcntl_setfd(lock, rustix::io::FdFlags::empty())?;
+    let lock_fd = std::os::fd::AsRawFd::as_raw_fd(lock);
+    let mut cmd = std::process::Command::new(entrypoint);
     cmd.arg(format!("--pod-dir={}", pod.path.display()))
         .arg(format!("--uuid={}", pod.uuid))
         .arg(format!("--lock-fd={lock_fd}"));
-    if let Some(h) = &args.hostname {
+    if let Some(h) = hostname {
         cmd.arg(format!("--hostname={h}"));
     }
     let err = cmd.exec();
