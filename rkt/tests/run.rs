@@ -230,8 +230,17 @@ fn pods_can_be_stopped_and_survive_no_kill_of_rkt_run() {
         panic!("the pod did not start");
     };
 
-    // A running pod cannot be removed; rkt stop ends it gracefully.
+    // A running pod cannot be removed; rkt enter runs a command inside;
+    // rkt stop ends it gracefully.
     let (mut child, uuid) = spawn();
+    let entered = env.rkt(&["enter", &uuid, "/bin/sh", "-c", "hostname; exit 3"]);
+    assert_eq!(
+        entered.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&entered.stderr)
+    );
+    assert_eq!(stdout(&entered).trim(), format!("rkt-{uuid}"));
     let err = one_line_error(&env.rkt(&["rm", &uuid]));
     assert!(err.contains("stop it first"), "{err}");
     assert!(env.rkt(&["stop", &uuid]).status.success());

@@ -1,6 +1,7 @@
 //! rkt: the App Container executor, stage0. Every error is one line on
 //! stderr and exit status 254.
 
+mod enter;
 mod fetch;
 mod image;
 mod pods;
@@ -70,6 +71,8 @@ enum Command {
     RunPrepared(pods::RunPreparedArgs),
     /// Print the manifest of a pod
     CatManifest(pods::CatManifestArgs),
+    /// Run a command in a running pod
+    Enter(enter::Args),
     /// Print the version
     Version,
 }
@@ -153,6 +156,7 @@ fn main() -> ExitCode {
         Command::RunPrepared(_) => "run-prepared",
         Command::CatManifest(_) => "cat-manifest",
         Command::Version => "version",
+        Command::Enter(_) => "enter",
     };
     let result = Settings::new(&g).and_then(|settings| match g.command {
         Command::Fetch(a) => fetch::run(&settings, a),
@@ -167,6 +171,7 @@ fn main() -> ExitCode {
         Command::Prepare(a) => pods::prepare(&settings, a),
         Command::RunPrepared(a) => pods::run_prepared(&settings, a),
         Command::CatManifest(a) => pods::cat_manifest(&settings, a),
+        Command::Enter(a) => enter::run(&settings, a),
         Command::Version => {
             println!("rkt Version: {}", env!("CARGO_PKG_VERSION"));
             println!("appc Version: {}", appc::schema::AC_VERSION);
