@@ -469,3 +469,25 @@ fn image_commands() {
         one_line_error(&env.rkt(&["--insecure-options=bogus", "image", "list"])).contains("bogus")
     );
 }
+
+#[test]
+fn config_is_merged_and_redacted() {
+    let env = Env::new();
+    for (dir, user) in [("lib", "system"), ("etc", "local")] {
+        let d = env.path(&format!("{dir}/auth.d"));
+        fs::create_dir_all(&d).unwrap();
+        let body = json!({"rktKind": "auth", "rktVersion": "v1", "domains": ["example.com"], "type": "basic",
+                          "credentials": {"user": user, "password": "secret"}});
+        fs::write(d.join("a.json"), body.to_string()).unwrap();
+    }
+    let out = env.rkt(&["config"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        text.contains("\"local\"") && !text.contains("\"system\""),
+        "{text}"
+    );
+    assert!(!text.contains("secret"), "credentials leaked: {text}");
+    fs::write(env.path("etc/auth.d/b.json"), "{not json").unwrap();
+    assert!(one_line_error(&env.rkt(&["config"])).contains("b.json"));
+}

@@ -539,3 +539,33 @@ fn pods_can_be_prepared_then_run() {
     assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
     assert_eq!(mounts_under(env.tmp.path()), 0);
 }
+
+#[test]
+fn app_options_and_environments_are_honoured() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let aci = busybox(&env);
+    let img = aci.to_str().unwrap();
+    let file = env.path("envfile");
+    fs::write(&file, "FROM_FILE=f\n# a comment\nOVER=file\n").unwrap();
+    let out = env
+        .rkt_command(&[
+            "--insecure-options=image", "run", "--net=host", "--inherit-env",
+            &format!("--set-env-file={}", file.display()), "--set-env=OVER=flag",
+            img, "--readonly-rootfs", "--supplementary-gids=5,6", "--exec=/bin/sh", "--", "-c",
+            "echo $FROM_FILE $OVER $FROM_HOST $AC_APP_NAME; id -G; touch /x 2>/dev/null || echo read-only",
+        ])
+        .env("FROM_HOST", "h")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout(&out), "f flag h hello\n0 5 6\nread-only\n");
+    assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
+    assert_eq!(mounts_under(env.tmp.path()), 0);
+}

@@ -45,6 +45,9 @@ fn supervise(args: &Args, manifest: &PodManifest, fly: bool) -> Result<u8, Strin
     for app in apps {
         let root = rootfs::prepare(args, app, fly)?;
         crate::volumes::mount_all(args, volumes, app, &root)?;
+        if app.read_only_root_fs {
+            rootfs::make_read_only(&root)?;
+        }
         roots.push(root);
     }
     let status_dir = args.pod_dir.join("stage1/rootfs/rkt/status");

@@ -195,6 +195,13 @@ pub fn prepare(args: &Args, app: &RuntimeApp, fly: bool) -> Result<PathBuf, Stri
     Ok(root)
 }
 
+/// Makes the app's root mount read-only (its submounts keep their own
+/// flags).
+pub fn make_read_only(root: &Path) -> Result<(), String> {
+    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+    mnt(None, root, None, flags, None)
+}
+
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// The app's environment in the spec's order: PATH default, AC_APP_NAME,

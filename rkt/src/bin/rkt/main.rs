@@ -73,6 +73,8 @@ enum Command {
     CatManifest(pods::CatManifestArgs),
     /// Run a command in a running pod
     Enter(enter::Args),
+    /// Print the configuration
+    Config,
     /// Print the version
     Version,
 }
@@ -157,6 +159,7 @@ fn main() -> ExitCode {
         Command::CatManifest(_) => "cat-manifest",
         Command::Version => "version",
         Command::Enter(_) => "enter",
+        Command::Config => "config",
     };
     let result = Settings::new(&g).and_then(|settings| match g.command {
         Command::Fetch(a) => fetch::run(&settings, a),
@@ -172,6 +175,7 @@ fn main() -> ExitCode {
         Command::RunPrepared(a) => pods::run_prepared(&settings, a),
         Command::CatManifest(a) => pods::cat_manifest(&settings, a),
         Command::Enter(a) => enter::run(&settings, a),
+        Command::Config => pods::config(&settings),
         Command::Version => {
             println!("rkt Version: {}", env!("CARGO_PKG_VERSION"));
             println!("appc Version: {}", appc::schema::AC_VERSION);

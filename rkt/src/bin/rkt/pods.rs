@@ -24,6 +24,9 @@ pub struct StatusArgs {
     /// wait for the pod to exit (optionally at most this long, e.g. 30s)
     #[arg(long, num_args = 0..=1, default_missing_value = "forever")]
     wait: Option<String>,
+    /// wait for the pod to be running (optionally at most this long)
+    #[arg(long, num_args = 0..=1, default_missing_value = "forever", conflicts_with = "wait")]
+    wait_ready: Option<String>,
     /// output format: json or json-pretty
     #[arg(long, value_parser = ["json", "json-pretty"])]
     format: Option<String>,
@@ -179,24 +182,32 @@ pub fn list(settings: &Settings, a: ListArgs) -> anyhow::Result<()> {
 pub fn status(settings: &Settings, a: StatusArgs) -> anyhow::Result<()> {
     let pods = Pods::open(&settings.data_dir)?;
     let mut pod = pods.find(&a.uuid)?;
-    if let Some(wait) = &a.wait {
+    let waits = [(&a.wait, false), (&a.wait_ready, true)];
+    if let Some((Some(wait), ready)) = waits.into_iter().find(|(w, _)| w.is_some()) {
         let deadline = match wait.as_str() {
             "forever" => None,
             d => Some(
                 std::time::Instant::now()
-                    + parse_duration(d).with_context(|| format!("invalid --wait {d:?}"))?,
+                    + parse_duration(d).with_context(|| format!("invalid duration {d:?}"))?,
             ),
         };
         loop {
             pod = pods.find(&pod.uuid)?;
-            if !matches!(
-                pod.state()?,
-                State::Running | State::Embryo | State::Preparing | State::Prepared
-            ) {
+            let state = pod.state()?;
+            let done = if ready {
+                // Ready: running, or already past it.
+                !matches!(state, State::Embryo | State::Preparing | State::Prepared)
+            } else {
+                !matches!(
+                    state,
+                    State::Running | State::Embryo | State::Preparing | State::Prepared
+                )
+            };
+            if done {
                 break;
             }
             if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
-                bail!("pod {} is still running after {wait}", pod.uuid);
+                bail!("pod {} is still {} after {wait}", pod.uuid, state.name());
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
@@ -394,5 +405,38 @@ pub fn cat_manifest(settings: &Settings, a: CatManifestArgs) -> anyhow::Result<(
         m.to_json()?
     };
     println!("{text}");
+    Ok(())
+}
+
+/// `rkt config`: the merged configuration, credentials left out.
+pub fn config(settings: &Settings) -> anyhow::Result<()> {
+    use rkt::config::Credentials;
+    let c = &settings.config;
+    let creds = |m: &std::collections::BTreeMap<String, Credentials>,
+                 key: &str|
+     -> Vec<serde_json::Value> {
+        m.iter()
+            .map(|(target, cred)| {
+                let (typ, who) = match cred {
+                    Credentials::Basic { user, .. } => ("basic", serde_json::json!({"user": user, "password": "[redacted]"})),
+                    Credentials::OAuth { .. } => ("oauth", serde_json::json!({"token": "[redacted]"})),
+                };
+                serde_json::json!({"rktKind": if key == "domains" { "auth" } else { "dockerAuth" }, "rktVersion": "v1", key: [target], "type": typ, "credentials": who})
+            })
+            .collect()
+    };
+    let mut stage0 = vec![serde_json::json!({
+        "rktKind": "paths", "rktVersion": "v1",
+        "data": settings.data_dir, "stage1-images": c.stage1_images_dir,
+    })];
+    if let Some((name, version, location)) = &c.stage1 {
+        stage0.push(serde_json::json!({"rktKind": "stage1", "rktVersion": "v1", "name": name, "version": version, "location": location}));
+    }
+    stage0.extend(creds(&c.auth, "domains"));
+    stage0.extend(creds(&c.docker_auth, "registries"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::json!({ "stage0": stage0 }))?
+    );
     Ok(())
 }

@@ -35,6 +35,12 @@ pub struct Args {
     /// environment variable for every app (NAME=VALUE)
     #[arg(long)]
     set_env: Vec<String>,
+    /// environment variables for every app from a file (NAME=VALUE lines)
+    #[arg(long)]
+    set_env_file: Option<PathBuf>,
+    /// give the apps rkt's environment, for variables they do not set
+    #[arg(long)]
+    inherit_env: bool,
     /// a volume: NAME,kind=host,source=PATH[,readOnly=BOOL][,recursive=BOOL]
     /// or NAME,kind=empty[,mode=0755][,uid=N][,gid=N]
     #[arg(long)]
@@ -64,6 +70,8 @@ struct AppArgs {
     signature: Option<PathBuf>,
     /// (volume, target) from --mount.
     mounts: Vec<(String, String)>,
+    readonly_rootfs: bool,
+    supplementary_gids: Option<Vec<i64>>,
     args: Option<Vec<String>>,
 }
 
@@ -91,6 +99,10 @@ fn parse_apps(words: &[String]) -> anyhow::Result<Vec<AppArgs>> {
                 app.args = Some(it.by_ref().cloned().collect());
                 break;
             }
+            if w == "--readonly-rootfs" {
+                app.readonly_rootfs = true;
+                continue;
+            }
             let (flag, value) = match w.split_once('=') {
                 Some((f, v)) => (f, v.to_string()),
                 None => (
@@ -108,6 +120,20 @@ fn parse_apps(words: &[String]) -> anyhow::Result<Vec<AppArgs>> {
                 "--working-dir" => app.working_dir = Some(value),
                 "--environment" => app.environment.push(env_pair(&value)?),
                 "--signature" => app.signature = Some(PathBuf::from(value)),
+                "--readonly-rootfs" => {
+                    app.readonly_rootfs = value
+                        .parse()
+                        .with_context(|| format!("--readonly-rootfs={value}: true or false"))?
+                }
+                "--supplementary-gids" => {
+                    let gids = value
+                        .split(',')
+                        .map(|g| g.trim().parse::<i64>())
+                        .collect::<Result<_, _>>();
+                    app.supplementary_gids = Some(gids.with_context(|| {
+                        format!("--supplementary-gids={value}: numbers separated by commas")
+                    })?);
+                }
                 "--mount" => {
                     let mut volume = None;
                     let mut target = None;
@@ -256,6 +282,7 @@ fn runtime_app(
     a: &AppArgs,
     rec: &ImageRecord,
     set_env: &[(String, String)],
+    inherited: &[(String, String)],
     volumes: &mut Vec<Volume>,
 ) -> anyhow::Result<RuntimeApp> {
     let default_name = rec.name.rsplit('/').next().unwrap_or(&rec.name);
@@ -297,6 +324,14 @@ fn runtime_app(
     if let Some(w) = &a.working_dir {
         app.working_directory = w.clone();
     }
+    if let Some(gids) = &a.supplementary_gids {
+        app.supplementary_gids = gids.clone();
+    }
+    for (k, v) in inherited {
+        if app.environment.get(k).is_none() {
+            app.environment.set(k, v)?;
+        }
+    }
     for (k, v) in set_env.iter().chain(&a.environment) {
         app.environment.set(k, v)?;
     }
@@ -315,7 +350,7 @@ fn runtime_app(
             labels: rec.manifest.labels.clone(),
         },
         app: Some(app),
-        read_only_root_fs: false,
+        read_only_root_fs: a.readonly_rootfs,
         mounts,
         annotations: Default::default(),
     })
@@ -335,11 +370,29 @@ pub fn prepare(
         );
     }
     let apps = parse_apps(&args.apps)?;
-    let set_env: Vec<(String, String)> = args
-        .set_env
-        .iter()
-        .map(|s| env_pair(s))
-        .collect::<anyhow::Result<_>>()?;
+    // rkt's own environment only fills in what an app does not set; the
+    // file, then --set-env, override the apps' environments.
+    let inherited: Vec<(String, String)> = if args.inherit_env {
+        std::env::vars()
+            .filter(|(k, _)| appc::schema::types::environment::validate_env_name(k).is_ok())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut set_env: Vec<(String, String)> = Vec::new();
+    if let Some(file) = &args.set_env_file {
+        let text = std::fs::read_to_string(file).with_context(|| file.display().to_string())?;
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            set_env.push(env_pair(line).with_context(|| format!("{}", file.display()))?);
+        }
+    }
+    for s in &args.set_env {
+        set_env.push(env_pair(s)?);
+    }
     let mut volumes: Vec<Volume> = Vec::new();
     for spec in &args.volume {
         let v = Volume::from_cli(spec).with_context(|| format!("--volume {spec:?}"))?;
@@ -386,7 +439,7 @@ pub fn prepare(
     let mut records = Vec::new();
     for a in &apps {
         let rec = fetcher(false, a.signature.clone())?.fetch(&ImageRef::parse(&a.image)?)?;
-        let app = runtime_app(&store, a, &rec, &set_env, &mut volumes)?;
+        let app = runtime_app(&store, a, &rec, &set_env, &inherited, &mut volumes)?;
         if runtime_apps.iter().any(|r| r.name == app.name) {
             bail!(
                 "two apps are named {}; give one another name with --name",
