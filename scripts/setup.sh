@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   gcc pkg-config libssl-dev liblzma-dev   # building (native-tls, xz)
   appc-spec                               # the reference actool, for cross-checks
+  gnupg                                   # signing test images
   busybox-static                          # the example image's rootfs
   systemd                                 # systemd-analyze verify of the example units
   etcd-server etcd-client                 # the headline test: etcd in a pod
