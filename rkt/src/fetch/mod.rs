@@ -133,6 +133,18 @@ pub enum PullPolicy {
     Never,
 }
 
+impl PullPolicy {
+    /// `new`, `update` or `never` (the values of `--pull-policy`).
+    pub fn parse(s: &str) -> Option<PullPolicy> {
+        match s {
+            "new" => Some(PullPolicy::New),
+            "update" => Some(PullPolicy::Update),
+            "never" => Some(PullPolicy::Never),
+            _ => None,
+        }
+    }
+}
+
 /// The host's architecture as an appc `arch` label.
 pub fn host_arch() -> &'static str {
     match std::env::consts::ARCH {

@@ -1,6 +1,7 @@
 //! `rkt fetch [--pull-policy=new|update|never] [--signature=FILE] [--full] IMAGE...`
 
 use crate::Settings;
+use anyhow::Context;
 use rkt::fetch::{Fetcher, HttpClient, ImageRef, PullPolicy};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -24,11 +25,8 @@ pub struct Args {
 pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
     let store = settings.image_store()?;
     let trust = settings.trust_store();
-    let pull_policy = match args.pull_policy.as_str() {
-        "update" => PullPolicy::Update,
-        "never" => PullPolicy::Never,
-        _ => PullPolicy::New,
-    };
+    let pull_policy =
+        PullPolicy::parse(&args.pull_policy).context("--pull-policy is new, update or never")?;
     let progress = std::io::stderr().is_terminal();
     for (i, image) in args.images.iter().enumerate() {
         let reference = ImageRef::parse(image)?;

@@ -98,13 +98,7 @@ fn list(store: &ImageStore, a: ListArgs) -> anyhow::Result<()> {
                                    "import_time": r.import_time, "last_used": r.last_used})
             })
             .collect();
-        let text = if format == "json-pretty" {
-            serde_json::to_string_pretty(&items)?
-        } else {
-            serde_json::to_string(&items)?
-        };
-        println!("{text}");
-        return Ok(());
+        return crate::print_json(&items, format);
     }
     let fields: Vec<&str> = a.fields.split(',').collect();
     let now = now_nanos();

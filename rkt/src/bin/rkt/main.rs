@@ -126,6 +126,17 @@ impl Settings {
     }
 }
 
+/// Prints `value` as JSON, indented for `json-pretty`.
+pub fn print_json(value: &impl serde::Serialize, format: &str) -> anyhow::Result<()> {
+    let text = if format == "json-pretty" {
+        serde_json::to_string_pretty(value)?
+    } else {
+        serde_json::to_string(value)?
+    };
+    println!("{text}");
+    Ok(())
+}
+
 /// The error and its causes on one line, most general first, leaving out
 /// causes that an outer message already quotes.
 fn one_line(e: &anyhow::Error) -> String {

@@ -131,13 +131,7 @@ pub fn list(settings: &Settings, a: ListArgs) -> anyhow::Result<()> {
                 serde_json::json!({"name": r.pod.uuid, "state": r.state.name(), "created": r.created, "started": r.started, "app_names": apps})
             })
             .collect();
-        let text = if format == "json-pretty" {
-            serde_json::to_string_pretty(&items)?
-        } else {
-            serde_json::to_string(&items)?
-        };
-        println!("{text}");
-        return Ok(());
+        return crate::print_json(&items, format);
     }
     let now = now_nanos();
     let time = |t: Option<i64>| match (t, a.full) {
@@ -230,15 +224,7 @@ pub fn status(settings: &Settings, a: StatusArgs) -> anyhow::Result<()> {
             .collect();
         let v = serde_json::json!({"name": row.pod.uuid, "state": row.state.name(), "created": row.created,
             "started": row.started, "pid": pid, "exited": exited, "app_exit_codes": apps});
-        println!(
-            "{}",
-            if format == "json-pretty" {
-                serde_json::to_string_pretty(&v)?
-            } else {
-                serde_json::to_string(&v)?
-            }
-        );
-        return Ok(());
+        return crate::print_json(&v, format);
     }
     println!("state={}", row.state.name());
     println!("created={}", row.created.map(full_time).unwrap_or_default());

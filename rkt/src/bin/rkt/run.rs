@@ -415,11 +415,8 @@ pub fn prepare(
     }
     let store = settings.image_store()?;
     let trust = settings.trust_store();
-    let pull_policy = match args.pull_policy.as_str() {
-        "update" => PullPolicy::Update,
-        "never" => PullPolicy::Never,
-        _ => PullPolicy::New,
-    };
+    let pull_policy =
+        PullPolicy::parse(&args.pull_policy).context("--pull-policy is new, update or never")?;
     let fetcher =
         |insecure_image: bool, signature: Option<PathBuf>| -> anyhow::Result<Fetcher<'_>> {
             let mut insecure = settings.insecure;
