@@ -569,3 +569,79 @@ fn app_options_and_environments_are_honoured() {
     assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
     assert_eq!(mounts_under(env.tmp.path()), 0);
 }
+
+/// The capability bounding set of a process, from its status.
+fn cap_bnd(text: &str) -> u64 {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("CapBnd:"))
+        .unwrap_or_else(|| panic!("no CapBnd in {text}"));
+    u64::from_str_radix(line.trim_start_matches("CapBnd:").trim(), 16).unwrap()
+}
+
+#[test]
+fn apps_keep_only_their_capabilities() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let aci = busybox(&env);
+    let img = aci.to_str().unwrap();
+    let bit = |name: &str| 1u64 << appc::schema::types::isolator::linux_capability(name).unwrap();
+    let script = "grep -E 'CapBnd|NoNewPrivs' /proc/self/status; mknod /tmp/disk b 8 0 2>/dev/null && echo mknod-ok; chown 5 /tmp 2>/dev/null && echo chown-ok";
+    let out = run(&env, &[img, "--exec=/bin/sh", "--", "-c", script]);
+    let text = stdout(&out);
+    let defaults: u64 = stage1::caps::DEFAULT.iter().map(|n| bit(n)).sum();
+    assert_eq!(cap_bnd(&text), defaults, "{text}");
+    assert!(!text.contains("mknod-ok"), "a pod could make device nodes");
+    assert!(text.contains("chown-ok"), "{text}");
+    let out = run(
+        &env,
+        &[
+            img,
+            "--caps-retain=CAP_MKNOD,CAP_SETUID",
+            "--exec=/bin/sh",
+            "--",
+            "-c",
+            script,
+        ],
+    );
+    assert_eq!(cap_bnd(&stdout(&out)), bit("CAP_MKNOD") | bit("CAP_SETUID"));
+    assert!(stdout(&out).contains("mknod-ok"));
+    let out = run(
+        &env,
+        &[
+            img,
+            "--caps-remove=CAP_CHOWN",
+            "--exec=/bin/sh",
+            "--",
+            "-c",
+            script,
+        ],
+    );
+    assert_eq!(cap_bnd(&stdout(&out)), defaults & !bit("CAP_CHOWN"));
+    assert!(!stdout(&out).contains("chown-ok"));
+    // An image's no-new-privileges isolator.
+    assert!(
+        env.rkt(&["--insecure-options=image", "fetch", img])
+            .status
+            .success()
+    );
+    let nnp = env.image(
+        "nnp.aci",
+        "example.com/nnp",
+        "1",
+        json!({
+            "dependencies": [{"imageName": "example.com/hello", "labels": [{"name": "version", "value": "1.0.0"}]}],
+            "app": {"exec": ["/bin/sh", "-c", "grep NoNewPrivs /proc/self/status"], "user": "0", "group": "0",
+                    "isolators": [{"name": "os/linux/no-new-privileges", "value": true}]}
+        }),
+        &[],
+    );
+    let out = run(&env, &[nnp.to_str().unwrap()]);
+    assert!(stdout(&out).contains("NoNewPrivs:\t1"), "{}", stdout(&out));
+    let err = one_line_error(&run(&env, &[img, "--caps-retain=CAP_PONIES"]));
+    assert!(err.contains("unknown capability CAP_PONIES"), "{err}");
+    assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
+    assert_eq!(mounts_under(env.tmp.path()), 0);
+}

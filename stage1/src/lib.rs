@@ -34,6 +34,7 @@
 //! SIGTERM or SIGINT to the supervisor stops the pod the same way.
 
 pub mod args;
+pub mod caps;
 pub mod init;
 pub mod rootfs;
 pub mod supervisor;

@@ -280,6 +280,7 @@ fn try_exec(
     } else {
         (crate::users::uid(&a.user)?, crate::users::gid(&a.group)?)
     };
+    crate::caps::limit_bounding_set(&crate::caps::kept(a)?)?;
     let groups: Vec<nix::unistd::Gid> = a
         .supplementary_gids
         .iter()
@@ -290,6 +291,9 @@ fn try_exec(
         .map_err(|e| format!("group {}: {e}", a.group))?;
     nix::unistd::setuid(nix::unistd::Uid::from_raw(uid))
         .map_err(|e| format!("user {}: {e}", a.user))?;
+    if crate::caps::no_new_privileges(a) {
+        nix::sys::prctl::set_no_new_privs().map_err(|e| format!("no-new-privileges: {e}"))?;
+    }
     let env = environment(app);
     let path = env
         .iter()

@@ -7,7 +7,8 @@
 use crate::Settings;
 use anyhow::{Context, bail};
 use appc::schema::pod_manifest::{Mount, RuntimeApp, RuntimeImage};
-use appc::schema::types::{AcName, App, Hash, Volume};
+use appc::schema::types::isolator::{CAPABILITIES_REMOVE, CAPABILITIES_RETAIN, linux_capability};
+use appc::schema::types::{AcName, App, Hash, Isolator, IsolatorValue, Volume};
 use appc::schema::{AC_VERSION, PodManifest};
 use rkt::fetch::{Fetcher, HttpClient, ImageRef, PullPolicy};
 use rkt::pod::{Dir, Pod, Pods};
@@ -72,6 +73,8 @@ struct AppArgs {
     mounts: Vec<(String, String)>,
     readonly_rootfs: bool,
     supplementary_gids: Option<Vec<i64>>,
+    caps_retain: Option<Vec<String>>,
+    caps_remove: Option<Vec<String>>,
     args: Option<Vec<String>>,
 }
 
@@ -124,6 +127,12 @@ fn parse_apps(words: &[String]) -> anyhow::Result<Vec<AppArgs>> {
                     app.readonly_rootfs = value
                         .parse()
                         .with_context(|| format!("--readonly-rootfs={value}: true or false"))?
+                }
+                "--caps-retain" => {
+                    app.caps_retain = Some(value.split(',').map(str::to_owned).collect())
+                }
+                "--caps-remove" => {
+                    app.caps_remove = Some(value.split(',').map(str::to_owned).collect())
                 }
                 "--supplementary-gids" => {
                     let gids = value
@@ -199,6 +208,14 @@ fn read_in(root: &Path, path: &str) -> Option<String> {
 
 /// Checks what stage1 would otherwise fail on, with a clear message.
 fn check_app(name: &str, root: &Path, app: &App) -> anyhow::Result<()> {
+    for value in app.isolators.iter().filter_map(|i| i.value()) {
+        if let IsolatorValue::CapabilitiesRetain(set) | IsolatorValue::CapabilitiesRemove(set) =
+            value
+            && let Some(bad) = set.iter().find(|c| linux_capability(c).is_none())
+        {
+            bail!("app {name}: unknown capability {bad}");
+        }
+    }
     let exec = app
         .exec
         .as_ref()
@@ -326,6 +343,16 @@ fn runtime_app(
     }
     if let Some(gids) = &a.supplementary_gids {
         app.supplementary_gids = gids.clone();
+    }
+    for (flag, kind) in [
+        (&a.caps_retain, CAPABILITIES_RETAIN),
+        (&a.caps_remove, CAPABILITIES_REMOVE),
+    ] {
+        if let Some(set) = flag {
+            app.isolators.retain(|i| i.name.as_str() != kind);
+            app.isolators
+                .push(Isolator::new(kind, serde_json::json!({ "set": set }))?);
+        }
     }
     for (k, v) in inherited {
         if app.environment.get(k).is_none() {

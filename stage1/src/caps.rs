@@ -1,0 +1,97 @@
+//! What an app may do as root: the capability bounding set and
+//! no-new-privileges, from its isolators.
+//!
+//! Without isolators an app keeps rkt's default set, less CAP_MKNOD: there
+//! is no device cgroup yet, so a node made in the pod could reach a host
+//! device. `capabilities-retain-set` isolators replace the set,
+//! `capabilities-remove-set` isolators take from it.
+
+use appc::schema::types::App;
+use appc::schema::types::isolator::{IsolatorValue, linux_capability};
+use std::collections::BTreeSet;
+
+pub const DEFAULT: [&str; 13] = [
+    "CAP_AUDIT_WRITE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_KILL",
+    "CAP_NET_RAW",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SETUID",
+    "CAP_SETGID",
+    "CAP_SETPCAP",
+    "CAP_SETFCAP",
+    "CAP_SYS_CHROOT",
+];
+
+fn numbers<'a>(names: impl IntoIterator<Item = &'a String>) -> Result<BTreeSet<u32>, String> {
+    names
+        .into_iter()
+        .map(|n| linux_capability(n).ok_or_else(|| format!("unknown capability {n}")))
+        .collect()
+}
+
+/// The capabilities the app keeps.
+pub fn kept(app: &App) -> Result<BTreeSet<u32>, String> {
+    let values: Vec<&IsolatorValue> = app.isolators.iter().filter_map(|i| i.value()).collect();
+    let retains: Vec<&Vec<String>> = values
+        .iter()
+        .filter_map(|v| match v {
+            IsolatorValue::CapabilitiesRetain(set) => Some(set),
+            _ => None,
+        })
+        .collect();
+    let mut keep = if retains.is_empty() {
+        DEFAULT
+            .iter()
+            .map(|n| linux_capability(n).expect("the defaults are known"))
+            .collect()
+    } else {
+        numbers(retains.into_iter().flatten())?
+    };
+    for v in &values {
+        if let IsolatorValue::CapabilitiesRemove(set) = v {
+            for n in numbers(set)? {
+                keep.remove(&n);
+            }
+        }
+    }
+    Ok(keep)
+}
+
+/// Whether the app asked for no-new-privileges.
+pub fn no_new_privileges(app: &App) -> bool {
+    app.isolators
+        .iter()
+        .any(|i| matches!(i.value(), Some(IsolatorValue::NoNewPrivileges(true))))
+}
+
+/// Drops every other capability from the bounding set (before the
+/// switch to the app's user, while this process may still do so).
+pub fn limit_bounding_set(keep: &BTreeSet<u32>) -> Result<(), String> {
+    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(40);
+    for cap in (0..=last).filter(|c| !keep.contains(c)) {
+        // SAFETY: PR_CAPBSET_DROP takes a capability number; no memory is passed.
+        let r = unsafe {
+            nix::libc::prctl(
+                nix::libc::PR_CAPBSET_DROP,
+                cap as nix::libc::c_ulong,
+                0,
+                0,
+                0,
+            )
+        };
+        if r != 0 {
+            return Err(format!(
+                "dropping capability {cap}: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(())
+}
