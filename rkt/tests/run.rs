@@ -645,3 +645,48 @@ fn apps_keep_only_their_capabilities() {
     assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
     assert_eq!(mounts_under(env.tmp.path()), 0);
 }
+
+#[test]
+fn stdin_is_passed_only_when_interactive_and_dns_is_the_pods() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let aci = busybox(&env);
+    let img = aci.to_str().unwrap();
+    let with_input = |interactive: bool| {
+        let mut args = vec!["--insecure-options=image", "run", "--net=host"];
+        if interactive {
+            args.push("--interactive");
+        }
+        args.extend([img, "--exec=/bin/sh", "--", "-c", "cat; echo end"]);
+        let mut child = env
+            .rkt_command(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"typed\n").unwrap();
+        stdout(&child.wait_with_output().unwrap())
+    };
+    assert_eq!(with_input(false), "end\n");
+    assert_eq!(with_input(true), "typed\nend\n");
+    let err = one_line_error(&run(&env, &["--interactive", img, "---", img]));
+    assert!(err.contains("exactly one app"), "{err}");
+    // Documentation addresses: written to the pod's resolv.conf, never contacted.
+    let out = run(
+        &env,
+        &[
+            "--dns=192.0.2.53",
+            "--dns-search=example.test",
+            img,
+            "--exec=/bin/cat",
+            "--",
+            "/etc/resolv.conf",
+        ],
+    );
+    assert_eq!(stdout(&out), "nameserver 192.0.2.53\nsearch example.test\n");
+    assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
+    assert_eq!(mounts_under(env.tmp.path()), 0);
+}

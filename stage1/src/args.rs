@@ -63,6 +63,11 @@ impl Args {
         self.pod_dir.join("stage1/rootfs/rkt/status").join(app)
     }
 
+    /// Whether stage0 asked for the terminal to be passed through.
+    pub fn interactive(&self) -> bool {
+        self.pod_dir.join("interactive").exists()
+    }
+
     pub fn hostname(&self) -> String {
         self.hostname
             .clone()

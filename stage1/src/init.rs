@@ -50,6 +50,11 @@ fn supervise(args: &Args, manifest: &PodManifest, fly: bool) -> Result<u8, Strin
         }
         roots.push(root);
     }
+    if !args.interactive() {
+        // Apps read nothing from rkt's terminal unless asked to.
+        let null = std::fs::File::open("/dev/null").map_err(|e| format!("/dev/null: {e}"))?;
+        nix::unistd::dup2_stdin(&null).map_err(|e| format!("stdin: {e}"))?;
+    }
     let status_dir = args.pod_dir.join("stage1/rootfs/rkt/status");
     std::fs::create_dir_all(&status_dir).map_err(|e| format!("{}: {e}", status_dir.display()))?;
 

@@ -158,6 +158,14 @@ pub fn prepare(args: &Args, app: &RuntimeApp, fly: bool) -> Result<PathBuf, Stri
         None,
     )?;
     dev(&root, fly)?;
+    if !fly && args.interactive() && nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
+        // The terminal, as the app's console.
+        let tty = std::fs::read_link("/proc/self/fd/0").map_err(|e| format!("stdin: {e}"))?;
+        let console = root.join("dev/console");
+        std::fs::write(&console, "").map_err(|e| format!("{}: {e}", path_str(&console)))?;
+        let tty = path_str(&tty);
+        mnt(Some(tty.as_str()), &console, None, MsFlags::MS_BIND, None)?;
+    }
 
     let etc = root.join("etc");
     mkdirs(&etc)?;
@@ -169,20 +177,22 @@ pub fn prepare(args: &Args, app: &RuntimeApp, fly: bool) -> Result<PathBuf, Stri
         );
         std::fs::write(&hosts, text).map_err(|e| format!("{}: {e}", path_str(&hosts)))?;
     }
+    // The pod's own resolv.conf (rkt run --dns), else the host's.
     let resolv = etc.join("resolv.conf");
-    if Path::new("/etc/resolv.conf").exists() {
+    let pod_resolv = args.pod_dir.join("resolv.conf");
+    let source = if pod_resolv.exists() {
+        pod_resolv
+    } else {
+        PathBuf::from("/etc/resolv.conf")
+    };
+    if source.exists() {
         if std::fs::symlink_metadata(&resolv).is_err() {
             std::fs::write(&resolv, "").map_err(|e| format!("{}: {e}", path_str(&resolv)))?;
         }
         // A symlink in the image is replaced, so the bind cannot be redirected.
         if std::fs::symlink_metadata(&resolv).is_ok_and(|m| m.file_type().is_file()) {
-            mnt(
-                Some("/etc/resolv.conf"),
-                &resolv,
-                None,
-                MsFlags::MS_BIND,
-                None,
-            )?;
+            let src = path_str(&source);
+            mnt(Some(src.as_str()), &resolv, None, MsFlags::MS_BIND, None)?;
             mnt(
                 None,
                 &resolv,

@@ -36,6 +36,15 @@ pub struct Args {
     /// environment variable for every app (NAME=VALUE)
     #[arg(long)]
     set_env: Vec<String>,
+    /// name servers for the pod's resolv.conf (instead of the host's)
+    #[arg(long)]
+    dns: Vec<std::net::IpAddr>,
+    /// search domains for the pod's resolv.conf
+    #[arg(long)]
+    dns_search: Vec<String>,
+    /// run one app with the terminal's stdin (and tty) passed through
+    #[arg(long)]
+    interactive: bool,
     /// environment variables for every app from a file (NAME=VALUE lines)
     #[arg(long)]
     set_env_file: Option<PathBuf>,
@@ -397,6 +406,12 @@ pub fn prepare(
         );
     }
     let apps = parse_apps(&args.apps)?;
+    if args.interactive && apps.len() != 1 {
+        bail!("--interactive runs exactly one app ({} given)", apps.len());
+    }
+    if args.dns.is_empty() && !args.dns_search.is_empty() {
+        bail!("--dns-search needs --dns");
+    }
     // rkt's own environment only fills in what an app does not set; the
     // file, then --set-env, override the apps' environments.
     let inherited: Vec<(String, String)> = if args.inherit_env {
@@ -504,6 +519,20 @@ pub fn prepare(
         std::fs::write(dir.join("pod"), manifest.to_json()?)?;
         std::fs::write(dir.join("created"), rkt::display::now_nanos().to_string())?;
         std::fs::write(dir.join("stage1-image"), &stage1.id)?;
+        if !args.dns.is_empty() {
+            let mut text: String = args
+                .dns
+                .iter()
+                .map(|ip| format!("nameserver {ip}\n"))
+                .collect();
+            if !args.dns_search.is_empty() {
+                text.push_str(&format!("search {}\n", args.dns_search.join(" ")));
+            }
+            std::fs::write(dir.join("resolv.conf"), text)?;
+        }
+        if args.interactive {
+            std::fs::write(dir.join("interactive"), "")?;
+        }
         for (app, rec) in manifest.apps.iter().flatten().zip(&records) {
             let info = dir.join("appsinfo").join(app.name.as_str());
             std::fs::create_dir_all(&info)?;
