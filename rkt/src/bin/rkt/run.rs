@@ -61,6 +61,12 @@ pub struct Args {
     /// stage1 image to use, by name (coreos.com/rkt/stage1-rs, coreos.com/rkt/stage1-fly-rs)
     #[arg(long)]
     stage1_name: Option<String>,
+    /// stage1 image to use, from the store by image ID
+    #[arg(long)]
+    stage1_hash: Option<String>,
+    /// stage1 image to use, fetched (and verified) from a URL
+    #[arg(long)]
+    stage1_url: Option<String>,
     /// IMAGE [--exec=CMD] [--name=NAME] [--user=U] [--group=G] [--working-dir=DIR]
     /// [--environment=NAME=VALUE] [--signature=FILE] [-- ARGS...] [--- IMAGE ...]
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
@@ -488,13 +494,33 @@ pub fn prepare(
         runtime_apps.push(app);
         records.push(rec);
     }
-    let stage1 = match (&args.stage1_path, &args.stage1_name) {
-        (Some(path), _) => fetcher(true, None)?.fetch(&ImageRef::File(path.clone()))?,
-        (None, Some(name)) => match Flavor::from_name(name) {
+    let given = [
+        args.stage1_path.is_some(),
+        args.stage1_name.is_some(),
+        args.stage1_hash.is_some(),
+        args.stage1_url.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() > 1 {
+        bail!("give at most one of --stage1-path, --stage1-name, --stage1-hash and --stage1-url");
+    }
+    // A stage1 given by path is part of this installation and trusted as
+    // such; one from a URL is verified like any image.
+    let stage1 = if let Some(path) = &args.stage1_path {
+        fetcher(true, None)?.fetch(&ImageRef::File(path.clone()))?
+    } else if let Some(name) = &args.stage1_name {
+        match Flavor::from_name(name) {
             Some(flavor) => stage1_image::ensure(&store, &fetcher(true, None)?, flavor)?,
             None => store.resolve(name)?,
-        },
-        (None, None) => stage1_image::ensure(&store, &fetcher(true, None)?, Flavor::Default)?,
+        }
+    } else if let Some(hash) = &args.stage1_hash {
+        if !hash.starts_with("sha512-") {
+            bail!("--stage1-hash {hash:?}: an image ID (sha512-...) is expected");
+        }
+        store.resolve(hash)?
+    } else if let Some(url) = &args.stage1_url {
+        fetcher(false, None)?.fetch(&ImageRef::Url(url.clone()))?
+    } else {
+        stage1_image::ensure(&store, &fetcher(true, None)?, Flavor::Default)?
     };
     let entrypoint = stage1_image::run_entrypoint(&store, &stage1)?;
 
