@@ -319,6 +319,18 @@ fn bad_input_gets_one_line_and_leaves_no_pod() {
             vec![img.into(), "---".into(), img.into()],
             "two apps are named hello",
         ),
+        (
+            vec!["--stage1-hash=bogus".into(), img.into()],
+            "an image ID (sha512-...) is expected",
+        ),
+        (
+            vec![
+                "--stage1-hash=sha512-0".into(),
+                "--stage1-name=x".into(),
+                img.into(),
+            ],
+            "at most one of",
+        ),
     ];
     for (args, needle) in cases {
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
