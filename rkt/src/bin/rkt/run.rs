@@ -398,6 +398,68 @@ fn runtime_app(
     })
 }
 
+/// The pod's volumes from `--volume`: unique names, host sources present.
+fn pod_volumes(specs: &[String]) -> anyhow::Result<Vec<Volume>> {
+    let mut volumes: Vec<Volume> = Vec::new();
+    for spec in specs {
+        let v = Volume::from_cli(spec).with_context(|| format!("--volume {spec:?}"))?;
+        if volumes.iter().any(|o| o.name == v.name) {
+            bail!(
+                "--volume {spec:?}: a volume named {} is already given",
+                v.name
+            );
+        }
+        if v.kind() == appc::schema::types::volume::VolumeKind::Host
+            && !Path::new(&v.source).exists()
+        {
+            bail!(
+                "volume {}: the host source {} does not exist",
+                v.name,
+                v.source
+            );
+        }
+        volumes.push(v);
+    }
+    Ok(volumes)
+}
+
+/// The stage1 image the pod runs with.
+fn choose_stage1<'s>(
+    args: &Args,
+    store: &ImageStore,
+    fetcher: &dyn Fn(bool, Option<PathBuf>) -> anyhow::Result<Fetcher<'s>>,
+) -> anyhow::Result<ImageRecord> {
+    let given = [
+        args.stage1_path.is_some(),
+        args.stage1_name.is_some(),
+        args.stage1_hash.is_some(),
+        args.stage1_url.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() > 1 {
+        bail!("give at most one of --stage1-path, --stage1-name, --stage1-hash and --stage1-url");
+    }
+    // A stage1 given by path is part of this installation and trusted as
+    // such; one from a URL is verified like any image.
+    let stage1 = if let Some(path) = &args.stage1_path {
+        fetcher(true, None)?.fetch(&ImageRef::File(path.clone()))?
+    } else if let Some(name) = &args.stage1_name {
+        match Flavor::from_name(name) {
+            Some(flavor) => stage1_image::ensure(store, &fetcher(true, None)?, flavor)?,
+            None => store.resolve(name)?,
+        }
+    } else if let Some(hash) = &args.stage1_hash {
+        if !hash.starts_with("sha512-") {
+            bail!("--stage1-hash {hash:?}: an image ID (sha512-...) is expected");
+        }
+        store.resolve(hash)?
+    } else if let Some(url) = &args.stage1_url {
+        fetcher(false, None)?.fetch(&ImageRef::Url(url.clone()))?
+    } else {
+        stage1_image::ensure(store, &fetcher(true, None)?, Flavor::Default)?
+    };
+    Ok(stage1)
+}
+
 /// Prepares a pod from `args`: in `prepared` (and unlocked) when
 /// `prepare_only`, else in `run` and locked by the returned file.
 pub fn prepare(
@@ -441,26 +503,7 @@ pub fn prepare(
     for s in &args.set_env {
         set_env.push(env_pair(s)?);
     }
-    let mut volumes: Vec<Volume> = Vec::new();
-    for spec in &args.volume {
-        let v = Volume::from_cli(spec).with_context(|| format!("--volume {spec:?}"))?;
-        if volumes.iter().any(|o| o.name == v.name) {
-            bail!(
-                "--volume {spec:?}: a volume named {} is already given",
-                v.name
-            );
-        }
-        if v.kind() == appc::schema::types::volume::VolumeKind::Host
-            && !Path::new(&v.source).exists()
-        {
-            bail!(
-                "volume {}: the host source {} does not exist",
-                v.name,
-                v.source
-            );
-        }
-        volumes.push(v);
-    }
+    let mut volumes = pod_volumes(&args.volume)?;
     let store = settings.image_store()?;
     let trust = settings.trust_store();
     let pull_policy =
@@ -494,34 +537,7 @@ pub fn prepare(
         runtime_apps.push(app);
         records.push(rec);
     }
-    let given = [
-        args.stage1_path.is_some(),
-        args.stage1_name.is_some(),
-        args.stage1_hash.is_some(),
-        args.stage1_url.is_some(),
-    ];
-    if given.iter().filter(|g| **g).count() > 1 {
-        bail!("give at most one of --stage1-path, --stage1-name, --stage1-hash and --stage1-url");
-    }
-    // A stage1 given by path is part of this installation and trusted as
-    // such; one from a URL is verified like any image.
-    let stage1 = if let Some(path) = &args.stage1_path {
-        fetcher(true, None)?.fetch(&ImageRef::File(path.clone()))?
-    } else if let Some(name) = &args.stage1_name {
-        match Flavor::from_name(name) {
-            Some(flavor) => stage1_image::ensure(&store, &fetcher(true, None)?, flavor)?,
-            None => store.resolve(name)?,
-        }
-    } else if let Some(hash) = &args.stage1_hash {
-        if !hash.starts_with("sha512-") {
-            bail!("--stage1-hash {hash:?}: an image ID (sha512-...) is expected");
-        }
-        store.resolve(hash)?
-    } else if let Some(url) = &args.stage1_url {
-        fetcher(false, None)?.fetch(&ImageRef::Url(url.clone()))?
-    } else {
-        stage1_image::ensure(&store, &fetcher(true, None)?, Flavor::Default)?
-    };
+    let stage1 = choose_stage1(args, &store, &fetcher)?;
     let entrypoint = stage1_image::run_entrypoint(&store, &stage1)?;
 
     let manifest = PodManifest {
