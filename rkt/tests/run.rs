@@ -702,3 +702,57 @@ fn stdin_is_passed_only_when_interactive_and_dns_is_the_pods() {
     assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
     assert_eq!(mounts_under(env.tmp.path()), 0);
 }
+
+#[test]
+fn an_exited_pods_app_can_be_exported() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let aci = busybox(&env);
+    let img = aci.to_str().unwrap();
+    let uuid_file = env.path("uuid");
+    let save = format!("--uuid-file-save={}", uuid_file.display());
+    let out = run(
+        &env,
+        &[
+            &save,
+            img,
+            "--exec=/bin/sh",
+            "--",
+            "-c",
+            "echo changed > /etc/motd; rm /bin/ls",
+        ],
+    );
+    assert!(out.status.success());
+    let uuid = fs::read_to_string(&uuid_file).unwrap().trim().to_string();
+    let exported = env.path("exported.aci");
+    let out = env.rkt(&["export", &uuid, exported.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let info = appc::aci::validate_archive(fs::File::open(&exported).unwrap(), false).unwrap();
+    assert_eq!(info.manifest.name.as_str(), "example.com/hello");
+    let target = env.path("unpacked");
+    fs::create_dir_all(&target).unwrap();
+    appc::aci::extract_archive(
+        fs::File::open(&exported).unwrap(),
+        &target,
+        &Default::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        fs::read_to_string(target.join("etc/motd")).unwrap(),
+        "changed\n"
+    );
+    assert!(!target.join("bin/ls").exists(), "a deleted file came back");
+    assert!(target.join("bin/cat").exists());
+    assert!(
+        one_line_error(&env.rkt(&["export", &uuid, exported.to_str().unwrap()]))
+            .contains("--overwrite")
+    );
+    assert_eq!(mounts_under(env.tmp.path()), 0);
+    assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
+}

@@ -2,6 +2,7 @@
 //! stderr and exit status 254.
 
 mod enter;
+mod export;
 mod fetch;
 mod image;
 mod pods;
@@ -75,6 +76,8 @@ enum Command {
     Enter(enter::Args),
     /// Print the configuration
     Config,
+    /// Export an app of an exited pod as an ACI
+    Export(export::Args),
     /// Print the version
     Version,
 }
@@ -171,6 +174,7 @@ fn main() -> ExitCode {
         Command::Version => "version",
         Command::Enter(_) => "enter",
         Command::Config => "config",
+        Command::Export(_) => "export",
     };
     let result = Settings::new(&g).and_then(|settings| match g.command {
         Command::Fetch(a) => fetch::run(&settings, a),
@@ -187,6 +191,7 @@ fn main() -> ExitCode {
         Command::CatManifest(a) => pods::cat_manifest(&settings, a),
         Command::Enter(a) => enter::run(&settings, a),
         Command::Config => pods::config(&settings),
+        Command::Export(a) => export::run(&settings, a),
         Command::Version => {
             println!("rkt Version: {}", env!("CARGO_PKG_VERSION"));
             println!("appc Version: {}", appc::schema::AC_VERSION);

@@ -1,0 +1,133 @@
+//! `rkt export [--app=NAME] [--overwrite] UUID OUT.aci`: an app of an
+//! exited pod, as it was when the pod ended, as an ACI.
+//!
+//! The app's root (its image's tree under the pod's writable layer) was
+//! mounted in the pod's own mount namespace, gone with the pod; a child
+//! process mounts the same overlay again in a private mount namespace and
+//! builds the image from it, so nothing is mounted on the host.
+
+use crate::Settings;
+use anyhow::{Context, bail};
+use nix::mount::{MsFlags, mount};
+use nix::sched::{CloneFlags, unshare};
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{ForkResult, fork};
+use rkt::pod::{Pods, State};
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// the app to export (needed when the pod has several)
+    #[arg(long)]
+    app: Option<String>,
+    /// replace the output file if it exists
+    #[arg(long)]
+    overwrite: bool,
+    uuid: String,
+    output: PathBuf,
+}
+
+/// Mounts the overlay on `rootfs` in a new mount namespace of this
+/// (child) process and writes the ACI.
+fn build(tree: &Path, overlay: &Path, layout: &Path, out: &Path) -> anyhow::Result<()> {
+    unshare(CloneFlags::CLONE_NEWNS).context("new mount namespace")?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .context("making mounts private")?;
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        tree.join("rootfs").display(),
+        overlay.join("upper").display(),
+        overlay.join("work").display()
+    );
+    mount(
+        Some("overlay"),
+        &layout.join("rootfs"),
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(opts.as_str()),
+    )
+    .context("mounting the app's root")?;
+    let file = std::fs::File::create(out).with_context(|| out.display().to_string())?;
+    appc::aci::build_aci(layout, file, appc::aci::BuildOptions::default())?;
+    Ok(())
+}
+
+pub fn run(settings: &Settings, a: Args) -> anyhow::Result<()> {
+    let pod = Pods::open(&settings.data_dir)?.find(&a.uuid)?;
+    if !matches!(pod.state()?, State::Exited | State::ExitedGarbage) {
+        bail!(
+            "pod {} has not exited; only an exited pod's app can be exported",
+            pod.uuid
+        );
+    }
+    if a.output.exists() && !a.overwrite {
+        bail!(
+            "{} already exists (use --overwrite to replace it)",
+            a.output.display()
+        );
+    }
+    let manifest = pod.manifest()?;
+    let apps = manifest.apps.unwrap_or_default();
+    let app = match &a.app {
+        Some(name) => apps
+            .iter()
+            .find(|x| x.name.as_str() == name)
+            .with_context(|| format!("pod {} has no app {name}", pod.uuid))?,
+        None if apps.len() == 1 => &apps[0],
+        None => {
+            let names: Vec<&str> = apps.iter().map(|x| x.name.as_str()).collect();
+            bail!(
+                "pod {} has several apps; choose one with --app ({})",
+                pod.uuid,
+                names.join(", ")
+            );
+        }
+    };
+    let name = app.name.as_str();
+    let tree = PathBuf::from(
+        std::fs::read_to_string(pod.path.join("appsinfo").join(name).join("tree"))?.trim(),
+    );
+    let overlay = pod.path.join("overlay").join(name);
+    // The layout: the image's manifest, and a rootfs to mount on.
+    let layout = pod.path.join("export").join(name);
+    let _ = std::fs::remove_dir_all(&layout);
+    std::fs::create_dir_all(layout.join("rootfs"))?;
+    std::fs::copy(tree.join("manifest"), layout.join("manifest"))
+        .context("the image's manifest")?;
+    let tmp = a.output.with_file_name(format!(
+        ".{}.{}.tmp",
+        a.output.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    // SAFETY: rkt is single-threaded here (no HTTP client was made); the
+    // child exits without returning.
+    let result = match unsafe { fork() }.context("fork")? {
+        ForkResult::Child => {
+            let code = match build(&tree, &overlay, &layout, &tmp) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("export: {e:#}");
+                    254
+                }
+            };
+            std::process::exit(code);
+        }
+        ForkResult::Parent { child } => waitpid(child, None),
+    };
+    let _ = std::fs::remove_dir_all(pod.path.join("export"));
+    match result {
+        Ok(WaitStatus::Exited(_, 0)) => {
+            std::fs::rename(&tmp, &a.output).with_context(|| a.output.display().to_string())
+        }
+        _ => {
+            let _ = std::fs::remove_file(&tmp);
+            bail!("exporting app {name} of pod {} failed", pod.uuid)
+        }
+    }
+}
