@@ -756,3 +756,52 @@ fn an_exited_pods_app_can_be_exported() {
     assert_eq!(mounts_under(env.tmp.path()), 0);
     assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
 }
+
+#[test]
+fn a_pod_can_be_run_from_a_pod_manifest() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let aci = busybox(&env);
+    let id = stdout(&env.rkt(&[
+        "--insecure-options=image",
+        "fetch",
+        "--full",
+        aci.to_str().unwrap(),
+    ]))
+    .trim()
+    .to_string();
+    let shared = env.path("shared");
+    fs::create_dir_all(&shared).unwrap();
+    fs::write(shared.join("f"), "content\n").unwrap();
+    let pod = json!({
+        "acKind": "PodManifest", "acVersion": "0.8.11",
+        "apps": [
+            {"name": "first", "image": {"id": id},
+             "app": {"exec": ["/bin/sh", "-c", "cat /data/f; exit 6"], "user": "0", "group": "0"},
+             "mounts": [{"volume": "data", "path": "/data"}]},
+            {"name": "second", "image": {"name": "example.com/hello", "labels": [{"name": "version", "value": "1.0.0"}]}}
+        ],
+        "volumes": [{"name": "data", "kind": "host", "source": shared.to_str().unwrap()}]
+    });
+    let file = env.path("pod.json");
+    fs::write(&file, pod.to_string()).unwrap();
+    let flag = format!("--pod-manifest={}", file.display());
+    let out = run(&env, &[&flag]);
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("content") && text.contains("Hello from an App Container"),
+        "{text}"
+    );
+    let err = one_line_error(&run(&env, &[&flag, aci.to_str().unwrap()]));
+    assert!(err.contains("give no images"), "{err}");
+    assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
+    assert_eq!(mounts_under(env.tmp.path()), 0);
+}

@@ -61,6 +61,9 @@ pub struct Args {
     /// stage1 image to use, by name (coreos.com/rkt/stage1-rs, coreos.com/rkt/stage1-fly-rs)
     #[arg(long)]
     stage1_name: Option<String>,
+    /// run the pod this manifest describes (no images or app flags then)
+    #[arg(long, conflicts_with_all = ["volume", "set_env", "set_env_file", "inherit_env"])]
+    pod_manifest: Option<PathBuf>,
     /// stage1 image to use, from the store by image ID
     #[arg(long)]
     stage1_hash: Option<String>,
@@ -69,7 +72,11 @@ pub struct Args {
     stage1_url: Option<String>,
     /// IMAGE [--exec=CMD] [--name=NAME] [--user=U] [--group=G] [--working-dir=DIR]
     /// [--environment=NAME=VALUE] [--signature=FILE] [-- ARGS...] [--- IMAGE ...]
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        required_unless_present = "pod_manifest",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     apps: Vec<String>,
 }
 
@@ -460,26 +467,13 @@ fn choose_stage1<'s>(
     Ok(stage1)
 }
 
-/// Prepares a pod from `args`: in `prepared` (and unlocked) when
-/// `prepare_only`, else in `run` and locked by the returned file.
-pub fn prepare(
-    settings: &Settings,
+/// The pod the command line describes: its apps' images fetched.
+fn pod_from_flags<'s>(
     args: &Args,
-    prepare_only: bool,
-) -> anyhow::Result<(Pod, File, PathBuf)> {
-    if args.net != "host" {
-        bail!(
-            "--net={} is not supported yet (CNI networking comes later); use --net=host",
-            args.net
-        );
-    }
+    store: &ImageStore,
+    fetcher: &dyn Fn(bool, Option<PathBuf>) -> anyhow::Result<Fetcher<'s>>,
+) -> anyhow::Result<(PodManifest, Vec<ImageRecord>)> {
     let apps = parse_apps(&args.apps)?;
-    if args.interactive && apps.len() != 1 {
-        bail!("--interactive runs exactly one app ({} given)", apps.len());
-    }
-    if args.dns.is_empty() && !args.dns_search.is_empty() {
-        bail!("--dns-search needs --dns");
-    }
     // rkt's own environment only fills in what an app does not set; the
     // file, then --set-env, override the apps' environments.
     let inherited: Vec<(String, String)> = if args.inherit_env {
@@ -504,6 +498,142 @@ pub fn prepare(
         set_env.push(env_pair(s)?);
     }
     let mut volumes = pod_volumes(&args.volume)?;
+    let mut runtime_apps: Vec<RuntimeApp> = Vec::new();
+    let mut records = Vec::new();
+    for a in &apps {
+        let rec = fetcher(false, a.signature.clone())?.fetch(&ImageRef::parse(&a.image)?)?;
+        let app = runtime_app(store, a, &rec, &set_env, &inherited, &mut volumes)?;
+        if runtime_apps.iter().any(|r| r.name == app.name) {
+            bail!(
+                "two apps are named {}; give one another name with --name",
+                app.name
+            );
+        }
+        runtime_apps.push(app);
+        records.push(rec);
+    }
+    let manifest = PodManifest {
+        ac_version: appc::schema::types::SemVer::new(AC_VERSION)?,
+        ac_kind: appc::schema::types::AcKind::PodManifest,
+        apps: Some(runtime_apps),
+        volumes: if volumes.is_empty() {
+            None
+        } else {
+            Some(volumes)
+        },
+        isolators: None,
+        annotations: Default::default(),
+        ports: None,
+        user_annotations: Default::default(),
+        user_labels: Default::default(),
+    };
+    Ok((manifest, records))
+}
+
+/// The pod a manifest file describes (`--pod-manifest`): each app's image
+/// from the store by ID, or fetched by name; an app without an `app`
+/// section runs its image's.
+fn pod_from_file<'s>(
+    path: &Path,
+    store: &ImageStore,
+    fetcher: &dyn Fn(bool, Option<PathBuf>) -> anyhow::Result<Fetcher<'s>>,
+) -> anyhow::Result<(PodManifest, Vec<ImageRecord>)> {
+    let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
+    let mut manifest = PodManifest::from_json(&text).with_context(|| path.display().to_string())?;
+    let mut records = Vec::new();
+    for app in manifest.apps.iter_mut().flatten() {
+        let stored = match &app.image.id {
+            Some(id) => store.record(id)?,
+            None => None,
+        };
+        let rec = match (stored, &app.image.name) {
+            (Some(rec), _) => rec,
+            (None, Some(name)) => {
+                let labels = app
+                    .image
+                    .labels
+                    .iter()
+                    .map(|l| (l.name.clone(), l.value.clone()))
+                    .collect();
+                let wanted = appc::discovery::AppName {
+                    name: name.clone(),
+                    labels,
+                };
+                let rec = fetcher(false, None)?.fetch(&ImageRef::Name(wanted))?;
+                if app
+                    .image
+                    .id
+                    .as_ref()
+                    .is_some_and(|id| id.as_str() != rec.id)
+                {
+                    bail!(
+                        "app {}: image {name} is {}, not {}",
+                        app.name,
+                        rec.id,
+                        app.image
+                            .id
+                            .as_ref()
+                            .map(|h| h.to_string())
+                            .unwrap_or_default()
+                    );
+                }
+                rec
+            }
+            (None, None) => bail!(
+                "app {}: its image is neither in the store nor named",
+                app.name
+            ),
+        };
+        app.image.id = Some(Hash::new(&rec.id)?);
+        let section = match app.app.take() {
+            Some(a) => a,
+            None => rec
+                .manifest
+                .app
+                .clone()
+                .with_context(|| format!("app {}: the image has no app section", app.name))?,
+        };
+        section
+            .validate()
+            .with_context(|| format!("app {}", app.name))?;
+        check_app(
+            app.name.as_str(),
+            &store.tree_path(&rec.hash()).join("rootfs"),
+            &section,
+        )?;
+        app.app = Some(section);
+        records.push(rec);
+    }
+    for v in manifest.volumes.iter().flatten() {
+        if v.kind() == appc::schema::types::volume::VolumeKind::Host
+            && !Path::new(&v.source).exists()
+        {
+            bail!(
+                "volume {}: the host source {} does not exist",
+                v.name,
+                v.source
+            );
+        }
+    }
+    Ok((manifest, records))
+}
+
+/// Prepares a pod from `args`: in `prepared` (and unlocked) when
+/// `prepare_only`, else in `run` and locked by the returned file.
+pub fn prepare(
+    settings: &Settings,
+    args: &Args,
+    prepare_only: bool,
+) -> anyhow::Result<(Pod, File, PathBuf)> {
+    if args.net != "host" {
+        bail!(
+            "--net={} is not supported yet (CNI networking comes later); use --net=host",
+            args.net
+        );
+    }
+    if args.dns.is_empty() && !args.dns_search.is_empty() {
+        bail!("--dns-search needs --dns");
+    }
     let store = settings.image_store()?;
     let trust = settings.trust_store();
     let pull_policy =
@@ -523,38 +653,20 @@ pub fn prepare(
             })
         };
 
-    let mut runtime_apps: Vec<RuntimeApp> = Vec::new();
-    let mut records = Vec::new();
-    for a in &apps {
-        let rec = fetcher(false, a.signature.clone())?.fetch(&ImageRef::parse(&a.image)?)?;
-        let app = runtime_app(&store, a, &rec, &set_env, &inherited, &mut volumes)?;
-        if runtime_apps.iter().any(|r| r.name == app.name) {
-            bail!(
-                "two apps are named {}; give one another name with --name",
-                app.name
-            );
-        }
-        runtime_apps.push(app);
-        records.push(rec);
+    if args.pod_manifest.is_some() && !args.apps.is_empty() {
+        bail!("--pod-manifest runs the pod it describes; give no images with it");
+    }
+    let (manifest, records) = match &args.pod_manifest {
+        Some(path) => pod_from_file(path, &store, &fetcher)?,
+        None => pod_from_flags(args, &store, &fetcher)?,
+    };
+    let app_count = manifest.apps.as_ref().map_or(0, Vec::len);
+    if args.interactive && app_count != 1 {
+        bail!("--interactive runs exactly one app ({app_count} given)");
     }
     let stage1 = choose_stage1(args, &store, &fetcher)?;
     let entrypoint = stage1_image::run_entrypoint(&store, &stage1)?;
 
-    let manifest = PodManifest {
-        ac_version: appc::schema::types::SemVer::new(AC_VERSION)?,
-        ac_kind: appc::schema::types::AcKind::PodManifest,
-        apps: Some(runtime_apps),
-        volumes: if volumes.is_empty() {
-            None
-        } else {
-            Some(volumes)
-        },
-        isolators: None,
-        annotations: Default::default(),
-        ports: None,
-        user_annotations: Default::default(),
-        user_labels: Default::default(),
-    };
     let pods = Pods::open(&settings.data_dir)?;
     let (mut pod, lock) = pods.create()?;
     let prepare = |dir: &Path| -> anyhow::Result<()> {
