@@ -474,6 +474,9 @@ fn pod_from_flags<'s>(
     fetcher: &dyn Fn(bool, Option<PathBuf>) -> anyhow::Result<Fetcher<'s>>,
 ) -> anyhow::Result<(PodManifest, Vec<ImageRecord>)> {
     let apps = parse_apps(&args.apps)?;
+    if args.interactive && apps.len() != 1 {
+        bail!("--interactive runs exactly one app ({} given)", apps.len());
+    }
     // rkt's own environment only fills in what an app does not set; the
     // file, then --set-env, override the apps' environments.
     let inherited: Vec<(String, String)> = if args.inherit_env {
