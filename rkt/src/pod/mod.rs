@@ -32,6 +32,10 @@ pub enum PodError {
     Ambiguous { given: String, count: usize },
     #[error("pod {0}: {1}")]
     Manifest(String, String),
+    #[error("pod {0} has no app {1}")]
+    NoSuchApp(String, String),
+    #[error("pod {0} has several apps; choose one with --app ({1})")]
+    SeveralApps(String, String),
 }
 
 fn io_at(path: &Path) -> impl FnOnce(io::Error) -> PodError + '_ {
@@ -238,6 +242,25 @@ impl Pod {
         let text = fs::read_to_string(&path).map_err(io_at(&path))?;
         PodManifest::from_json(&text)
             .map_err(|e| PodError::Manifest(self.uuid.clone(), e.to_string()))
+    }
+
+    /// The app called `wanted`, or the pod's only app.
+    pub fn app(
+        &self,
+        wanted: Option<&str>,
+    ) -> Result<appc::schema::pod_manifest::RuntimeApp, PodError> {
+        let apps = self.manifest()?.apps.unwrap_or_default();
+        match wanted {
+            Some(name) => apps
+                .into_iter()
+                .find(|a| a.name.as_str() == name)
+                .ok_or_else(|| PodError::NoSuchApp(self.uuid.clone(), name.into())),
+            None if apps.len() == 1 => Ok(apps.into_iter().next().expect("one app")),
+            None => {
+                let names: Vec<&str> = apps.iter().map(|a| a.name.as_str()).collect();
+                Err(PodError::SeveralApps(self.uuid.clone(), names.join(", ")))
+            }
+        }
     }
 
     /// A number stage0 or stage1 wrote in file `name`.

@@ -30,23 +30,7 @@ pub fn run(settings: &Settings, a: Args) -> anyhow::Result<()> {
     if pod.state()? != State::Running {
         bail!("pod {} is not running", pod.uuid);
     }
-    let manifest = pod.manifest()?;
-    let apps = manifest.apps.unwrap_or_default();
-    let app = match &a.app {
-        Some(name) => apps
-            .iter()
-            .find(|x| x.name.as_str() == name)
-            .with_context(|| format!("pod {} has no app {name}", pod.uuid))?,
-        None if apps.len() == 1 => &apps[0],
-        None => {
-            let names: Vec<&str> = apps.iter().map(|x| x.name.as_str()).collect();
-            bail!(
-                "pod {} has several apps; choose one with --app ({})",
-                pod.uuid,
-                names.join(", ")
-            );
-        }
-    };
+    let app = &pod.app(a.app.as_deref())?;
     let pid = pod
         .number("pid")
         .with_context(|| format!("pod {}: no pid recorded", pod.uuid))?;

@@ -72,23 +72,7 @@ pub fn run(settings: &Settings, a: Args) -> anyhow::Result<()> {
             a.output.display()
         );
     }
-    let manifest = pod.manifest()?;
-    let apps = manifest.apps.unwrap_or_default();
-    let app = match &a.app {
-        Some(name) => apps
-            .iter()
-            .find(|x| x.name.as_str() == name)
-            .with_context(|| format!("pod {} has no app {name}", pod.uuid))?,
-        None if apps.len() == 1 => &apps[0],
-        None => {
-            let names: Vec<&str> = apps.iter().map(|x| x.name.as_str()).collect();
-            bail!(
-                "pod {} has several apps; choose one with --app ({})",
-                pod.uuid,
-                names.join(", ")
-            );
-        }
-    };
+    let app = &pod.app(a.app.as_deref())?;
     let name = app.name.as_str();
     let tree = PathBuf::from(
         std::fs::read_to_string(pod.path.join("appsinfo").join(name).join("tree"))?.trim(),
