@@ -405,6 +405,19 @@ fn runtime_app(
     })
 }
 
+/// A host volume's source must exist (the spec's rule), checked before
+/// the pod is made.
+fn check_host_source(v: &Volume) -> anyhow::Result<()> {
+    if v.kind() == appc::schema::types::volume::VolumeKind::Host && !Path::new(&v.source).exists() {
+        bail!(
+            "volume {}: the host source {} does not exist",
+            v.name,
+            v.source
+        );
+    }
+    Ok(())
+}
+
 /// The pod's volumes from `--volume`: unique names, host sources present.
 fn pod_volumes(specs: &[String]) -> anyhow::Result<Vec<Volume>> {
     let mut volumes: Vec<Volume> = Vec::new();
@@ -416,15 +429,7 @@ fn pod_volumes(specs: &[String]) -> anyhow::Result<Vec<Volume>> {
                 v.name
             );
         }
-        if v.kind() == appc::schema::types::volume::VolumeKind::Host
-            && !Path::new(&v.source).exists()
-        {
-            bail!(
-                "volume {}: the host source {} does not exist",
-                v.name,
-                v.source
-            );
-        }
+        check_host_source(&v)?;
         volumes.push(v);
     }
     Ok(volumes)
@@ -608,15 +613,7 @@ fn pod_from_file<'s>(
         records.push(rec);
     }
     for v in manifest.volumes.iter().flatten() {
-        if v.kind() == appc::schema::types::volume::VolumeKind::Host
-            && !Path::new(&v.source).exists()
-        {
-            bail!(
-                "volume {}: the host source {} does not exist",
-                v.name,
-                v.source
-            );
-        }
+        check_host_source(v)?;
     }
     Ok((manifest, records))
 }
