@@ -779,7 +779,7 @@ fn a_pod_can_be_run_from_a_pod_manifest() {
         "acKind": "PodManifest", "acVersion": "0.8.11",
         "apps": [
             {"name": "first", "image": {"id": id},
-             "app": {"exec": ["/bin/sh", "-c", "cat /data/f; exit 6"], "user": "0", "group": "0"},
+             "app": {"exec": ["/bin/sh", "-c", "cat /data/f; sleep 1; exit 6"], "user": "0", "group": "0"},
              "mounts": [{"volume": "data", "path": "/data"}]},
             {"name": "second", "image": {"name": "example.com/hello", "labels": [{"name": "version", "value": "1.0.0"}]}}
         ],
