@@ -11,6 +11,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
 pub const RUN: &str = "coreos.com/rkt/stage1/run";
+pub const GC: &str = "coreos.com/rkt/stage1/gc";
 /// Identifies the executable an image was made from.
 const BINARY: &str = "rkt-rs.dev/stage1-binary";
 
@@ -85,14 +86,16 @@ pub fn ensure(
                    {"name": "arch", "value": crate::fetch::host_arch()}],
         "annotations": [
             {"name": RUN, "value": format!("/{}", flavor.entrypoint())},
+            {"name": GC, "value": "/gc"},
             {"name": "coreos.com/rkt/stage1/interface-version", "value": "5"},
             {"name": BINARY, "value": key},
         ],
     });
     std::fs::write(layout.join("manifest"), manifest.to_string()).map_err(io_at(&layout))?;
     std::fs::copy(&bin, rootfs.join("stage1")).map_err(io_at(&bin))?;
-    std::os::unix::fs::symlink("stage1", rootfs.join(flavor.entrypoint()))
-        .map_err(io_at(&rootfs))?;
+    for entrypoint in [flavor.entrypoint(), "gc"] {
+        std::os::unix::fs::symlink("stage1", rootfs.join(entrypoint)).map_err(io_at(&rootfs))?;
+    }
     let aci = stage.dir().join("stage1.aci");
     let file = std::fs::File::create(&aci).map_err(io_at(&aci))?;
     let opts = appc::aci::BuildOptions {
@@ -119,4 +122,15 @@ pub fn run_entrypoint(store: &ImageStore, stage1: &ImageRecord) -> Result<PathBu
         .tree_path(&stage1.hash())
         .join("rootfs")
         .join(rel.trim_start_matches('/')))
+}
+
+/// The program that releases a pod's stage1 resources, if the image has one.
+pub fn gc_entrypoint(store: &ImageStore, stage1: &ImageRecord) -> Option<PathBuf> {
+    let rel = stage1.manifest.annotations.get(GC)?;
+    Some(
+        store
+            .tree_path(&stage1.hash())
+            .join("rootfs")
+            .join(rel.trim_start_matches('/')),
+    )
 }

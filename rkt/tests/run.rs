@@ -5,60 +5,9 @@ mod support;
 
 use serde_json::json;
 use std::fs;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
+use support::pods::{busybox, ensure_stage1, run, start, stdout};
 use support::{Env, mounts_under, one_line_error};
-
-/// The stage1 executable must sit beside rkt, as after `cargo build`.
-fn ensure_stage1() -> bool {
-    if !rustix::process::geteuid().is_root() {
-        assert!(std::env::var_os("CI").is_none(), "the run tests need root");
-        eprintln!("not root: rkt run tests skipped");
-        return false;
-    }
-    let rkt = std::path::Path::new(env!("CARGO_BIN_EXE_rkt"));
-    let release = rkt
-        .parent()
-        .and_then(|p| p.file_name())
-        .is_some_and(|n| n == "release");
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo.args(["build", "--quiet", "-p", "stage1"]);
-    if release {
-        cargo.arg("--release");
-    }
-    assert!(cargo.status().unwrap().success(), "building stage1 failed");
-    true
-}
-
-fn busybox(env: &Env) -> std::path::PathBuf {
-    let layout = env.path("hello");
-    let script = support::repo().join("scripts/make-hello-layout.sh");
-    assert!(
-        Command::new("bash")
-            .arg(script)
-            .arg(&layout)
-            .status()
-            .unwrap()
-            .success()
-    );
-    let aci = env.path("hello.aci");
-    appc::aci::build_aci(
-        &layout,
-        fs::File::create(&aci).unwrap(),
-        appc::aci::BuildOptions::default(),
-    )
-    .unwrap();
-    aci
-}
-
-fn run(env: &Env, args: &[&str]) -> Output {
-    let mut all = vec!["--insecure-options=image", "run", "--net=host"];
-    all.extend_from_slice(args);
-    env.rkt(&all)
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
 
 fn listed(env: &Env) -> Vec<String> {
     stdout(&env.rkt(&["list", "--no-legend", "--full"]))
@@ -190,45 +139,7 @@ fn pods_can_be_stopped_and_survive_no_kill_of_rkt_run() {
     let env = Env::new();
     let aci = busybox(&env);
     let img = aci.to_str().unwrap();
-    let uuid_file = env.path("uuid");
-    let save = format!("--uuid-file-save={}", uuid_file.display());
-    let spawn = || {
-        let _ = fs::remove_file(&uuid_file);
-        let child = env
-            .rkt_command(&[
-                "--insecure-options=image",
-                "run",
-                "--net=host",
-                &save,
-                img,
-                "--exec=/bin/sleep",
-                "--",
-                "60",
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        // The first run in a fresh store also imports the stage1 image.
-        for _ in 0..2400 {
-            if let Ok(u) = fs::read_to_string(&uuid_file)
-                && !u.trim().is_empty()
-            {
-                let uuid = u.trim().to_string();
-                for _ in 0..200 {
-                    if stdout(&env.rkt(&["status", &uuid])).starts_with("state=running") {
-                        return (child, uuid);
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(25));
-                }
-            }
-            std::thread::sleep(std::time::Duration::from_millis(25));
-        }
-        // Never leave the process behind, even when failing.
-        let mut child = child;
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("the pod did not start");
-    };
+    let spawn = || start(&env, &[img, "--exec=/bin/sleep", "--", "60"], Stdio::null());
 
     // A running pod cannot be removed; rkt enter runs a command inside;
     // rkt stop ends it gracefully.
@@ -255,6 +166,7 @@ fn pods_can_be_stopped_and_survive_no_kill_of_rkt_run() {
         .unwrap()
         .trim()
         .to_string();
+    let cgroups = fs::read_to_string(pod_dir.join("cgroups")).unwrap();
     child.kill().unwrap();
     child.wait().unwrap();
     let status = stdout(&env.rkt(&["status", "--wait=10s", &uuid]));
@@ -274,6 +186,10 @@ fn pods_can_be_stopped_and_survive_no_kill_of_rkt_run() {
     }
     assert!(!alive(), "the pod init outlived its supervisor");
     assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
+    // The supervisor could not remove the pod's cgroups; stage1's gc did.
+    for dir in cgroups.lines() {
+        assert!(!std::path::Path::new(dir).exists(), "{dir} was left behind");
+    }
     assert!(listed(&env).is_empty());
     assert_eq!(mounts_under(env.tmp.path()), 0);
 }
@@ -603,9 +519,11 @@ fn apps_keep_only_their_capabilities() {
     let script = "grep -E 'CapBnd|NoNewPrivs' /proc/self/status; mknod /tmp/disk b 8 0 2>/dev/null && echo mknod-ok; chown 5 /tmp 2>/dev/null && echo chown-ok";
     let out = run(&env, &[img, "--exec=/bin/sh", "--", "-c", script]);
     let text = stdout(&out);
-    let defaults: u64 = stage1::caps::DEFAULT.iter().map(|n| bit(n)).sum();
+    // CAP_MKNOD comes with the device cgroup, which keeps the nodes closed.
+    let defaults: u64 =
+        stage1::caps::DEFAULT.iter().map(|n| bit(n)).sum::<u64>() | bit("CAP_MKNOD");
     assert_eq!(cap_bnd(&text), defaults, "{text}");
-    assert!(!text.contains("mknod-ok"), "a pod could make device nodes");
+    assert!(text.contains("mknod-ok"), "{text}");
     assert!(text.contains("chown-ok"), "{text}");
     let out = run(
         &env,

@@ -1,9 +1,10 @@
 //! What an app may do as root: the capability bounding set and
 //! no-new-privileges, from its isolators.
 //!
-//! Without isolators an app keeps rkt's default set, less CAP_MKNOD: there
-//! is no device cgroup yet, so a node made in the pod could reach a host
-//! device. `capabilities-retain-set` isolators replace the set,
+//! Without isolators an app keeps rkt's default set. CAP_MKNOD is part of
+//! it only where a device cgroup holds the app to its allow-list: without
+//! one a node made in the pod could reach a host device.
+//! `capabilities-retain-set` isolators replace the set,
 //! `capabilities-remove-set` isolators take from it.
 
 use appc::schema::types::App;
@@ -33,8 +34,8 @@ fn numbers<'a>(names: impl IntoIterator<Item = &'a String>) -> Result<BTreeSet<u
         .collect()
 }
 
-/// The capabilities the app keeps.
-pub fn kept(app: &App) -> Result<BTreeSet<u32>, String> {
+/// The capabilities the app keeps; `may_mknod` when devices are limited.
+pub fn kept(app: &App, may_mknod: bool) -> Result<BTreeSet<u32>, String> {
     let values: Vec<&IsolatorValue> = app.isolators.iter().filter_map(|i| i.value()).collect();
     let retains: Vec<&Vec<String>> = values
         .iter()
@@ -44,8 +45,11 @@ pub fn kept(app: &App) -> Result<BTreeSet<u32>, String> {
         })
         .collect();
     let mut keep = if retains.is_empty() {
+        let mknod = may_mknod.then_some("CAP_MKNOD");
         DEFAULT
             .iter()
+            .copied()
+            .chain(mknod)
             .map(|n| linux_capability(n).expect("the defaults are known"))
             .collect()
     } else {

@@ -3,6 +3,7 @@
 //! other apps when one fails or when asked to stop.
 
 use crate::args::Args;
+use crate::cgroups::PodCgroups;
 use crate::rootfs;
 use appc::schema::PodManifest;
 use appc::schema::pod_manifest::RuntimeApp;
@@ -17,8 +18,8 @@ use std::path::Path;
 use std::path::PathBuf;
 
 /// Sets up the pod and supervises its apps; returns the pod's exit status.
-pub fn run(args: &Args, manifest: &PodManifest, fly: bool) -> u8 {
-    match supervise(args, manifest, fly) {
+pub fn run(args: &Args, manifest: &PodManifest, fly: bool, cgroups: Option<&PodCgroups>) -> u8 {
+    match supervise(args, manifest, fly, cgroups) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("stage1: {e}");
@@ -27,7 +28,12 @@ pub fn run(args: &Args, manifest: &PodManifest, fly: bool) -> u8 {
     }
 }
 
-fn supervise(args: &Args, manifest: &PodManifest, fly: bool) -> Result<u8, String> {
+fn supervise(
+    args: &Args,
+    manifest: &PodManifest,
+    fly: bool,
+    cgroups: Option<&PodCgroups>,
+) -> Result<u8, String> {
     let ns = if fly {
         CloneFlags::CLONE_NEWNS
     } else {
@@ -76,13 +82,13 @@ fn supervise(args: &Args, manifest: &PodManifest, fly: bool) -> Result<u8, Strin
     let mut first_failure: Option<u8> = None;
     for (app, root) in apps.iter().zip(&roots) {
         // A failing pre-start handler counts as the app failing.
-        let code = handler(app, root, "pre-start", &old_mask)?;
+        let code = handler(app, root, "pre-start", &old_mask, cgroups)?;
         if code != 0 {
             let _ = std::fs::write(args.status_file(app.name.as_str()), code.to_string());
             first_failure.get_or_insert(code);
             break;
         }
-        let child = spawn(&old_mask, || crate::rootfs::exec_app(app, root))?;
+        let child = spawn(&old_mask, || crate::rootfs::exec_app(app, root, cgroups))?;
         running.insert(child, app.name.to_string());
     }
     let mut stopping = false;
@@ -123,7 +129,7 @@ fn supervise(args: &Args, manifest: &PodManifest, fly: bool) -> Result<u8, Strin
                     .zip(&roots)
                     .find(|(a, _)| a.name.as_str() == name)
                 {
-                    handler(app, root, "post-stop", &old_mask)?;
+                    handler(app, root, "post-stop", &old_mask, cgroups)?;
                 }
                 let stopped_by_us = stop_requested && matches!(code, 143 | 137);
                 if code != 0 && first_failure.is_none() && !stopped_by_us {
@@ -161,7 +167,13 @@ fn spawn(mask: &SigSet, body: impl FnOnce() -> i32) -> Result<Pid, String> {
 
 /// Runs the app's event handler `name` (as root, in the app's root) to
 /// completion; 0 when there is none.
-fn handler(app: &RuntimeApp, root: &Path, name: &str, mask: &SigSet) -> Result<u8, String> {
+fn handler(
+    app: &RuntimeApp,
+    root: &Path,
+    name: &str,
+    mask: &SigSet,
+    cgroups: Option<&PodCgroups>,
+) -> Result<u8, String> {
     let exec = app
         .app
         .iter()
@@ -171,7 +183,9 @@ fn handler(app: &RuntimeApp, root: &Path, name: &str, mask: &SigSet) -> Result<u
     let Some(exec) = exec.filter(|e| !e.is_empty()) else {
         return Ok(0);
     };
-    let child = spawn(mask, || crate::rootfs::exec_in_root(app, root, &exec, true))?;
+    let child = spawn(mask, || {
+        crate::rootfs::exec_in_root(app, root, &exec, true, cgroups)
+    })?;
     loop {
         match waitpid(child, None) {
             Ok(WaitStatus::Exited(_, code)) => return Ok(code as u8),

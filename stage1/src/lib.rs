@@ -23,9 +23,14 @@
 //!   mounted on the host when the pod ends).
 //!
 //! stage1 writes `pid` (the pod init, as the host sees it), `ppid` (the
-//! supervisor), `started` (nanoseconds since the epoch) and, per app,
+//! supervisor), `started` (nanoseconds since the epoch), `cgroups` (the
+//! pod's cgroup directories, see [`cgroups`]) and, per app,
 //! `stage1/rootfs/rkt/status/<app>` (its exit code). Its own exit status is
 //! the first failing app's exit code, or 0.
+//!
+//! Invoked as `gc` (the image's `coreos.com/rkt/stage1/gc` entrypoint) in a
+//! pod's directory with the pod's UUID, it releases what a killed
+//! supervisor could not: the pod's cgroups.
 //!
 //! # Semantics
 //!
@@ -35,6 +40,7 @@
 
 pub mod args;
 pub mod caps;
+pub mod cgroups;
 pub mod init;
 pub mod rootfs;
 pub mod supervisor;

@@ -1,5 +1,5 @@
-//! The stage1 executable: `init` (default flavour) or `fly`, by the name it
-//! is invoked as.
+//! The stage1 executable: `init` (default flavour), `fly`, or `gc` (the
+//! garbage-collection entrypoint), by the name it is invoked as.
 
 use std::process::ExitCode;
 
@@ -9,6 +9,9 @@ fn main() -> ExitCode {
         .first()
         .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
         .unwrap_or_default();
+    if invoked == "gc" {
+        return gc(&argv[1..]);
+    }
     let args = match stage1::args::Args::parse(&argv[1..]) {
         Ok(a) => a,
         Err(e) => {
@@ -21,6 +24,23 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("stage1: {e}");
+            ExitCode::from(254)
+        }
+    }
+}
+
+/// rkt's gc interface: run in the pod's directory as `gc [--debug[=B]] UUID`;
+/// releases what the pod's supervisor could not (its cgroups).
+fn gc(args: &[String]) -> ExitCode {
+    let uuids: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
+    let [uuid] = uuids[..] else {
+        eprintln!("stage1 gc: expected one pod UUID");
+        return ExitCode::from(254);
+    };
+    match stage1::cgroups::remove_recorded(std::path::Path::new("."), uuid) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("stage1 gc: {e}");
             ExitCode::from(254)
         }
     }

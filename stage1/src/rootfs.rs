@@ -4,8 +4,10 @@
 //! working directory.
 
 use crate::args::Args;
+use crate::cgroups::PodCgroups;
 use crate::init::{cstr, path_str};
 use appc::schema::pod_manifest::RuntimeApp;
+use appc::schema::types::isolator::IsolatorValue;
 use nix::mount::{MsFlags, mount};
 use nix::sys::stat::{Mode, SFlag, makedev, mknod};
 use std::path::{Path, PathBuf};
@@ -244,19 +246,25 @@ fn which(cmd: &str, path: &str) -> Option<String> {
 
 /// Becomes the app: chroot, working directory, user and group, exec.
 /// Returns only on failure, with the status to exit with.
-pub fn exec_app(app: &RuntimeApp, root: &Path) -> i32 {
+pub fn exec_app(app: &RuntimeApp, root: &Path, cgroups: Option<&PodCgroups>) -> i32 {
     let exec = app
         .app
         .as_ref()
         .and_then(|a| a.exec.clone())
         .unwrap_or_default();
-    exec_in_root(app, root, &exec, false)
+    exec_in_root(app, root, &exec, false, cgroups)
 }
 
 /// Runs `argv` in the app's root and environment, as the app's user or
 /// (for event handlers) as root. Returns only on failure.
-pub fn exec_in_root(app: &RuntimeApp, root: &Path, argv: &[String], as_root: bool) -> i32 {
-    let err = match try_exec(app, root, argv, as_root) {
+pub fn exec_in_root(
+    app: &RuntimeApp,
+    root: &Path,
+    argv: &[String],
+    as_root: bool,
+    cgroups: Option<&PodCgroups>,
+) -> i32 {
+    let err = match try_exec(app, root, argv, as_root, cgroups) {
         Ok(never) => match never {},
         Err(e) => e,
     };
@@ -269,6 +277,7 @@ fn try_exec(
     root: &Path,
     exec: &[String],
     as_root: bool,
+    cgroups: Option<&PodCgroups>,
 ) -> Result<std::convert::Infallible, String> {
     let a = app
         .app
@@ -276,6 +285,17 @@ fn try_exec(
         .ok_or("the pod manifest has no app section")?;
     if exec.is_empty() {
         return Err("nothing to execute".into());
+    }
+    if let Some(c) = cgroups {
+        c.join_app(app.name.as_str())?;
+    }
+    let oom_adj = a.isolators.iter().find_map(|i| match i.value() {
+        Some(IsolatorValue::OomScoreAdj(n)) => Some(*n),
+        _ => None,
+    });
+    if let Some(adj) = oom_adj {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(|e| format!("oom score adjustment {adj}: {e}"))?;
     }
     nix::unistd::chdir(root).map_err(|e| format!("{}: {e}", path_str(root)))?;
     nix::unistd::chroot(".").map_err(|e| format!("chroot: {e}"))?;
@@ -290,7 +310,8 @@ fn try_exec(
     } else {
         (crate::users::uid(&a.user)?, crate::users::gid(&a.group)?)
     };
-    crate::caps::limit_bounding_set(&crate::caps::kept(a)?)?;
+    let may_mknod = cgroups.is_some_and(PodCgroups::limits_devices);
+    crate::caps::limit_bounding_set(&crate::caps::kept(a, may_mknod)?)?;
     let groups: Vec<nix::unistd::Gid> = a
         .supplementary_gids
         .iter()

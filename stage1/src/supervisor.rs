@@ -4,6 +4,8 @@
 //! status.
 
 use crate::args::Args;
+use crate::cgroups::PodCgroups;
+use appc::schema::PodManifest;
 use nix::fcntl::{FcntlArg, FdFlag, fcntl};
 use nix::sched::{CloneFlags, unshare};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
@@ -45,6 +47,43 @@ pub fn run(args: &Args, fly: bool) -> Result<u8, String> {
     write("ppid", std::process::id().to_string())?;
     write("started", now_nanos().to_string())?;
 
+    // fly runs privileged tools as they are: no cgroups, no limits.
+    let cgroups = if fly {
+        None
+    } else {
+        let apps = manifest.apps.as_deref().unwrap_or_default();
+        Some(PodCgroups::create(
+            &args.pod_dir,
+            &args.uuid,
+            apps,
+            terminal_device(args),
+        )?)
+    };
+    let status = start(args, &manifest, fly, cgroups.as_ref());
+    if let Some(Err(e)) = cgroups.as_ref().map(PodCgroups::remove) {
+        // Left for `rkt gc`, which retries through the gc entrypoint.
+        eprintln!("stage1: removing the pod's cgroups: {e}");
+    }
+    status
+}
+
+/// The terminal an interactive pod's app gets as its console.
+fn terminal_device(args: &Args) -> Option<(u64, u64)> {
+    if !args.interactive() || !nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
+        return None;
+    }
+    let st = nix::sys::stat::fstat(std::io::stdin()).ok()?;
+    let rdev = st.st_rdev;
+    Some((nix::sys::stat::major(rdev), nix::sys::stat::minor(rdev)))
+}
+
+/// Starts the pod init and waits for it.
+fn start(
+    args: &Args,
+    manifest: &PodManifest,
+    fly: bool,
+    cgroups: Option<&PodCgroups>,
+) -> Result<u8, String> {
     if !fly {
         unshare(CloneFlags::CLONE_NEWPID).map_err(|e| format!("new PID namespace: {e}"))?;
     }
@@ -70,12 +109,18 @@ pub fn run(args: &Args, fly: bool) -> Result<u8, String> {
             if orphaned {
                 std::process::exit(254);
             }
-            std::process::exit(i32::from(crate::init::run(args, &manifest, fly)))
+            if let Some(Err(e)) = cgroups.map(PodCgroups::join_pod) {
+                eprintln!("stage1: {e}");
+                std::process::exit(254);
+            }
+            std::process::exit(i32::from(crate::init::run(args, manifest, fly, cgroups)))
         }
         ForkResult::Parent { child } => child,
     };
     INIT_PID.store(child.as_raw(), Ordering::SeqCst);
-    write("pid", child.as_raw().to_string())?;
+    let path = args.pod_dir.join("pid");
+    std::fs::write(&path, child.as_raw().to_string())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     loop {
         match waitpid(child, None) {
             Ok(WaitStatus::Exited(_, code)) => return Ok(code as u8),

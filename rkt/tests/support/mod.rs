@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses part of this
 
 pub mod https;
+pub mod pods;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -4,6 +4,7 @@ use crate::Settings;
 use anyhow::{Context, bail};
 use rkt::display::{ago, full_time, now_nanos, parse_duration};
 use rkt::pod::{Dir, Pod, Pods, State};
+use rkt::store::ImageStore;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -266,6 +267,7 @@ pub fn stop(settings: &Settings, a: StopArgs) -> anyhow::Result<()> {
 
 pub fn rm(settings: &Settings, a: RmArgs) -> anyhow::Result<()> {
     let pods = Pods::open(&settings.data_dir)?;
+    let store = settings.image_store()?;
     for given in uuids(a.uuids, a.uuid_file)? {
         let pod = pods.find(&given)?;
         let Some(_lock) = pod.try_lock()? else {
@@ -275,10 +277,38 @@ pub fn rm(settings: &Settings, a: RmArgs) -> anyhow::Result<()> {
             )
         };
         let uuid = pod.uuid.clone();
-        pod.remove(&pods)?;
+        collect(&store, &pods, pod)?;
         println!("\"{uuid}\"");
     }
     Ok(())
+}
+
+/// Releases what the pod's stage1 holds outside the pod directory (through
+/// the stage1 image's gc entrypoint, as rkt does), then removes the pod.
+/// A pod whose stage1 gc fails is kept, for the next gc to retry.
+fn collect(store: &ImageStore, pods: &Pods, pod: Pod) -> anyhow::Result<()> {
+    if let Ok(id) = std::fs::read_to_string(pod.path.join("stage1-image")) {
+        match store.resolve(id.trim()) {
+            Ok(stage1) => {
+                if let Some(gc) = rkt::stage1_image::gc_entrypoint(store, &stage1) {
+                    let status = std::process::Command::new(&gc)
+                        .arg(&pod.uuid)
+                        .current_dir(&pod.path)
+                        .status()
+                        .with_context(|| format!("pod {}: running {}", pod.uuid, gc.display()))?;
+                    if !status.success() {
+                        bail!("pod {}: its stage1 gc failed ({status}); kept", pod.uuid);
+                    }
+                }
+            }
+            Err(_) => eprintln!(
+                "pod {}: its stage1 image {} is no longer stored; removing the pod without it",
+                pod.uuid,
+                id.trim()
+            ),
+        }
+    }
+    Ok(pod.remove(pods)?)
 }
 
 pub fn gc(settings: &Settings, a: GcArgs) -> anyhow::Result<()> {
@@ -287,6 +317,7 @@ pub fn gc(settings: &Settings, a: GcArgs) -> anyhow::Result<()> {
     let expire = parse_duration(&a.expire_prepared)
         .with_context(|| format!("invalid --expire-prepared {:?}", a.expire_prepared))?;
     let pods = Pods::open(&settings.data_dir)?;
+    let store = settings.image_store()?;
     let now = now_nanos();
     for mut pod in pods.list()? {
         let state = pod.state()?;
@@ -298,25 +329,25 @@ pub fn gc(settings: &Settings, a: GcArgs) -> anyhow::Result<()> {
                 std::fs::write(pod.path.join("gc-marked"), now.to_string())?;
                 if !a.mark_only && grace.is_zero() {
                     println!("Garbage collecting pod \"{}\"", pod.uuid);
-                    pod.remove(&pods)?;
+                    collect(&store, &pods, pod)?;
                 }
             }
             State::ExitedGarbage if !a.mark_only && age("gc-marked") >= grace.as_nanos() as i64 => {
                 println!("Garbage collecting pod \"{}\"", pod.uuid);
-                pod.remove(&pods)?;
+                collect(&store, &pods, pod)?;
             }
             State::Prepared if !a.mark_only && age("created") >= expire.as_nanos() as i64 => {
                 println!("Garbage collecting pod \"{}\"", pod.uuid);
-                pod.remove(&pods)?;
+                collect(&store, &pods, pod)?;
             }
             // A crashed rkt left these; nobody holds their lock.
             State::AbortedPrepare | State::Garbage if !a.mark_only => {
                 println!("Garbage collecting pod \"{}\"", pod.uuid);
-                pod.remove(&pods)?;
+                collect(&store, &pods, pod)?;
             }
             State::Embryo if !a.mark_only && pod.try_lock()?.is_some() => {
                 println!("Garbage collecting pod \"{}\"", pod.uuid);
-                pod.remove(&pods)?;
+                collect(&store, &pods, pod)?;
             }
             _ => {}
         }

@@ -7,7 +7,10 @@
 use crate::Settings;
 use anyhow::{Context, bail};
 use appc::schema::pod_manifest::{Mount, RuntimeApp, RuntimeImage};
-use appc::schema::types::isolator::{CAPABILITIES_REMOVE, CAPABILITIES_RETAIN, linux_capability};
+use appc::schema::types::isolator::{
+    CAPABILITIES_REMOVE, CAPABILITIES_RETAIN, CPU_SHARES, OOM_SCORE_ADJ, RESOURCE_CPU,
+    RESOURCE_MEMORY, linux_capability,
+};
 use appc::schema::types::{AcName, App, Hash, Isolator, IsolatorValue, Volume};
 use appc::schema::{AC_VERSION, PodManifest};
 use rkt::fetch::{Fetcher, HttpClient, ImageRef, PullPolicy};
@@ -71,7 +74,10 @@ pub struct Args {
     #[arg(long)]
     stage1_url: Option<String>,
     /// IMAGE [--exec=CMD] [--name=NAME] [--user=U] [--group=G] [--working-dir=DIR]
-    /// [--environment=NAME=VALUE] [--signature=FILE] [-- ARGS...] [--- IMAGE ...]
+    /// [--environment=NAME=VALUE] [--signature=FILE] [--mount volume=NAME,target=PATH]
+    /// [--readonly-rootfs] [--supplementary-gids=G,..] [--caps-retain=CAP,..]
+    /// [--caps-remove=CAP,..] [--memory=Q] [--cpu=Q] [--cpu-shares=N]
+    /// [--oom-score-adj=N] [-- ARGS...] [--- IMAGE ...]
     #[arg(
         required_unless_present = "pod_manifest",
         trailing_var_arg = true,
@@ -95,8 +101,9 @@ struct AppArgs {
     mounts: Vec<(String, String)>,
     readonly_rootfs: bool,
     supplementary_gids: Option<Vec<i64>>,
-    caps_retain: Option<Vec<String>>,
-    caps_remove: Option<Vec<String>>,
+    /// Isolators from flags (--caps-retain, --memory, ...), each replacing
+    /// the image's isolators of its kind.
+    isolators: Vec<(&'static str, String, serde_json::Value)>,
     args: Option<Vec<String>>,
 }
 
@@ -150,11 +157,38 @@ fn parse_apps(words: &[String]) -> anyhow::Result<Vec<AppArgs>> {
                         .parse()
                         .with_context(|| format!("--readonly-rootfs={value}: true or false"))?
                 }
-                "--caps-retain" => {
-                    app.caps_retain = Some(value.split(',').map(str::to_owned).collect())
+                "--caps-retain" | "--caps-remove" => {
+                    let kind = if flag == "--caps-retain" {
+                        CAPABILITIES_RETAIN
+                    } else {
+                        CAPABILITIES_REMOVE
+                    };
+                    let set: Vec<&str> = value.split(',').collect();
+                    app.isolators
+                        .push((kind, value.clone(), serde_json::json!({ "set": set })));
                 }
-                "--caps-remove" => {
-                    app.caps_remove = Some(value.split(',').map(str::to_owned).collect())
+                "--memory" | "--cpu" => {
+                    let kind = if flag == "--memory" {
+                        RESOURCE_MEMORY
+                    } else {
+                        RESOURCE_CPU
+                    };
+                    app.isolators.push((
+                        kind,
+                        value.clone(),
+                        serde_json::json!({ "limit": value }),
+                    ));
+                }
+                "--cpu-shares" | "--oom-score-adj" => {
+                    let kind = if flag == "--cpu-shares" {
+                        CPU_SHARES
+                    } else {
+                        OOM_SCORE_ADJ
+                    };
+                    let n: i64 = value
+                        .parse()
+                        .with_context(|| format!("{flag}={value}: not a number"))?;
+                    app.isolators.push((kind, value, serde_json::json!(n)));
                 }
                 "--supplementary-gids" => {
                     let gids = value
@@ -366,15 +400,11 @@ fn runtime_app(
     if let Some(gids) = &a.supplementary_gids {
         app.supplementary_gids = gids.clone();
     }
-    for (flag, kind) in [
-        (&a.caps_retain, CAPABILITIES_RETAIN),
-        (&a.caps_remove, CAPABILITIES_REMOVE),
-    ] {
-        if let Some(set) = flag {
-            app.isolators.retain(|i| i.name.as_str() != kind);
-            app.isolators
-                .push(Isolator::new(kind, serde_json::json!({ "set": set }))?);
-        }
+    for (kind, given, value) in &a.isolators {
+        app.isolators.retain(|i| i.name.as_str() != *kind);
+        let isolator = Isolator::new(kind, value.clone())
+            .with_context(|| format!("app {name}: {kind} {given:?}"))?;
+        app.isolators.push(isolator);
     }
     for (k, v) in inherited {
         if app.environment.get(k).is_none() {

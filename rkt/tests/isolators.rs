@@ -1,0 +1,154 @@
+//! Resource isolators and the pod's cgroups, for real: the limits reach
+//! the kernel, `rkt enter` joins the app's cgroup, and nothing is left
+//! behind after a stop or a kill -9. Needs root (as CI runs).
+
+mod support;
+
+use std::fs;
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::Stdio;
+use support::Env;
+use support::pods::{busybox, ensure_stage1, run, start, stdout};
+
+/// The pod's cgroup directories, one per hierarchy, as stage1 recorded them.
+fn pod_cgroups(env: &Env, uuid: &str) -> Vec<PathBuf> {
+    let record = env.path(&format!("data/pods/run/{uuid}/cgroups"));
+    let text = fs::read_to_string(&record).unwrap();
+    text.lines().map(PathBuf::from).collect()
+}
+
+/// The value of cgroup file `name` of app `app`, in whichever hierarchy has it.
+fn setting(dirs: &[PathBuf], app: &str, name: &str) -> String {
+    let file = dirs
+        .iter()
+        .map(|d| d.join(app).join(name))
+        .find(|f| f.exists())
+        .unwrap_or_else(|| panic!("no {name} in {dirs:?}"));
+    fs::read_to_string(file).unwrap().trim().to_string()
+}
+
+#[test]
+fn apps_are_held_by_their_own_cgroups_and_limits() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let aci = busybox(&env);
+    let img = aci.to_str().unwrap();
+    let (mut child, uuid) = start(
+        &env,
+        &[
+            img,
+            "--memory=32Mi",
+            "--cpu=250m",
+            "--cpu-shares=512",
+            "--oom-score-adj=300",
+            "--exec=/bin/sh",
+            "--",
+            "-c",
+            "cat /proc/self/oom_score_adj; exec sleep 60",
+        ],
+        Stdio::piped(),
+    );
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert_eq!(first.trim(), "300");
+
+    let dirs = pod_cgroups(&env, &uuid);
+    assert!(!dirs.is_empty());
+    assert!(dirs.iter().all(|d| d.ends_with(format!("rkt-{uuid}"))));
+    assert_eq!(setting(&dirs, "hello", "memory.limit_in_bytes"), "33554432");
+    assert_eq!(setting(&dirs, "hello", "cpu.cfs_quota_us"), "25000");
+    assert_eq!(setting(&dirs, "hello", "cpu.shares"), "512");
+    let devices = setting(&dirs, "hello", "devices.list");
+    assert!(!devices.contains("a *:* rwm"), "{devices}");
+    assert!(devices.contains("c 1:3 rwm"), "{devices}");
+
+    // rkt enter lands in the app's cgroups.
+    let entered = env.rkt(&["enter", &uuid, "/bin/cat", "/proc/self/cgroup"]);
+    assert!(entered.status.success());
+    let memory = stdout(&entered)
+        .lines()
+        .find(|l| l.contains(":memory:"))
+        .map(str::to_owned)
+        .unwrap_or_default();
+    assert!(memory.ends_with(&format!("/rkt-{uuid}/hello")), "{memory}");
+
+    assert!(env.rkt(&["stop", &uuid]).status.success());
+    child.wait().unwrap();
+    for d in &dirs {
+        assert!(!d.exists(), "{} was left behind", d.display());
+    }
+}
+
+#[test]
+fn an_app_over_its_memory_limit_is_killed() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let aci = busybox(&env);
+    let img = aci.to_str().unwrap();
+    // tail keeps the last 100 MiB it read: more than the app may have.
+    let out = run(
+        &env,
+        &[
+            img,
+            "--memory=16M",
+            "--exec=/bin/sh",
+            "--",
+            "-c",
+            "head -c 200m /dev/zero | tail -c 100m >/dev/null",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(137),
+        "{}{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn devices_outside_the_allow_list_cannot_be_opened() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let aci = busybox(&env);
+    let img = aci.to_str().unwrap();
+    // /dev/kmsg (1:11) may be written by root without any capability, so
+    // only the device cgroup stands in the way.
+    let script = "mknod /tmp/kmsg c 1 11 && echo made; \
+                  echo x 2>/dev/null > /tmp/kmsg && echo opened; \
+                  mknod /tmp/null c 1 3 && echo ok > /tmp/null && echo null-ok";
+    let out = run(&env, &[img, "--exec=/bin/sh", "--", "-c", script]);
+    assert_eq!(stdout(&out), "made\nnull-ok\n");
+}
+
+#[test]
+fn bad_isolator_flags_get_one_line() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let aci = busybox(&env);
+    let img = aci.to_str().unwrap();
+    for (flag, wanted) in [
+        ("--memory=lots", "resource/memory"),
+        ("--cpu-shares=many", "--cpu-shares"),
+        ("--oom-score-adj=5000", "oom-score-adj"),
+    ] {
+        let out = run(&env, &[img, flag]);
+        let err = support::one_line_error(&out);
+        assert!(err.contains(wanted), "{flag}: {err}");
+    }
+    assert!(
+        stdout(&env.rkt(&["list", "--no-legend"])).is_empty(),
+        "a pod was left"
+    );
+}

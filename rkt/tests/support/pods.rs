@@ -1,0 +1,88 @@
+//! Pods for the tests that run them: the stage1 beside rkt, a busybox
+//! image, `rkt run` and its output.
+
+use super::Env;
+use std::fs;
+use std::process::{Child, Command, Output, Stdio};
+
+/// The stage1 executable must sit beside rkt, as after `cargo build`.
+pub fn ensure_stage1() -> bool {
+    if !rustix::process::geteuid().is_root() {
+        assert!(std::env::var_os("CI").is_none(), "the run tests need root");
+        eprintln!("not root: rkt run tests skipped");
+        return false;
+    }
+    let rkt = std::path::Path::new(env!("CARGO_BIN_EXE_rkt"));
+    let release = rkt
+        .parent()
+        .and_then(|p| p.file_name())
+        .is_some_and(|n| n == "release");
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo.args(["build", "--quiet", "-p", "stage1"]);
+    if release {
+        cargo.arg("--release");
+    }
+    assert!(cargo.status().unwrap().success(), "building stage1 failed");
+    true
+}
+
+pub fn busybox(env: &Env) -> std::path::PathBuf {
+    let layout = env.path("hello");
+    let script = super::repo().join("scripts/make-hello-layout.sh");
+    assert!(
+        Command::new("bash")
+            .arg(script)
+            .arg(&layout)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let aci = env.path("hello.aci");
+    appc::aci::build_aci(
+        &layout,
+        fs::File::create(&aci).unwrap(),
+        appc::aci::BuildOptions::default(),
+    )
+    .unwrap();
+    aci
+}
+
+pub fn run(env: &Env, args: &[&str]) -> Output {
+    let mut all = vec!["--insecure-options=image", "run", "--net=host"];
+    all.extend_from_slice(args);
+    env.rkt(&all)
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// Starts `rkt run` of `args` in the background; returns it and the pod's
+/// UUID once the pod is running.
+pub fn start(env: &Env, args: &[&str], out: Stdio) -> (Child, String) {
+    let uuid_file = env.path("uuid");
+    let _ = fs::remove_file(&uuid_file);
+    let save = format!("--uuid-file-save={}", uuid_file.display());
+    let mut all = vec!["--insecure-options=image", "run", "--net=host", &save];
+    all.extend_from_slice(args);
+    let mut child = env.rkt_command(&all).stdout(out).spawn().unwrap();
+    // The first run in a fresh store also imports the stage1 image.
+    for _ in 0..2400 {
+        if let Ok(u) = fs::read_to_string(&uuid_file)
+            && !u.trim().is_empty()
+        {
+            let uuid = u.trim().to_string();
+            for _ in 0..200 {
+                if stdout(&env.rkt(&["status", &uuid])).starts_with("state=running") {
+                    return (child, uuid);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    // Never leave the process behind, even when failing.
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the pod did not start");
+}
