@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  gcc pkg-config libssl-dev liblzma-dev   # building (native-tls, xz)
+  gcc pkg-config libssl-dev liblzma-dev libseccomp-dev   # building (native-tls, xz, seccomp)
   appc-spec                               # the reference actool, for cross-checks
   gnupg                                   # signing test images
   busybox-static                          # the example image's rootfs

@@ -152,3 +152,107 @@ fn bad_isolator_flags_get_one_line() {
         "a pod was left"
     );
 }
+
+#[test]
+fn seccomp_filters_follow_rkt_semantics() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let aci = busybox(&env);
+    let img = aci.to_str().unwrap();
+    // CAP_SYS_ADMIN is kept so that only the filter can refuse the mount.
+    let mount = "mount -t tmpfs none /tmp && echo mounted || echo refused";
+    let with = |insecure: &str, extra: &[&str]| {
+        let mut args = vec![
+            insecure,
+            "run",
+            "--net=host",
+            img,
+            "--caps-retain=CAP_SYS_ADMIN",
+        ];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--exec=/bin/sh", "--", "-c", mount]);
+        stdout(&env.rkt(&args))
+    };
+    // The default filter refuses mount(2) with EPERM.
+    assert_eq!(with("--insecure-options=image", &[]), "refused\n");
+    assert_eq!(with("--insecure-options=image,seccomp", &[]), "mounted\n");
+    assert_eq!(
+        with(
+            "--insecure-options=image",
+            &["--seccomp=mode=retain,@rkt/default-whitelist,mount"]
+        ),
+        "mounted\n"
+    );
+
+    // A removed syscall kills the app with SIGSYS, or fails with the errno.
+    let mkdir = |seccomp: &str| {
+        run(
+            &env,
+            &[
+                img,
+                seccomp,
+                "--exec=/bin/sh",
+                "--",
+                "-c",
+                "mkdir /x 2>&1; echo $?",
+            ],
+        )
+    };
+    let killed = mkdir("--seccomp=mode=remove,mkdir,mkdirat");
+    assert_eq!(
+        stdout(&killed),
+        format!("Bad system call\n{}\n", 128 + 31),
+        "{killed:?}"
+    );
+    let failed = mkdir("--seccomp=mode=remove,errno=ENOSYS,mkdir,mkdirat");
+    assert!(
+        stdout(&failed).contains("Function not implemented"),
+        "{}",
+        stdout(&failed)
+    );
+
+    // A user other than root still gets its filter, and starts.
+    let out = run(
+        &env,
+        &[
+            img,
+            "--user=1000",
+            "--seccomp=mode=retain,@rkt/default-whitelist",
+            "--exec=/bin/sh",
+            "--",
+            "-c",
+            "id -u; grep Seccomp: /proc/self/status",
+        ],
+    );
+    assert_eq!(stdout(&out), "1000\nSeccomp:\t2\n");
+
+    let out = run(&env, &[img, "--seccomp=mode=remove,nosuchcall"]);
+    let err = support::one_line_error(&out);
+    assert!(err.contains("unknown syscall nosuchcall"), "{err}");
+}
+
+#[test]
+fn the_hosts_kernel_settings_are_out_of_reach() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let aci = busybox(&env);
+    let img = aci.to_str().unwrap();
+    // Writing back the value already there: harmless even if it got through.
+    // (Which of the masked files exist depends on the kernel; /proc/keys
+    // is common.)
+    let script = "v=$(cat /proc/sys/vm/overcommit_memory); \
+                  (echo $v > /proc/sys/vm/overcommit_memory) 2>/dev/null && echo sysctl-written; \
+                  grep -c ' /proc/sys proc ro,' /proc/self/mounts; \
+                  grep -c ' /proc/keys ' /proc/self/mounts; wc -c < /proc/keys";
+    let out = run(&env, &[img, "--exec=/bin/sh", "--", "-c", script]);
+    assert_eq!(
+        stdout(&out),
+        "1\n1\n0\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -8,12 +8,29 @@ pub struct Args {
     pub uuid: String,
     pub lock_fd: i32,
     pub hostname: Option<String>,
+    /// `--insecure-options=capabilities`: apps keep every capability.
+    pub disable_capabilities: bool,
+    /// `--insecure-options=paths`: /proc and /sys are not protected.
+    pub disable_paths: bool,
+    /// `--insecure-options=seccomp`: no seccomp filter.
+    pub disable_seccomp: bool,
 }
 
 impl Args {
     pub fn parse(argv: &[String]) -> Result<Args, String> {
         let (mut pod_dir, mut uuid, mut lock_fd, mut hostname) = (None, None, None, None);
+        let mut insecure = [false; 3];
         for a in argv {
+            // rkt's names for the insecure options a stage1 honours.
+            let disabled = [
+                "--disable-capabilities-restriction",
+                "--disable-paths",
+                "--disable-seccomp",
+            ];
+            if let Some(i) = disabled.iter().position(|d| d == a) {
+                insecure[i] = true;
+                continue;
+            }
             let (k, v) = a
                 .split_once('=')
                 .ok_or_else(|| format!("unexpected argument {a:?}"))?;
@@ -34,6 +51,9 @@ impl Args {
             uuid: uuid.ok_or("--uuid is required")?,
             lock_fd: lock_fd.ok_or("--lock-fd is required")?,
             hostname,
+            disable_capabilities: insecure[0],
+            disable_paths: insecure[1],
+            disable_seccomp: insecure[2],
         })
     }
 

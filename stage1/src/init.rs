@@ -4,7 +4,9 @@
 
 use crate::args::Args;
 use crate::cgroups::PodCgroups;
+use crate::exec::Confinement;
 use crate::rootfs;
+use crate::seccomp::Policy;
 use appc::schema::PodManifest;
 use appc::schema::pod_manifest::RuntimeApp;
 use nix::sched::{CloneFlags, unshare};
@@ -47,6 +49,25 @@ fn supervise(
     }
     let apps: &[RuntimeApp] = manifest.apps.as_deref().unwrap_or_default();
     let volumes = manifest.volumes.as_deref().unwrap_or_default();
+    // Every app's seccomp policy is checked before anything starts.
+    let mut policies: Vec<Option<Policy>> = Vec::new();
+    for app in apps {
+        let policy = match &app.app {
+            Some(a) if !fly && !args.disable_seccomp => {
+                Some(Policy::of(a).map_err(|e| format!("app {}: {e}", app.name))?)
+            }
+            _ => None,
+        };
+        policies.push(policy);
+    }
+    let confinements: Vec<Confinement<'_>> = policies
+        .iter()
+        .map(|p| Confinement {
+            cgroups,
+            seccomp: p.as_ref(),
+            all_capabilities: args.disable_capabilities,
+        })
+        .collect();
     let mut roots: Vec<PathBuf> = Vec::new();
     for app in apps {
         let root = rootfs::prepare(args, app, fly)?;
@@ -80,15 +101,15 @@ fn supervise(
 
     let mut running: HashMap<Pid, String> = HashMap::new();
     let mut first_failure: Option<u8> = None;
-    for (app, root) in apps.iter().zip(&roots) {
+    for ((app, root), confinement) in apps.iter().zip(&roots).zip(&confinements) {
         // A failing pre-start handler counts as the app failing.
-        let code = handler(app, root, "pre-start", &old_mask, cgroups)?;
+        let code = handler(app, root, "pre-start", &old_mask, confinement)?;
         if code != 0 {
             let _ = std::fs::write(args.status_file(app.name.as_str()), code.to_string());
             first_failure.get_or_insert(code);
             break;
         }
-        let child = spawn(&old_mask, || crate::rootfs::exec_app(app, root, cgroups))?;
+        let child = spawn(&old_mask, || crate::exec::exec_app(app, root, confinement))?;
         running.insert(child, app.name.to_string());
     }
     let mut stopping = false;
@@ -124,12 +145,13 @@ fn supervise(
                 };
                 let path = args.status_file(&name);
                 let _ = std::fs::write(&path, code.to_string());
-                if let Some((app, root)) = apps
+                if let Some(((app, root), confinement)) = apps
                     .iter()
                     .zip(&roots)
-                    .find(|(a, _)| a.name.as_str() == name)
+                    .zip(&confinements)
+                    .find(|((a, _), _)| a.name.as_str() == name)
                 {
-                    handler(app, root, "post-stop", &old_mask, cgroups)?;
+                    handler(app, root, "post-stop", &old_mask, confinement)?;
                 }
                 let stopped_by_us = stop_requested && matches!(code, 143 | 137);
                 if code != 0 && first_failure.is_none() && !stopped_by_us {
@@ -172,7 +194,7 @@ fn handler(
     root: &Path,
     name: &str,
     mask: &SigSet,
-    cgroups: Option<&PodCgroups>,
+    confinement: &Confinement<'_>,
 ) -> Result<u8, String> {
     let exec = app
         .app
@@ -184,7 +206,7 @@ fn handler(
         return Ok(0);
     };
     let child = spawn(mask, || {
-        crate::rootfs::exec_in_root(app, root, &exec, true, cgroups)
+        crate::exec::exec_in_root(app, root, &exec, true, confinement)
     })?;
     loop {
         match waitpid(child, None) {

@@ -41,8 +41,10 @@
 pub mod args;
 pub mod caps;
 pub mod cgroups;
+pub mod exec;
 pub mod init;
 pub mod rootfs;
+pub mod seccomp;
 pub mod supervisor;
 pub mod users;
 pub mod volumes;

@@ -1,13 +1,10 @@
-//! An app's root: overlayfs over its image's rendered tree, with `/proc`,
-//! `/sys` (read-only), a fresh `/dev`, `/etc/hosts` and `/etc/resolv.conf`;
-//! then the app itself, chrooted, with its user, group, environment and
-//! working directory.
+//! An app's root: overlayfs over its image's rendered tree, with `/proc`
+//! (its host-wide parts read-only or masked), `/sys` (read-only), a fresh
+//! `/dev`, `/etc/hosts` and `/etc/resolv.conf`.
 
 use crate::args::Args;
-use crate::cgroups::PodCgroups;
-use crate::init::{cstr, path_str};
+use crate::init::path_str;
 use appc::schema::pod_manifest::RuntimeApp;
-use appc::schema::types::isolator::IsolatorValue;
 use nix::mount::{MsFlags, mount};
 use nix::sys::stat::{Mode, SFlag, makedev, mknod};
 use std::path::{Path, PathBuf};
@@ -122,6 +119,76 @@ fn dev(root: &Path, fly: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// Parts of /proc that reach the whole host (not just the pod's
+/// namespaces): made read-only.
+const READ_ONLY_PATHS: [&str; 5] = [
+    "proc/sys",
+    "proc/sysrq-trigger",
+    "proc/irq",
+    "proc/bus",
+    "proc/fs",
+];
+
+/// Files of /proc that show the host's kernel memory, keys or timers:
+/// hidden under /dev/null.
+const MASKED_FILES: [&str; 6] = [
+    "proc/kcore",
+    "proc/keys",
+    "proc/timer_list",
+    "proc/sched_debug",
+    "proc/latency_stats",
+    "proc/timer_stats",
+];
+
+/// Directories hidden under an empty read-only tmpfs.
+const MASKED_DIRS: [&str; 3] = ["proc/acpi", "proc/scsi", "sys/firmware"];
+
+/// Keeps a root app from changing the host through /proc (sysctls,
+/// sysrq) or reading its kernel memory; `--insecure-options=paths`
+/// turns this off.
+fn protect_kernel_paths(root: &Path) -> Result<(), String> {
+    let exists = |rel: &str| std::fs::symlink_metadata(root.join(rel)).is_ok();
+    for rel in READ_ONLY_PATHS.iter().filter(|r| exists(r)) {
+        let p = root.join(rel);
+        mnt(
+            Some(path_str(&p).as_str()),
+            &p,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )?;
+        let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+        mnt(
+            None,
+            &p,
+            None,
+            ro | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            None,
+        )?;
+    }
+    for rel in MASKED_FILES.iter().filter(|r| exists(r)) {
+        mnt(
+            Some("/dev/null"),
+            &root.join(rel),
+            None,
+            MsFlags::MS_BIND,
+            None,
+        )?;
+    }
+    for rel in MASKED_DIRS.iter().filter(|r| exists(r)) {
+        let flags =
+            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+        mnt(
+            Some("tmpfs"),
+            &root.join(rel),
+            Some("tmpfs"),
+            flags,
+            Some("size=0"),
+        )?;
+    }
+    Ok(())
+}
+
 /// Mounts the app's root and what it needs inside; returns the root.
 pub fn prepare(args: &Args, app: &RuntimeApp, fly: bool) -> Result<PathBuf, String> {
     let name = app.name.as_str();
@@ -160,6 +227,9 @@ pub fn prepare(args: &Args, app: &RuntimeApp, fly: bool) -> Result<PathBuf, Stri
         None,
     )?;
     dev(&root, fly)?;
+    if !fly && !args.disable_paths {
+        protect_kernel_paths(&root)?;
+    }
     if !fly && args.interactive() && nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
         // The terminal, as the app's console.
         let tty = std::fs::read_link("/proc/self/fd/0").map_err(|e| format!("stdin: {e}"))?;
@@ -212,133 +282,4 @@ pub fn prepare(args: &Args, app: &RuntimeApp, fly: bool) -> Result<PathBuf, Stri
 pub fn make_read_only(root: &Path) -> Result<(), String> {
     let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
     mnt(None, root, None, flags, None)
-}
-
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// The app's environment in the spec's order: PATH default, AC_APP_NAME,
-/// container=rkt, then the app's own (which stage0 already merged with
-/// the user's overrides); later entries replace earlier ones.
-fn environment(app: &RuntimeApp) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = vec![
-        ("PATH".into(), DEFAULT_PATH.into()),
-        ("AC_APP_NAME".into(), app.name.to_string()),
-        ("container".into(), "rkt".into()),
-    ];
-    for v in app.app.iter().flat_map(|a| a.environment.0.iter()) {
-        match env.iter_mut().find(|(k, _)| *k == v.name) {
-            Some(e) => e.1 = v.value.clone(),
-            None => env.push((v.name.clone(), v.value.clone())),
-        }
-    }
-    env
-}
-
-/// Finds `cmd` on `path` (inside the app's root, after chroot).
-fn which(cmd: &str, path: &str) -> Option<String> {
-    if cmd.contains('/') {
-        return Some(cmd.to_string());
-    }
-    path.split(':')
-        .map(|d| format!("{d}/{cmd}"))
-        .find(|p| nix::unistd::access(p.as_str(), nix::unistd::AccessFlags::X_OK).is_ok())
-}
-
-/// Becomes the app: chroot, working directory, user and group, exec.
-/// Returns only on failure, with the status to exit with.
-pub fn exec_app(app: &RuntimeApp, root: &Path, cgroups: Option<&PodCgroups>) -> i32 {
-    let exec = app
-        .app
-        .as_ref()
-        .and_then(|a| a.exec.clone())
-        .unwrap_or_default();
-    exec_in_root(app, root, &exec, false, cgroups)
-}
-
-/// Runs `argv` in the app's root and environment, as the app's user or
-/// (for event handlers) as root. Returns only on failure.
-pub fn exec_in_root(
-    app: &RuntimeApp,
-    root: &Path,
-    argv: &[String],
-    as_root: bool,
-    cgroups: Option<&PodCgroups>,
-) -> i32 {
-    let err = match try_exec(app, root, argv, as_root, cgroups) {
-        Ok(never) => match never {},
-        Err(e) => e,
-    };
-    eprintln!("stage1: app {}: {err}", app.name);
-    254
-}
-
-fn try_exec(
-    app: &RuntimeApp,
-    root: &Path,
-    exec: &[String],
-    as_root: bool,
-    cgroups: Option<&PodCgroups>,
-) -> Result<std::convert::Infallible, String> {
-    let a = app
-        .app
-        .as_ref()
-        .ok_or("the pod manifest has no app section")?;
-    if exec.is_empty() {
-        return Err("nothing to execute".into());
-    }
-    if let Some(c) = cgroups {
-        c.join_app(app.name.as_str())?;
-    }
-    let oom_adj = a.isolators.iter().find_map(|i| match i.value() {
-        Some(IsolatorValue::OomScoreAdj(n)) => Some(*n),
-        _ => None,
-    });
-    if let Some(adj) = oom_adj {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .map_err(|e| format!("oom score adjustment {adj}: {e}"))?;
-    }
-    nix::unistd::chdir(root).map_err(|e| format!("{}: {e}", path_str(root)))?;
-    nix::unistd::chroot(".").map_err(|e| format!("chroot: {e}"))?;
-    let wd = if a.working_directory.is_empty() {
-        "/"
-    } else {
-        a.working_directory.as_str()
-    };
-    nix::unistd::chdir(wd).map_err(|e| format!("working directory {wd}: {e}"))?;
-    let (uid, gid) = if as_root {
-        (0, 0)
-    } else {
-        (crate::users::uid(&a.user)?, crate::users::gid(&a.group)?)
-    };
-    let may_mknod = cgroups.is_some_and(PodCgroups::limits_devices);
-    crate::caps::limit_bounding_set(&crate::caps::kept(a, may_mknod)?)?;
-    let groups: Vec<nix::unistd::Gid> = a
-        .supplementary_gids
-        .iter()
-        .map(|g| nix::unistd::Gid::from_raw(*g as u32))
-        .collect();
-    nix::unistd::setgroups(&groups).map_err(|e| format!("supplementary groups: {e}"))?;
-    nix::unistd::setgid(nix::unistd::Gid::from_raw(gid))
-        .map_err(|e| format!("group {}: {e}", a.group))?;
-    nix::unistd::setuid(nix::unistd::Uid::from_raw(uid))
-        .map_err(|e| format!("user {}: {e}", a.user))?;
-    if crate::caps::no_new_privileges(a) {
-        nix::sys::prctl::set_no_new_privs().map_err(|e| format!("no-new-privileges: {e}"))?;
-    }
-    let env = environment(app);
-    let path = env
-        .iter()
-        .find(|(k, _)| k == "PATH")
-        .map_or(DEFAULT_PATH, |(_, v)| v.as_str());
-    let program = which(&exec[0], path)
-        .ok_or_else(|| format!("{} not found in the image (PATH={path})", exec[0]))?;
-    let argv: Vec<_> = exec.iter().map(|s| cstr(s)).collect::<Result<_, _>>()?;
-    let envp: Vec<_> = env
-        .iter()
-        .map(|(k, v)| cstr(&format!("{k}={v}")))
-        .collect::<Result<_, _>>()?;
-    let e = nix::unistd::execve(&cstr(&program)?, &argv, &envp)
-        .err()
-        .unwrap_or(nix::errno::Errno::UnknownErrno);
-    Err(format!("cannot run {program}: {e}"))
 }

@@ -402,7 +402,7 @@ pub fn run_prepared(settings: &Settings, a: RunPreparedArgs) -> anyhow::Result<(
     let stage1 = store.resolve(stage1_id.trim())?;
     let entrypoint = rkt::stage1_image::run_entrypoint(&store, &stage1)?;
     pod.move_to(&pods, Dir::Run)?;
-    crate::run::exec_stage1(&pod, &lock, &entrypoint, a.hostname.as_deref())
+    crate::run::exec_stage1(settings, &pod, &lock, &entrypoint, a.hostname.as_deref())
 }
 
 #[derive(clap::Args)]

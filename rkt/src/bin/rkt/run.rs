@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use appc::schema::pod_manifest::{Mount, RuntimeApp, RuntimeImage};
 use appc::schema::types::isolator::{
     CAPABILITIES_REMOVE, CAPABILITIES_RETAIN, CPU_SHARES, OOM_SCORE_ADJ, RESOURCE_CPU,
-    RESOURCE_MEMORY, linux_capability,
+    RESOURCE_MEMORY, SECCOMP_REMOVE, SECCOMP_RETAIN, linux_capability,
 };
 use appc::schema::types::{AcName, App, Hash, Isolator, IsolatorValue, Volume};
 use appc::schema::{AC_VERSION, PodManifest};
@@ -77,7 +77,8 @@ pub struct Args {
     /// [--environment=NAME=VALUE] [--signature=FILE] [--mount volume=NAME,target=PATH]
     /// [--readonly-rootfs] [--supplementary-gids=G,..] [--caps-retain=CAP,..]
     /// [--caps-remove=CAP,..] [--memory=Q] [--cpu=Q] [--cpu-shares=N]
-    /// [--oom-score-adj=N] [-- ARGS...] [--- IMAGE ...]
+    /// [--oom-score-adj=N] [--seccomp=mode=retain|remove[,errno=E],SYSCALL,..]
+    /// [-- ARGS...] [--- IMAGE ...]
     #[arg(
         required_unless_present = "pod_manifest",
         trailing_var_arg = true,
@@ -113,6 +114,28 @@ fn env_pair(s: &str) -> anyhow::Result<(String, String)> {
         .with_context(|| format!("{s:?} is not NAME=VALUE"))?;
     appc::schema::types::environment::validate_env_name(k)?;
     Ok((k.to_string(), v.to_string()))
+}
+
+/// `--seccomp=mode=retain|remove[,errno=ENAME],SYSCALL|@GROUP,...`, an
+/// isolator that replaces the image's seccomp isolators.
+fn seccomp_flag(value: &str) -> anyhow::Result<(&'static str, String, serde_json::Value)> {
+    let (mut kind, mut errno, mut set) = (None, None, Vec::new());
+    for item in value.split(',') {
+        match item.split_once('=') {
+            Some(("mode", "retain")) => kind = Some(SECCOMP_RETAIN),
+            Some(("mode", "remove")) => kind = Some(SECCOMP_REMOVE),
+            Some(("errno", e)) => errno = Some(e),
+            Some(_) => bail!("--seccomp={value}: unknown option {item:?}"),
+            None => set.push(item),
+        }
+    }
+    let kind =
+        kind.with_context(|| format!("--seccomp={value}: mode=retain or mode=remove is required"))?;
+    let mut v = serde_json::json!({ "set": set });
+    if let Some(e) = errno {
+        v["errno"] = serde_json::json!(e);
+    }
+    Ok((kind, value.to_string(), v))
 }
 
 fn parse_apps(words: &[String]) -> anyhow::Result<Vec<AppArgs>> {
@@ -179,6 +202,7 @@ fn parse_apps(words: &[String]) -> anyhow::Result<Vec<AppArgs>> {
                         serde_json::json!({ "limit": value }),
                     ));
                 }
+                "--seccomp" => app.isolators.push(seccomp_flag(&value)?),
                 "--cpu-shares" | "--oom-score-adj" => {
                     let kind = if flag == "--cpu-shares" {
                         CPU_SHARES
@@ -401,7 +425,10 @@ fn runtime_app(
         app.supplementary_gids = gids.clone();
     }
     for (kind, given, value) in &a.isolators {
-        app.isolators.retain(|i| i.name.as_str() != *kind);
+        // A seccomp flag replaces both seccomp kinds, which exclude each other.
+        let seccomp = [SECCOMP_RETAIN, SECCOMP_REMOVE];
+        let replaced = |n: &str| n == *kind || (seccomp.contains(kind) && seccomp.contains(&n));
+        app.isolators.retain(|i| !replaced(i.name.as_str()));
         let isolator = Isolator::new(kind, value.clone())
             .with_context(|| format!("app {name}: {kind} {given:?}"))?;
         app.isolators.push(isolator);
@@ -757,12 +784,13 @@ pub fn prepare(
 
 pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
     let (pod, lock, entrypoint) = prepare(settings, &args, false)?;
-    exec_stage1(&pod, &lock, &entrypoint, args.hostname.as_deref())
+    exec_stage1(settings, &pod, &lock, &entrypoint, args.hostname.as_deref())
 }
 
 /// Replaces this process with stage1, which inherits the pod lock and
 /// keeps it for the pod's life.
 pub fn exec_stage1(
+    settings: &Settings,
     pod: &Pod,
     lock: &File,
     entrypoint: &Path,
@@ -776,6 +804,16 @@ pub fn exec_stage1(
         .arg(format!("--lock-fd={lock_fd}"));
     if let Some(h) = hostname {
         cmd.arg(format!("--hostname={h}"));
+    }
+    let insecure = &settings.insecure;
+    for (disabled, flag) in [
+        (insecure.capabilities, "--disable-capabilities-restriction"),
+        (insecure.paths, "--disable-paths"),
+        (insecure.seccomp, "--disable-seccomp"),
+    ] {
+        if disabled {
+            cmd.arg(flag);
+        }
     }
     let err = cmd.exec();
     Err(err).with_context(|| format!("cannot execute stage1 {}", entrypoint.display()))

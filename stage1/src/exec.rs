@@ -1,0 +1,177 @@
+//! Becoming the app: its cgroups, chroot into its root, working
+//! directory, capabilities, seccomp filter, user and group, environment,
+//! and exec.
+
+use crate::cgroups::PodCgroups;
+use crate::init::{cstr, path_str};
+use crate::seccomp::Policy;
+use appc::schema::pod_manifest::RuntimeApp;
+use appc::schema::types::isolator::IsolatorValue;
+use std::path::Path;
+
+/// How an app's processes are held beyond their root.
+#[derive(Default, Clone, Copy)]
+pub struct Confinement<'a> {
+    /// The pod's cgroups (none in the fly flavour).
+    pub cgroups: Option<&'a PodCgroups>,
+    /// The app's seccomp policy (none in the fly flavour or with
+    /// `--insecure-options=seccomp`).
+    pub seccomp: Option<&'a Policy>,
+    /// Keep every capability (`--insecure-options=capabilities`).
+    pub all_capabilities: bool,
+}
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The app's environment in the spec's order: PATH default, AC_APP_NAME,
+/// container=rkt, then the app's own (which stage0 already merged with
+/// the user's overrides); later entries replace earlier ones.
+fn environment(app: &RuntimeApp) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = vec![
+        ("PATH".into(), DEFAULT_PATH.into()),
+        ("AC_APP_NAME".into(), app.name.to_string()),
+        ("container".into(), "rkt".into()),
+    ];
+    for v in app.app.iter().flat_map(|a| a.environment.0.iter()) {
+        match env.iter_mut().find(|(k, _)| *k == v.name) {
+            Some(e) => e.1 = v.value.clone(),
+            None => env.push((v.name.clone(), v.value.clone())),
+        }
+    }
+    env
+}
+
+/// Finds `cmd` on `path` (inside the app's root, after chroot).
+fn which(cmd: &str, path: &str) -> Option<String> {
+    if cmd.contains('/') {
+        return Some(cmd.to_string());
+    }
+    path.split(':')
+        .map(|d| format!("{d}/{cmd}"))
+        .find(|p| nix::unistd::access(p.as_str(), nix::unistd::AccessFlags::X_OK).is_ok())
+}
+
+/// Becomes the app: chroot, working directory, user and group, exec.
+/// Returns only on failure, with the status to exit with.
+pub fn exec_app(app: &RuntimeApp, root: &Path, confinement: &Confinement<'_>) -> i32 {
+    let exec = app
+        .app
+        .as_ref()
+        .and_then(|a| a.exec.clone())
+        .unwrap_or_default();
+    exec_in_root(app, root, &exec, false, confinement)
+}
+
+/// Runs `argv` in the app's root and environment, as the app's user or
+/// (for event handlers) as root. Returns only on failure.
+pub fn exec_in_root(
+    app: &RuntimeApp,
+    root: &Path,
+    argv: &[String],
+    as_root: bool,
+    confinement: &Confinement<'_>,
+) -> i32 {
+    let err = match try_exec(app, root, argv, as_root, confinement) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    eprintln!("stage1: app {}: {err}", app.name);
+    254
+}
+
+fn try_exec(
+    app: &RuntimeApp,
+    root: &Path,
+    exec: &[String],
+    as_root: bool,
+    confinement: &Confinement<'_>,
+) -> Result<std::convert::Infallible, String> {
+    let a = app
+        .app
+        .as_ref()
+        .ok_or("the pod manifest has no app section")?;
+    if exec.is_empty() {
+        return Err("nothing to execute".into());
+    }
+    if let Some(c) = confinement.cgroups {
+        c.join_app(app.name.as_str())?;
+    }
+    let oom_adj = a.isolators.iter().find_map(|i| match i.value() {
+        Some(IsolatorValue::OomScoreAdj(n)) => Some(*n),
+        _ => None,
+    });
+    if let Some(adj) = oom_adj {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(|e| format!("oom score adjustment {adj}: {e}"))?;
+    }
+    nix::unistd::chdir(root).map_err(|e| format!("{}: {e}", path_str(root)))?;
+    nix::unistd::chroot(".").map_err(|e| format!("chroot: {e}"))?;
+    let wd = if a.working_directory.is_empty() {
+        "/"
+    } else {
+        a.working_directory.as_str()
+    };
+    nix::unistd::chdir(wd).map_err(|e| format!("working directory {wd}: {e}"))?;
+    let (uid, gid) = if as_root {
+        (0, 0)
+    } else {
+        (crate::users::uid(&a.user)?, crate::users::gid(&a.group)?)
+    };
+    if !confinement.all_capabilities {
+        let may_mknod = confinement.cgroups.is_some_and(PodCgroups::limits_devices);
+        crate::caps::limit_bounding_set(&crate::caps::kept(a, may_mknod)?)?;
+    }
+    if crate::caps::no_new_privileges(a) {
+        nix::sys::prctl::set_no_new_privs().map_err(|e| format!("no-new-privileges: {e}"))?;
+    }
+    // Everything execve needs is made before the seccomp filter is loaded.
+    let env = environment(app);
+    let path = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map_or(DEFAULT_PATH, |(_, v)| v.as_str());
+    let program = which(&exec[0], path)
+        .ok_or_else(|| format!("{} not found in the image (PATH={path})", exec[0]))?;
+    let program = cstr(&program)?;
+    let argv: Vec<_> = exec.iter().map(|s| cstr(s)).collect::<Result<_, _>>()?;
+    let envp: Vec<_> = env
+        .iter()
+        .map(|(k, v)| cstr(&format!("{k}={v}")))
+        .collect::<Result<_, _>>()?;
+    let groups: Vec<nix::unistd::Gid> = a
+        .supplementary_gids
+        .iter()
+        .map(|g| nix::unistd::Gid::from_raw(*g as u32))
+        .collect();
+    // Loading a filter takes CAP_SYS_ADMIN (no-new-privileges stays the
+    // app's choice), which a non-root user no longer has: its filter is
+    // loaded before the switch, and lets the switch through.
+    let before_switch = uid != 0;
+    let exempt: &[&str] = if before_switch {
+        &["execve", "setgroups", "setgid", "setuid"]
+    } else {
+        &["execve"]
+    };
+    let filter = confinement.seccomp.map(|p| p.compile(exempt)).transpose()?;
+    let load = |f: &Option<libseccomp::ScmpFilterContext>| match f {
+        Some(f) => f
+            .load()
+            .map_err(|e| format!("loading the seccomp filter: {e}")),
+        None => Ok(()),
+    };
+    if before_switch {
+        load(&filter)?;
+    }
+    nix::unistd::setgroups(&groups).map_err(|e| format!("supplementary groups: {e}"))?;
+    nix::unistd::setgid(nix::unistd::Gid::from_raw(gid))
+        .map_err(|e| format!("group {}: {e}", a.group))?;
+    nix::unistd::setuid(nix::unistd::Uid::from_raw(uid))
+        .map_err(|e| format!("user {}: {e}", a.user))?;
+    if !before_switch {
+        load(&filter)?;
+    }
+    let e = nix::unistd::execve(&program, &argv, &envp)
+        .err()
+        .unwrap_or(nix::errno::Errno::UnknownErrno);
+    Err(format!("cannot run {}: {e}", exec[0]))
+}
