@@ -623,6 +623,44 @@ fn stdin_is_passed_only_when_interactive_and_dns_is_the_pods() {
 
 #[test]
 fn an_exited_pods_app_can_be_exported() {
+    export_after_changes(&[]);
+}
+
+/// With --no-overlay the app's root is a copy of its image; it behaves the
+/// same (read-only root included) and exports the same.
+#[test]
+fn apps_can_run_in_a_copy_of_their_image() {
+    export_after_changes(&["--no-overlay"]);
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let aci = busybox(&env);
+    let img = aci.to_str().unwrap();
+    let script = "touch /x 2>/dev/null || echo read-only; ls -l /bin/cat | grep -c -- '-> busybox'";
+    let out = run(
+        &env,
+        &[
+            "--no-overlay",
+            img,
+            "--readonly-rootfs",
+            "--exec=/bin/sh",
+            "--",
+            "-c",
+            script,
+        ],
+    );
+    assert_eq!(
+        stdout(&out),
+        "read-only\n1\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
+    assert_eq!(mounts_under(env.tmp.path()), 0);
+}
+
+fn export_after_changes(pod_flags: &[&str]) {
     if !ensure_stage1() {
         return;
     }
@@ -631,16 +669,21 @@ fn an_exited_pods_app_can_be_exported() {
     let img = aci.to_str().unwrap();
     let uuid_file = env.path("uuid");
     let save = format!("--uuid-file-save={}", uuid_file.display());
+    let mut args = vec![save.as_str()];
+    args.extend_from_slice(pod_flags);
     let out = run(
         &env,
         &[
-            &save,
-            img,
-            "--exec=/bin/sh",
-            "--",
-            "-c",
-            "echo changed > /etc/motd; rm /bin/ls",
-        ],
+            &args[..],
+            &[
+                img,
+                "--exec=/bin/sh",
+                "--",
+                "-c",
+                "echo changed > /etc/motd; rm /bin/ls",
+            ],
+        ]
+        .concat(),
     );
     assert!(out.status.success());
     let uuid = fs::read_to_string(&uuid_file).unwrap().trim().to_string();

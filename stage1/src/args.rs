@@ -83,6 +83,11 @@ impl Args {
         self.pod_dir.join("stage1/rootfs/rkt/status").join(app)
     }
 
+    /// Whether stage0 asked for apps' roots to be copies, not overlays.
+    pub fn no_overlay(&self) -> bool {
+        self.pod_dir.join("no-overlay").exists()
+    }
+
     /// Whether stage0 asked for the terminal to be passed through.
     pub fn interactive(&self) -> bool {
         self.pod_dir.join("interactive").exists()

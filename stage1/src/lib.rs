@@ -17,7 +17,9 @@
 //! - `pod`: the pod manifest (apps with their resolved `app` sections);
 //! - `appsinfo/<app>/tree`: the path of the app's rendered image tree
 //!   (`manifest`, `rootfs/`) in the store, the overlay's lower layer;
-//! - `overlay/<app>/{upper,work}`: the overlay's writable layer;
+//! - `overlay/<app>/{upper,work}`: the overlay's writable layer (absent
+//!   when the app's root is a copy: with a `no-overlay` file, which
+//!   `rkt run --no-overlay` leaves, or where overlayfs cannot be used);
 //! - `stage1/rootfs/opt/stage2/<app>/rootfs`: where the app's root is
 //!   mounted (inside the pod's own mount namespace, so nothing is left
 //!   mounted on the host when the pod ends).
@@ -41,6 +43,7 @@
 pub mod args;
 pub mod caps;
 pub mod cgroups;
+pub mod copy;
 pub mod exec;
 pub mod init;
 pub mod rootfs;

@@ -189,14 +189,13 @@ fn protect_kernel_paths(root: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Mounts the app's root and what it needs inside; returns the root.
-pub fn prepare(args: &Args, app: &RuntimeApp, fly: bool) -> Result<PathBuf, String> {
-    let name = app.name.as_str();
-    let tree = args.tree(name)?;
-    let root = args.app_rootfs(name);
+/// Mounts an overlay of the image's tree on `root`, its writable layer in
+/// the pod's `overlay/<app>`. Where overlayfs is missing or refuses the
+/// store's file system, says so and returns false (the caller copies).
+fn mount_overlay(args: &Args, name: &str, tree: &Path, root: &Path) -> Result<bool, String> {
     let overlay = args.pod_dir.join("overlay").join(name);
     let (upper, work) = (overlay.join("upper"), overlay.join("work"));
-    for d in [&root, &upper, &work] {
+    for d in [&upper, &work] {
         mkdirs(d)?;
     }
     let opts = format!(
@@ -205,13 +204,38 @@ pub fn prepare(args: &Args, app: &RuntimeApp, fly: bool) -> Result<PathBuf, Stri
         path_str(&upper),
         path_str(&work)
     );
-    mnt(
+    use nix::errno::Errno;
+    match mount(
         Some("overlay"),
-        &root,
+        root,
         Some("overlay"),
         MsFlags::empty(),
-        Some(&opts),
-    )?;
+        Some(opts.as_str()),
+    ) {
+        Ok(()) => Ok(true),
+        Err(e @ (Errno::ENODEV | Errno::EINVAL | Errno::EOPNOTSUPP)) => {
+            eprintln!("stage1: app {name}: overlayfs cannot be used here ({e}); copying its image");
+            // Without an overlay directory, `rkt export` takes the copy.
+            std::fs::remove_dir_all(&overlay)
+                .map_err(|e| format!("{}: {e}", path_str(&overlay)))?;
+            Ok(false)
+        }
+        Err(e) => Err(format!("mounting overlay on {}: {e}", path_str(root))),
+    }
+}
+
+/// Mounts the app's root and what it needs inside; returns the root.
+pub fn prepare(args: &Args, app: &RuntimeApp, fly: bool) -> Result<PathBuf, String> {
+    let name = app.name.as_str();
+    let tree = args.tree(name)?;
+    let root = args.app_rootfs(name);
+    mkdirs(&root)?;
+    if args.no_overlay() || !mount_overlay(args, name, &tree, &root)? {
+        crate::copy::tree(&tree.join("rootfs"), &root)?;
+        // A mount of its own, as an overlay would be (for --readonly-rootfs).
+        let r = path_str(&root);
+        mnt(Some(r.as_str()), &root, None, MsFlags::MS_BIND, None)?;
+    }
 
     let proc = root.join("proc");
     mkdirs(&proc)?;

@@ -27,9 +27,16 @@ pub struct Args {
     output: PathBuf,
 }
 
-/// Mounts the overlay on `rootfs` in a new mount namespace of this
-/// (child) process and writes the ACI.
-fn build(tree: &Path, overlay: &Path, layout: &Path, out: &Path) -> anyhow::Result<()> {
+/// Mounts the app's root on the layout's `rootfs` in a new mount namespace
+/// of this (child) process (the overlay again, or a bind of the copy the
+/// app ran in) and writes the ACI.
+fn build(
+    tree: &Path,
+    overlay: &Path,
+    copy: &Path,
+    layout: &Path,
+    out: &Path,
+) -> anyhow::Result<()> {
     unshare(CloneFlags::CLONE_NEWNS).context("new mount namespace")?;
     mount(
         None::<&str>,
@@ -45,13 +52,24 @@ fn build(tree: &Path, overlay: &Path, layout: &Path, out: &Path) -> anyhow::Resu
         overlay.join("upper").display(),
         overlay.join("work").display()
     );
-    mount(
-        Some("overlay"),
-        &layout.join("rootfs"),
-        Some("overlay"),
-        MsFlags::empty(),
-        Some(opts.as_str()),
-    )
+    let target = layout.join("rootfs");
+    if overlay.exists() {
+        mount(
+            Some("overlay"),
+            &target,
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(opts.as_str()),
+        )
+    } else {
+        mount(
+            Some(copy),
+            &target,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+    }
     .context("mounting the app's root")?;
     let file = std::fs::File::create(out).with_context(|| out.display().to_string())?;
     appc::aci::build_aci(layout, file, appc::aci::BuildOptions::default())?;
@@ -93,7 +111,12 @@ pub fn run(settings: &Settings, a: Args) -> anyhow::Result<()> {
     // child exits without returning.
     let result = match unsafe { fork() }.context("fork")? {
         ForkResult::Child => {
-            let code = match build(&tree, &overlay, &layout, &tmp) {
+            let copy = pod
+                .path
+                .join("stage1/rootfs/opt/stage2")
+                .join(name)
+                .join("rootfs");
+            let code = match build(&tree, &overlay, &copy, &layout, &tmp) {
                 Ok(()) => 0,
                 Err(e) => {
                     eprintln!("export: {e:#}");

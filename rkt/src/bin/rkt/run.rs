@@ -48,6 +48,9 @@ pub struct Args {
     /// run one app with the terminal's stdin (and tty) passed through
     #[arg(long)]
     interactive: bool,
+    /// copy each app's image instead of mounting an overlay over it
+    #[arg(long)]
+    no_overlay: bool,
     /// environment variables for every app from a file (NAME=VALUE lines)
     #[arg(long)]
     set_env_file: Option<PathBuf>,
@@ -743,6 +746,9 @@ pub fn prepare(
         }
         if args.interactive {
             std::fs::write(dir.join("interactive"), "")?;
+        }
+        if args.no_overlay {
+            std::fs::write(dir.join("no-overlay"), "")?;
         }
         for (app, rec) in manifest.apps.iter().flatten().zip(&records) {
             let info = dir.join("appsinfo").join(app.name.as_str());
