@@ -1,14 +1,23 @@
-//! The default stage1 images. After `cargo build`, the `stage1` executable
-//! sits beside `rkt`; on first use rkt wraps it into a stage1 image in its
-//! store (trusted without a signature: it is part of this installation)
-//! and reuses that image while the executable is unchanged. Both flavours
-//! hold the same executable, which acts by the name it is run as.
+//! The default stage1 images, part of this installation and so trusted
+//! without a signature. Looked for, in order:
+//!
+//! 1. `stage1-rs.aci` / `stage1-fly-rs.aci` (as packaged, see
+//!    `scripts/package-stage1.sh`) in the `stage1-images` directory of
+//!    `paths.d`, then beside `rkt`; imported once, and again only when the
+//!    file changes;
+//! 2. the `stage1` executable beside `rkt` (where `cargo build` leaves
+//!    it), which rkt wraps into a stage1 image in its store on first use
+//!    and reuses while the executable is unchanged.
+//!
+//! Both flavours hold the same executable, which acts by the name it is
+//! run as.
 
 use crate::fetch::{FetchError, Fetcher, ImageRef};
-use crate::store::{ImageRecord, ImageStore};
+use crate::store::{ImageRecord, ImageStore, RemoteRecord};
+use appc::schema::types::Hash;
 use serde_json::json;
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub const RUN: &str = "coreos.com/rkt/stage1/run";
 pub const GC: &str = "coreos.com/rkt/stage1/gc";
@@ -28,6 +37,14 @@ impl Flavor {
         match self {
             Flavor::Default => "coreos.com/rkt/stage1-rs",
             Flavor::Fly => "coreos.com/rkt/stage1-fly-rs",
+        }
+    }
+
+    /// The file name it is packaged as.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Flavor::Default => "stage1-rs.aci",
+            Flavor::Fly => "stage1-fly-rs.aci",
         }
     }
 
@@ -60,14 +77,68 @@ pub fn binary() -> Result<PathBuf, FetchError> {
     Ok(path)
 }
 
-/// The stage1 image of `flavor`, made from the executable beside rkt if
-/// the store has none made from this very executable.
+/// A packaged image of `flavor` in `images_dir` or beside rkt.
+fn packaged(flavor: Flavor, images_dir: Option<&Path>) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    images_dir
+        .map(|d| d.join(flavor.file_name()))
+        .into_iter()
+        .chain(std::iter::once(exe.with_file_name(flavor.file_name())))
+        .find(|p| p.is_file())
+}
+
+/// The packaged image at `aci`, from the store if this very file was
+/// imported before (remembered as a `file://` remote record whose
+/// validator is the file's size and modification time).
+fn import(
+    store: &ImageStore,
+    fetcher: &Fetcher<'_>,
+    aci: &Path,
+) -> Result<ImageRecord, FetchError> {
+    let meta = std::fs::metadata(aci).map_err(io_at(aci))?;
+    let key = format!("{}-{}.{}", meta.len(), meta.mtime(), meta.mtime_nsec());
+    let url = format!("file://{}", aci.display());
+    if let Some(remote) = store.remote(&url)?
+        && remote.etag.as_deref() == Some(key.as_str())
+        && let Some(rec) = store
+            .record(&Hash::new(&remote.image_id).map_err(|_| {
+                FetchError::BadRef(remote.image_id.clone(), "bad image ID".into())
+            })?)?
+    {
+        return Ok(rec);
+    }
+    let rec = fetcher.fetch(&ImageRef::File(aci.to_path_buf()))?;
+    store.set_remote(&RemoteRecord {
+        url,
+        etag: Some(key),
+        max_age: None,
+        download_time: 0,
+        image_id: rec.id.clone(),
+    })?;
+    Ok(rec)
+}
+
+/// The stage1 image of `flavor`: a packaged one (see the module's
+/// documentation), else one made from the executable beside rkt if the
+/// store has none made from this very executable.
 pub fn ensure(
     store: &ImageStore,
     fetcher: &Fetcher<'_>,
     flavor: Flavor,
+    images_dir: Option<&Path>,
 ) -> Result<ImageRecord, FetchError> {
-    let bin = binary()?;
+    if let Some(aci) = packaged(flavor, images_dir) {
+        return import(store, fetcher, &aci);
+    }
+    let bin = binary().map_err(|e| {
+        FetchError::BadRef(
+            flavor.image_name().into(),
+            format!(
+                "no stage1 image: no {} beside rkt or in the stage1-images directory, and {e}",
+                flavor.file_name()
+            ),
+        )
+    })?;
     let meta = std::fs::metadata(&bin).map_err(io_at(&bin))?;
     let key = format!("{}-{}.{}", meta.len(), meta.mtime(), meta.mtime_nsec());
     let existing = store.records()?.into_iter().find(|r| {

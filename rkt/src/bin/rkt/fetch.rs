@@ -3,6 +3,7 @@
 use crate::Settings;
 use anyhow::Context;
 use rkt::fetch::{Fetcher, HttpClient, ImageRef, PullPolicy};
+use rkt::stage1_image::{self, Flavor};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -33,10 +34,18 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
         if let ImageRef::File(path) = &reference {
             eprintln!("image: using image from file {}", path.display());
         }
+        // This installation's own stage1 images are found locally, and
+        // trusted as part of it.
+        let own_stage1 = match &reference {
+            ImageRef::Name(n) if n.labels.is_empty() => Flavor::from_name(n.name.as_str()),
+            _ => None,
+        };
+        let mut insecure = settings.insecure;
+        insecure.image |= own_stage1.is_some();
         let fetcher = Fetcher {
             store: &store,
             trust: &trust,
-            insecure: settings.insecure,
+            insecure,
             pull_policy,
             signature: args.signature.get(i).cloned(),
             trust_keys_from_https: settings.trust_keys_from_https,
@@ -46,7 +55,11 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
                 progress,
             )?,
         };
-        let record = fetcher.fetch(&reference)?;
+        let images_dir = settings.config.stage1_images_dir.as_deref();
+        let record = match own_stage1 {
+            Some(flavor) => stage1_image::ensure(&store, &fetcher, flavor, images_dir)?,
+            None => fetcher.fetch(&reference)?,
+        };
         if args.full {
             println!("{}", record.id);
         } else {

@@ -498,6 +498,7 @@ fn pod_volumes(specs: &[String]) -> anyhow::Result<Vec<Volume>> {
 /// The stage1 image the pod runs with.
 fn choose_stage1<'s>(
     args: &Args,
+    images_dir: Option<&Path>,
     store: &ImageStore,
     fetcher: &dyn Fn(bool, Option<PathBuf>) -> anyhow::Result<Fetcher<'s>>,
 ) -> anyhow::Result<ImageRecord> {
@@ -516,7 +517,7 @@ fn choose_stage1<'s>(
         fetcher(true, None)?.fetch(&ImageRef::File(path.clone()))?
     } else if let Some(name) = &args.stage1_name {
         match Flavor::from_name(name) {
-            Some(flavor) => stage1_image::ensure(store, &fetcher(true, None)?, flavor)?,
+            Some(flavor) => stage1_image::ensure(store, &fetcher(true, None)?, flavor, images_dir)?,
             None => store.resolve(name)?,
         }
     } else if let Some(hash) = &args.stage1_hash {
@@ -527,7 +528,7 @@ fn choose_stage1<'s>(
     } else if let Some(url) = &args.stage1_url {
         fetcher(false, None)?.fetch(&ImageRef::Url(url.clone()))?
     } else {
-        stage1_image::ensure(store, &fetcher(true, None)?, Flavor::Default)?
+        stage1_image::ensure(store, &fetcher(true, None)?, Flavor::Default, images_dir)?
     };
     Ok(stage1)
 }
@@ -724,7 +725,8 @@ pub fn prepare(
     if args.interactive && app_count != 1 {
         bail!("--interactive runs exactly one app ({app_count} given)");
     }
-    let stage1 = choose_stage1(args, &store, &fetcher)?;
+    let images_dir = settings.config.stage1_images_dir.as_deref();
+    let stage1 = choose_stage1(args, images_dir, &store, &fetcher)?;
     let entrypoint = stage1_image::run_entrypoint(&store, &stage1)?;
 
     let pods = Pods::open(&settings.data_dir)?;

@@ -1,0 +1,93 @@
+//! The default stage1 images: made from the executable beside rkt,
+//! exported as packages, and found as packages beside rkt or in the
+//! stage1-images directory. Running pods needs root (as CI runs).
+
+mod support;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+use support::Env;
+use support::pods::{busybox, ensure_stage1, stdout};
+
+/// `rkt fetch` of our stage1's name gives this installation's image, which
+/// `rkt image export` packages.
+fn package(env: &Env, name: &str, out: &std::path::Path) {
+    let fetched = env.rkt(&["fetch", name]);
+    assert!(
+        fetched.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fetched.stderr)
+    );
+    let exported = env.rkt(&["image", "export", name, out.to_str().unwrap()]);
+    assert!(exported.status.success());
+}
+
+#[test]
+fn a_packaged_stage1_beside_rkt_runs_pods() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let aci = env.path("stage1-rs.aci");
+    package(&env, "coreos.com/rkt/stage1-rs", &aci);
+    let info = appc::aci::validate_archive(fs::File::open(&aci).unwrap(), true).unwrap();
+    let id = info.image_id.unwrap().to_string();
+    let annotations = &info.manifest.annotations;
+    assert_eq!(annotations.get("coreos.com/rkt/stage1/run"), Some("/init"));
+    assert_eq!(annotations.get("coreos.com/rkt/stage1/gc"), Some("/gc"));
+
+    // An installation with rkt and the package, and no stage1 executable.
+    let bin = env.path("bin");
+    fs::create_dir(&bin).unwrap();
+    fs::copy(env!("CARGO_BIN_EXE_rkt"), bin.join("rkt")).unwrap();
+    fs::copy(&aci, bin.join("stage1-rs.aci")).unwrap();
+    let image = busybox(&env);
+    let fresh = Env::new();
+    let installed = bin.join("rkt");
+    let rkt = |args: &[&str]| rkt_at(&installed, &fresh, args);
+    let out = rkt(&[
+        "--insecure-options=image",
+        "run",
+        "--net=host",
+        image.to_str().unwrap(),
+        "--exec=/bin/echo",
+        "--",
+        "from the package",
+    ]);
+    assert_eq!(
+        stdout(&out),
+        "from the package\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let images = stdout(&rkt(&["image", "list", "--no-legend", "--full"]));
+    assert!(images.contains(&id), "{images}");
+    assert!(rkt(&["gc", "--grace-period=0s"]).status.success());
+
+    // Without the package, and with no executable beside it, rkt says so.
+    fs::remove_file(bin.join("stage1-rs.aci")).unwrap();
+    let empty = Env::new();
+    let out = rkt_at(
+        &installed,
+        &empty,
+        &[
+            "--insecure-options=image",
+            "run",
+            "--net=host",
+            image.to_str().unwrap(),
+        ],
+    );
+    let err = support::one_line_error(&out);
+    assert!(err.contains("stage1"), "{err}");
+}
+
+/// rkt installed at `program`, with `env`'s directories.
+fn rkt_at(program: &Path, env: &Env, args: &[&str]) -> Output {
+    let own = env.rkt_command(args);
+    Command::new(program)
+        .args(own.get_args())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
