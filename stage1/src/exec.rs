@@ -14,9 +14,11 @@ use std::path::Path;
 pub struct Confinement<'a> {
     /// The pod's cgroups (none in the fly flavour).
     pub cgroups: Option<&'a PodCgroups>,
-    /// The app's seccomp policy (none in the fly flavour or with
-    /// `--insecure-options=seccomp`).
-    pub seccomp: Option<&'a Policy>,
+    /// Whether the app's seccomp policy applies (not in the fly flavour
+    /// nor with `--insecure-options=seccomp`). It is worked out in the
+    /// app's own process: libseccomp and the dynamic linking it brings
+    /// stay out of the long-lived init. (stage0 checks it beforehand.)
+    pub seccomp: bool,
     /// Keep every capability (`--insecure-options=capabilities`).
     pub all_capabilities: bool,
 }
@@ -152,7 +154,11 @@ fn try_exec(
     } else {
         &["execve"]
     };
-    let filter = confinement.seccomp.map(|p| p.compile(exempt)).transpose()?;
+    let filter = if confinement.seccomp {
+        Some(Policy::of(a)?.compile(exempt)?)
+    } else {
+        None
+    };
     let load = |f: &Option<libseccomp::ScmpFilterContext>| match f {
         Some(f) => f
             .load()

@@ -6,7 +6,6 @@ use crate::args::Args;
 use crate::cgroups::PodCgroups;
 use crate::exec::Confinement;
 use crate::rootfs;
-use crate::seccomp::Policy;
 use appc::schema::PodManifest;
 use appc::schema::pod_manifest::RuntimeApp;
 use nix::sched::{CloneFlags, unshare};
@@ -49,25 +48,11 @@ fn supervise(
     }
     let apps: &[RuntimeApp] = manifest.apps.as_deref().unwrap_or_default();
     let volumes = manifest.volumes.as_deref().unwrap_or_default();
-    // Every app's seccomp policy is checked before anything starts.
-    let mut policies: Vec<Option<Policy>> = Vec::new();
-    for app in apps {
-        let policy = match &app.app {
-            Some(a) if !fly && !args.disable_seccomp => {
-                Some(Policy::of(a).map_err(|e| format!("app {}: {e}", app.name))?)
-            }
-            _ => None,
-        };
-        policies.push(policy);
-    }
-    let confinements: Vec<Confinement<'_>> = policies
-        .iter()
-        .map(|p| Confinement {
-            cgroups,
-            seccomp: p.as_ref(),
-            all_capabilities: args.disable_capabilities,
-        })
-        .collect();
+    let confinement = Confinement {
+        cgroups,
+        seccomp: !fly && !args.disable_seccomp,
+        all_capabilities: args.disable_capabilities,
+    };
     let mut roots: Vec<PathBuf> = Vec::new();
     for app in apps {
         let root = rootfs::prepare(args, app, fly)?;
@@ -101,15 +86,15 @@ fn supervise(
 
     let mut running: HashMap<Pid, String> = HashMap::new();
     let mut first_failure: Option<u8> = None;
-    for ((app, root), confinement) in apps.iter().zip(&roots).zip(&confinements) {
+    for (app, root) in apps.iter().zip(&roots) {
         // A failing pre-start handler counts as the app failing.
-        let code = handler(app, root, "pre-start", &old_mask, confinement)?;
+        let code = handler(app, root, "pre-start", &old_mask, &confinement)?;
         if code != 0 {
             let _ = std::fs::write(args.status_file(app.name.as_str()), code.to_string());
             first_failure.get_or_insert(code);
             break;
         }
-        let child = spawn(&old_mask, || crate::exec::exec_app(app, root, confinement))?;
+        let child = spawn(&old_mask, || crate::exec::exec_app(app, root, &confinement))?;
         running.insert(child, app.name.to_string());
     }
     let mut stopping = false;
@@ -145,13 +130,12 @@ fn supervise(
                 };
                 let path = args.status_file(&name);
                 let _ = std::fs::write(&path, code.to_string());
-                if let Some(((app, root), confinement)) = apps
+                if let Some((app, root)) = apps
                     .iter()
                     .zip(&roots)
-                    .zip(&confinements)
-                    .find(|((a, _), _)| a.name.as_str() == name)
+                    .find(|(a, _)| a.name.as_str() == name)
                 {
-                    handler(app, root, "post-stop", &old_mask, confinement)?;
+                    handler(app, root, "post-stop", &old_mask, &confinement)?;
                 }
                 let stopped_by_us = stop_requested && matches!(code, 143 | 137);
                 if code != 0 && first_failure.is_none() && !stopped_by_us {

@@ -47,11 +47,11 @@ pub fn run(args: &Args, fly: bool) -> Result<u8, String> {
     write("ppid", std::process::id().to_string())?;
     write("started", now_nanos().to_string())?;
 
+    let apps = manifest.apps.as_deref().unwrap_or_default();
     // fly runs privileged tools as they are: no cgroups, no limits.
     let cgroups = if fly {
         None
     } else {
-        let apps = manifest.apps.as_deref().unwrap_or_default();
         Some(PodCgroups::create(
             &args.pod_dir,
             &args.uuid,

@@ -299,6 +299,9 @@ fn check_app(name: &str, root: &Path, app: &App) -> anyhow::Result<()> {
             bail!("app {name}: unknown capability {bad}");
         }
     }
+    // stage1 works the filter out again in the app's process; checked here,
+    // a bad set is refused before there is a pod.
+    stage1::seccomp::Policy::of(app).map_err(|e| anyhow::anyhow!("app {name}: {e}"))?;
     let exec = app
         .exec
         .as_ref()
