@@ -660,6 +660,51 @@ fn apps_can_run_in_a_copy_of_their_image() {
     assert_eq!(mounts_under(env.tmp.path()), 0);
 }
 
+/// Unmounts what a test mounted, even when the test fails.
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// With the data directory itself on overlayfs, which overlayfs refuses as
+/// an upper layer, stage1 falls back to a copy by itself.
+#[test]
+fn apps_get_a_copy_where_overlayfs_refuses() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let aci = busybox(&env);
+    let img = aci.to_str().unwrap();
+    for d in ["lower", "upper", "work"] {
+        fs::create_dir(env.path(d)).unwrap();
+    }
+    let data = env.path("data");
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        env.path("lower").display(),
+        env.path("upper").display(),
+        env.path("work").display()
+    );
+    nix::mount::mount(
+        Some("overlay"),
+        &data,
+        Some("overlay"),
+        nix::mount::MsFlags::empty(),
+        Some(opts.as_str()),
+    )
+    .unwrap();
+    let _mounted = Mounted(data);
+    let out = run(&env, &[img, "--exec=/bin/echo", "--", "copied"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stdout(&out), "copied\n", "{err}");
+    assert!(err.contains("overlayfs cannot be used here"), "{err}");
+    assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
+}
+
 fn export_after_changes(pod_flags: &[&str]) {
     if !ensure_stage1() {
         return;
