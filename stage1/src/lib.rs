@@ -8,8 +8,10 @@
 //!
 //! ```text
 //! <stage1 tree>/rootfs/{init,fly} --pod-dir=DIR --uuid=UUID --lock-fd=N [--hostname=NAME]
+//!     [--disable-capabilities-restriction] [--disable-paths] [--disable-seccomp]
 //! ```
 //!
+//! (the last three from `--insecure-options=capabilities,paths,seccomp`)
 //! with the lock's descriptor `N` inherited: stage1 keeps it open for the
 //! pod's whole life, so the pod is running exactly while the lock is held,
 //! even if stage1 is killed. The pod directory holds:
