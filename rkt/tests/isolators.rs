@@ -256,3 +256,61 @@ fn the_hosts_kernel_settings_are_out_of_reach() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Where a cgroup hierarchy is read-only (as in some containers), pods
+/// still run, without what it would enforce: with no device cgroup, apps
+/// do not get CAP_MKNOD.
+#[test]
+fn a_read_only_cgroup_hierarchy_is_done_without() {
+    if !ensure_stage1() {
+        return;
+    }
+    let devices = std::path::Path::new("/sys/fs/cgroup/devices");
+    if !devices.is_dir() {
+        eprintln!("no devices cgroup hierarchy here: skipped");
+        return;
+    }
+    let env = Env::new();
+    let aci = busybox(&env);
+    let rkt = env.rkt_command(&[
+        "--insecure-options=image",
+        "run",
+        "--net=host",
+        aci.to_str().unwrap(),
+        "--exec=/bin/sh",
+        "--",
+        "-c",
+        "mknod /tmp/null c 1 3 2>/dev/null && echo made || echo refused",
+    ]);
+    // rkt's command line, run in a mount namespace of its own where the
+    // devices hierarchy is read-only (the host's stays as it is).
+    let line: Vec<String> = std::iter::once(rkt.get_program())
+        .chain(rkt.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let script = format!(
+        "mount -o bind,remount,ro {} && exec \"$@\"",
+        devices.display()
+    );
+    let out = std::process::Command::new("unshare")
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &script,
+            "sh",
+        ])
+        .args(&line)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stdout(&out), "refused\n", "{err}");
+    assert!(
+        err.contains("no pod cgroup in /sys/fs/cgroup/devices"),
+        "{err}"
+    );
+    assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
+}

@@ -189,23 +189,16 @@ impl PodCgroups {
     ) -> Result<PodCgroups, String> {
         let read = |p: &str| std::fs::read_to_string(p).map_err(|e| format!("{p}: {e}"));
         let hierarchies = hierarchies(&read("/proc/self/mountinfo")?, &read("/proc/self/cgroup")?);
-        let pod = PodCgroups {
+        let mut pod = PodCgroups {
             dirs: hierarchies
                 .iter()
                 .map(|h| h.own.join(format!("rkt-{uuid}")))
                 .collect(),
             hierarchies,
         };
-        let text: String = pod
-            .dirs
-            .iter()
-            .map(|d| format!("{}\n", d.display()))
-            .collect();
-        write(&pod_dir.join(RECORD), &text)?;
+        pod.record(pod_dir)?;
         let made = pod
-            .dirs
-            .iter()
-            .try_for_each(|d| mkdir(d))
+            .make_pod_dirs(pod_dir)
             .and_then(|()| {
                 apps.iter()
                     .try_for_each(|a| pod.create_app(a, extra_device))
@@ -216,6 +209,44 @@ impl PodCgroups {
             return Err(e);
         }
         Ok(pod)
+    }
+
+    fn record(&self, pod_dir: &Path) -> Result<(), String> {
+        let text: String = self
+            .dirs
+            .iter()
+            .map(|d| format!("{}\n", d.display()))
+            .collect();
+        write(&pod_dir.join(RECORD), &text)
+    }
+
+    /// Makes the pod's directory in each hierarchy. A hierarchy this
+    /// process may not write to (cgroupfs mounted read-only, as in some
+    /// containers) is left out, and the record says so; what it would
+    /// have enforced is then refused or, for devices, not relied on.
+    fn make_pod_dirs(&mut self, pod_dir: &Path) -> Result<(), String> {
+        let mut writable = Vec::new();
+        for (h, dir) in self.hierarchies.iter().zip(&self.dirs) {
+            match std::fs::create_dir(dir) {
+                Ok(()) => writable.push(true),
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(nix::libc::EROFS | nix::libc::EACCES | nix::libc::EPERM)
+                    ) =>
+                {
+                    eprintln!("stage1: no pod cgroup in {}: {e}", h.own.display());
+                    writable.push(false);
+                }
+                // The caller removes the ones made so far.
+                Err(e) => return Err(format!("{}: {e}", dir.display())),
+            }
+        }
+        let mut kept = writable.iter();
+        self.hierarchies.retain(|_| *kept.next().unwrap_or(&false));
+        let mut kept = writable.iter();
+        self.dirs.retain(|_| *kept.next().unwrap_or(&false));
+        self.record(pod_dir)
     }
 
     /// Refuses isolators this host's cgroups cannot enforce.
