@@ -313,14 +313,20 @@ impl PodCgroups {
         self.hierarchies.iter().any(|h| h.has("devices"))
     }
 
-    /// Moves the calling process into the pod's cgroups.
-    pub fn join_pod(&self) -> Result<(), String> {
-        join(self.dirs.iter().cloned())
+    /// Moves process `pid` (the pod init) into the pod's cgroups.
+    pub fn adopt(&self, pid: i32) -> Result<(), String> {
+        for dir in &self.dirs {
+            write(&dir.join("cgroup.procs"), &pid.to_string())?;
+        }
+        Ok(())
     }
 
     /// Moves the calling process into the app's cgroups.
     pub fn join_app(&self, app: &str) -> Result<(), String> {
-        join(self.dirs.iter().map(|d| d.join(app)))
+        for dir in &self.dirs {
+            write(&dir.join(app).join("cgroup.procs"), "0")?;
+        }
+        Ok(())
     }
 
     /// Removes the pod's cgroups once its processes are gone.
@@ -336,13 +342,6 @@ impl Limits {
             .find(|a| wanted(&Limits::of(a)))
             .map(|a| a.name.to_string())
     }
-}
-
-fn join(dirs: impl Iterator<Item = PathBuf>) -> Result<(), String> {
-    for dir in dirs {
-        write(&dir.join("cgroup.procs"), "0")?;
-    }
-    Ok(())
 }
 
 /// Removes a cgroup directory and any below it, deepest first. A cgroup

@@ -109,10 +109,6 @@ fn start(
             if orphaned {
                 std::process::exit(254);
             }
-            if let Some(Err(e)) = cgroups.map(PodCgroups::join_pod) {
-                eprintln!("stage1: {e}");
-                std::process::exit(254);
-            }
             std::process::exit(i32::from(crate::init::run(args, manifest, fly, cgroups)))
         }
         ForkResult::Parent { child } => child,
@@ -121,6 +117,13 @@ fn start(
     let path = args.pod_dir.join("pid");
     std::fs::write(&path, child.as_raw().to_string())
         .map_err(|e| format!("{}: {e}", path.display()))?;
+    // Moved by the supervisor while the init sets up the pod: the first
+    // move of a task between v1 cgroups waits for an RCU grace period
+    // (milliseconds), which this way overlaps the init's work. (Apps join
+    // their own cgroups themselves.) On failure the init dies with us.
+    if let Some(c) = cgroups {
+        c.adopt(child.as_raw())?;
+    }
     loop {
         match waitpid(child, None) {
             Ok(WaitStatus::Exited(_, code)) => return Ok(code as u8),
