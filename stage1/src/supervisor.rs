@@ -120,9 +120,11 @@ fn start(
     // Moved by the supervisor while the init sets up the pod: the first
     // move of a task between v1 cgroups waits for an RCU grace period
     // (milliseconds), which this way overlaps the init's work. (Apps join
-    // their own cgroups themselves.) On failure the init dies with us.
-    if let Some(c) = cgroups {
-        c.adopt(child.as_raw())?;
+    // their own cgroups themselves.)
+    if let Some(Err(e)) = cgroups.map(|c| c.adopt(child.as_raw())) {
+        let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
+        let _ = waitpid(child, None);
+        return Err(e);
     }
     loop {
         match waitpid(child, None) {
