@@ -8,3 +8,5 @@
 pub mod aci;
 pub mod discovery;
 pub mod schema;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

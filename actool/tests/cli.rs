@@ -2,6 +2,7 @@
 //! cross-checks against the reference actool (`/usr/bin/actool`, Debian's
 //! appc-spec) in both directions.
 
+use appc::testing::{RawEntry, raw_tar};
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
@@ -340,25 +341,6 @@ fn patch_manifest_changes_only_the_manifest() {
     ]);
     assert!(renamed.status.success());
     assert_eq!(cat_manifest(&aci)["name"], "example.com/renamed");
-}
-
-type RawEntry<'a> = (&'a str, tar::EntryType, &'a [u8], &'a str);
-
-/// A plain tar whose entries are written byte for byte as given, so that
-/// malicious names reach the validator unchanged.
-fn raw_tar(entries: &[RawEntry<'_>]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for (name, kind, data, link) in entries {
-        let mut h = tar::Header::new_ustar();
-        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
-        h.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
-        h.set_entry_type(*kind);
-        h.set_mode(if kind.is_dir() { 0o755 } else { 0o644 });
-        h.set_size(data.len() as u64);
-        h.set_cksum();
-        b.append(&h, *data).unwrap();
-    }
-    b.into_inner().unwrap()
 }
 
 const MANIFEST: &[u8] =

@@ -7,81 +7,6 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A CA and a server certificate for 127.0.0.1 signed by it, in `dir`.
-fn make_certificates(dir: &Path) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=rkt-rs test CA",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "srv.key",
-            "-out",
-            "srv.csr",
-            "-subj",
-            "/CN=127.0.0.1",
-        ],
-    );
-    std::fs::write(
-        dir.join("ext.cnf"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "srv.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "srv.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "ext.cnf",
-        ],
-    );
-}
-
 /// Serves one discovery page over TLS; returns the port.
 fn serve_tls(dir: &Path) -> u16 {
     let cert = std::fs::read(dir.join("srv.pem")).unwrap();
@@ -128,7 +53,7 @@ fn discover(port: u16, ca: Option<&Path>, empty_dir: &Path, insecure: bool) -> O
 #[test]
 fn https_discovery_trusts_ssl_cert_file_and_nothing_else() {
     let tmp = tempfile::tempdir().unwrap();
-    make_certificates(tmp.path());
+    appc::testing::tls_certificates(tmp.path(), "127.0.0.1", "IP:127.0.0.1");
     let port = serve_tls(tmp.path());
     let empty = tmp.path().join("no-certs");
     std::fs::create_dir(&empty).unwrap();

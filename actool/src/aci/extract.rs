@@ -333,30 +333,20 @@ pub fn extract_archive<R: Read>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{RawEntry, raw_tar};
     use std::fs;
 
     const MANIFEST: &[u8] =
         br#"{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/x"}"#;
 
     /// A tar with the manifest, rootfs/ and `entries` (name, type, data, link).
-    fn aci(entries: &[(&str, tar::EntryType, &[u8], &str)]) -> Vec<u8> {
-        let mut b = tar::Builder::new(Vec::new());
+    fn aci(entries: &[RawEntry<'_>]) -> Vec<u8> {
         let all = [
             ("manifest", tar::EntryType::Regular, MANIFEST, ""),
             ("rootfs", tar::EntryType::Directory, &b""[..], ""),
         ];
-        for (name, kind, data, link) in all.iter().chain(entries) {
-            let mut h = tar::Header::new_ustar();
-            h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
-            h.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
-            h.set_entry_type(*kind);
-            h.set_mode(if kind.is_dir() { 0o755 } else { 0o644 });
-            h.set_size(data.len() as u64);
-            h.set_mtime(1_000_000);
-            h.set_cksum();
-            b.append(&h, *data).unwrap();
-        }
-        b.into_inner().unwrap()
+        let all: Vec<RawEntry<'_>> = all.iter().chain(entries).copied().collect();
+        raw_tar(&all)
     }
 
     fn extract(

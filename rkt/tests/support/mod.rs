@@ -66,44 +66,34 @@ impl Env {
     }
 
     pub fn sign_to(&self, file: &Path, who: &str, asc: &Path) {
-        let out = self
-            .gpg()
-            .args([
-                "--armor",
-                "--detach-sign",
-                "--local-user",
-                &format!("{who}@rkt-rs.test"),
-                "--output",
-            ])
-            .arg(asc)
-            .arg(file)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "gpg --detach-sign: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.detach_sign(file, who, asc, true);
     }
 
     /// Signs `file` with a binary (not armored) signature.
     pub fn sign_binary(&self, file: &Path, who: &str, sig: &Path) {
-        let out = self
-            .gpg()
+        self.detach_sign(file, who, sig, false);
+    }
+
+    fn detach_sign(&self, file: &Path, who: &str, out: &Path, armor: bool) {
+        let mut gpg = self.gpg();
+        if armor {
+            gpg.arg("--armor");
+        }
+        let done = gpg
             .args([
                 "--detach-sign",
                 "--local-user",
                 &format!("{who}@rkt-rs.test"),
                 "--output",
             ])
-            .arg(sig)
+            .arg(out)
             .arg(file)
             .output()
             .unwrap();
         assert!(
-            out.status.success(),
+            done.status.success(),
             "gpg --detach-sign: {}",
-            String::from_utf8_lossy(&out.stderr)
+            String::from_utf8_lossy(&done.stderr)
         );
     }
 
@@ -219,26 +209,17 @@ pub fn one_line_error(out: &Output) -> String {
     lines[0].to_string()
 }
 
-pub type RawEntry<'a> = (&'a str, tar::EntryType, &'a [u8], &'a str);
+pub use appc::testing::RawEntry;
 
-/// A plain tar written byte for byte as given (for malicious names).
+/// An archive with `manifest`, a rootfs directory and `entries`, written
+/// byte for byte (for malicious names).
 pub fn raw_tar(manifest: &[u8], entries: &[RawEntry<'_>]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
     let base: [RawEntry<'_>; 2] = [
         ("manifest", tar::EntryType::Regular, manifest, ""),
         ("rootfs", tar::EntryType::Directory, b"", ""),
     ];
-    for (name, kind, data, link) in base.iter().chain(entries) {
-        let mut h = tar::Header::new_ustar();
-        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
-        h.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
-        h.set_entry_type(*kind);
-        h.set_mode(if kind.is_dir() { 0o755 } else { 0o644 });
-        h.set_size(data.len() as u64);
-        h.set_cksum();
-        b.append(&h, *data).unwrap();
-    }
-    b.into_inner().unwrap()
+    let all: Vec<RawEntry<'_>> = base.iter().chain(entries).copied().collect();
+    appc::testing::raw_tar(&all)
 }
 
 /// Mount points under `dir` (there must be none after a test).
