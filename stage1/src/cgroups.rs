@@ -197,13 +197,10 @@ impl PodCgroups {
             hierarchies,
         };
         pod.record(pod_dir)?;
-        let made = pod
-            .make_pod_dirs(pod_dir)
-            .and_then(|()| {
-                apps.iter()
-                    .try_for_each(|a| pod.create_app(a, extra_device))
-            })
-            .and_then(|()| pod.check_controllers(apps));
+        let made = pod.make_pod_dirs(pod_dir).and_then(|()| {
+            apps.iter()
+                .try_for_each(|a| pod.create_app(a, extra_device))
+        });
         if let Err(e) = made {
             let _ = pod.remove();
             return Err(e);
@@ -217,7 +214,10 @@ impl PodCgroups {
             .iter()
             .map(|d| format!("{}\n", d.display()))
             .collect();
-        write(&pod_dir.join(RECORD), &text)
+        // Whole or not at all: gc trusts every line to name this pod.
+        let tmp = pod_dir.join(format!("{RECORD}.tmp"));
+        write(&tmp, &text)?;
+        std::fs::rename(&tmp, pod_dir.join(RECORD)).map_err(|e| format!("{}: {e}", tmp.display()))
     }
 
     /// Makes the pod's directory in each hierarchy. A hierarchy this
@@ -249,26 +249,18 @@ impl PodCgroups {
         self.record(pod_dir)
     }
 
-    /// Refuses isolators this host's cgroups cannot enforce.
-    fn check_controllers(&self, apps: &[RuntimeApp]) -> Result<(), String> {
-        for (needed, what) in [
-            ("memory", Limits::of_all(apps, |l| l.memory_bytes.is_some())),
-            ("cpu", Limits::of_all(apps, |l| l.cpu_quota_us.is_some())),
-            ("cpu", Limits::of_all(apps, |l| l.cpu_shares.is_some())),
-        ] {
-            if let Some(app) = what
-                && !self.hierarchies.iter().any(|h| h.has(needed))
-            {
+    fn create_app(&self, app: &RuntimeApp, extra: Option<(u64, u64)>) -> Result<(), String> {
+        let limits = Limits::of(app);
+        // Isolators this host's cgroups cannot enforce are refused.
+        let cpu = limits.cpu_quota_us.is_some() || limits.cpu_shares.is_some();
+        for (needed, wanted) in [("memory", limits.memory_bytes.is_some()), ("cpu", cpu)] {
+            if wanted && !self.hierarchies.iter().any(|h| h.has(needed)) {
                 return Err(format!(
-                    "app {app}: its isolators need a cgroup-v1 {needed} hierarchy, which this host does not mount"
+                    "app {}: its isolators need a cgroup-v1 {needed} hierarchy, which this host does not mount",
+                    app.name
                 ));
             }
         }
-        Ok(())
-    }
-
-    fn create_app(&self, app: &RuntimeApp, extra: Option<(u64, u64)>) -> Result<(), String> {
-        let limits = Limits::of(app);
         for (h, pod_dir) in self.hierarchies.iter().zip(&self.dirs) {
             let dir = pod_dir.join(app.name.as_str());
             mkdir(&dir)?;
@@ -332,15 +324,6 @@ impl PodCgroups {
     /// Removes the pod's cgroups once its processes are gone.
     pub fn remove(&self) -> Result<(), String> {
         self.dirs.iter().try_for_each(|d| remove_tree(d))
-    }
-}
-
-impl Limits {
-    /// The first app whose limits satisfy `wanted`.
-    fn of_all(apps: &[RuntimeApp], wanted: impl Fn(&Limits) -> bool) -> Option<String> {
-        apps.iter()
-            .find(|a| wanted(&Limits::of(a)))
-            .map(|a| a.name.to_string())
     }
 }
 

@@ -319,38 +319,35 @@ pub fn gc(settings: &Settings, a: GcArgs) -> anyhow::Result<()> {
     let pods = Pods::open(&settings.data_dir)?;
     let store = settings.image_store()?;
     let now = now_nanos();
+    let mut failed = 0;
     for mut pod in pods.list()? {
         let state = pod.state()?;
         let age = |file: &str| pod.number(file).map_or(i64::MAX, |t| now - t);
-        match state {
+        let due = match state {
             State::Exited => {
                 println!("Moving pod \"{}\" to garbage", pod.uuid);
                 pod.move_to(&pods, Dir::ExitedGarbage)?;
                 std::fs::write(pod.path.join("gc-marked"), now.to_string())?;
-                if !a.mark_only && grace.is_zero() {
-                    println!("Garbage collecting pod \"{}\"", pod.uuid);
-                    collect(&store, &pods, pod)?;
-                }
+                grace.is_zero()
             }
-            State::ExitedGarbage if !a.mark_only && age("gc-marked") >= grace.as_nanos() as i64 => {
-                println!("Garbage collecting pod \"{}\"", pod.uuid);
-                collect(&store, &pods, pod)?;
-            }
-            State::Prepared if !a.mark_only && age("created") >= expire.as_nanos() as i64 => {
-                println!("Garbage collecting pod \"{}\"", pod.uuid);
-                collect(&store, &pods, pod)?;
-            }
+            State::ExitedGarbage => age("gc-marked") >= grace.as_nanos() as i64,
+            State::Prepared => age("created") >= expire.as_nanos() as i64,
             // A crashed rkt left these; nobody holds their lock.
-            State::AbortedPrepare | State::Garbage if !a.mark_only => {
-                println!("Garbage collecting pod \"{}\"", pod.uuid);
-                collect(&store, &pods, pod)?;
+            State::AbortedPrepare | State::Garbage => true,
+            State::Embryo => pod.try_lock()?.is_some(),
+            _ => false,
+        };
+        if due && !a.mark_only {
+            println!("Garbage collecting pod \"{}\"", pod.uuid);
+            // One pod that cannot be collected does not hold up the others.
+            if let Err(e) = collect(&store, &pods, pod) {
+                eprintln!("gc: {e:#}");
+                failed += 1;
             }
-            State::Embryo if !a.mark_only && pod.try_lock()?.is_some() => {
-                println!("Garbage collecting pod \"{}\"", pod.uuid);
-                collect(&store, &pods, pod)?;
-            }
-            _ => {}
         }
+    }
+    if failed > 0 {
+        bail!("{failed} pods could not be collected; they are kept for the next gc");
     }
     Ok(())
 }
