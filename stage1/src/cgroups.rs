@@ -354,35 +354,52 @@ fn remove_tree(dir: &Path) -> Result<(), String> {
     Err(format!("{}: still in use", dir.display()))
 }
 
-/// Removes the cgroups recorded in `pod_dir` for pod `uuid` (the stage1
-/// gc entrypoint, for pods whose supervisor could not). Only directories
-/// named for this pod, on a cgroup file system, are touched.
-pub fn remove_recorded(pod_dir: &Path, uuid: &str) -> Result<(), String> {
+/// The cgroup directories recorded in `pod_dir` for pod `uuid` (none
+/// when there is no record). Only directories named for this pod, on a
+/// cgroup file system (or gone), are accepted.
+fn recorded(pod_dir: &Path, uuid: &str) -> Result<Vec<PathBuf>, String> {
     let path = pod_dir.join(RECORD);
     let text = match std::fs::read_to_string(&path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         other => other.map_err(|e| format!("{}: {e}", path.display()))?,
     };
     let name = format!("rkt-{uuid}");
+    let on_cgroupfs = |dir: &Path| {
+        nix::sys::statfs::statfs(dir).is_ok_and(|s| {
+            let t = s.filesystem_type();
+            t == nix::sys::statfs::CGROUP_SUPER_MAGIC || t == nix::sys::statfs::CGROUP2_SUPER_MAGIC
+        })
+    };
+    let mut dirs = Vec::new();
     for line in text.lines().filter(|l| !l.is_empty()) {
-        let dir = Path::new(line);
-        let on_cgroupfs = || {
-            nix::sys::statfs::statfs(dir).is_ok_and(|s| {
-                let t = s.filesystem_type();
-                t == nix::sys::statfs::CGROUP_SUPER_MAGIC
-                    || t == nix::sys::statfs::CGROUP2_SUPER_MAGIC
-            })
-        };
+        let dir = PathBuf::from(line);
         if dir.file_name().and_then(|n| n.to_str()) != Some(name.as_str()) {
             return Err(format!(
                 "{}: {line} is not this pod's cgroup",
                 path.display()
             ));
         }
-        if dir.exists() && !on_cgroupfs() {
+        if dir.exists() && !on_cgroupfs(&dir) {
             return Err(format!("{}: {line} is not a cgroup", path.display()));
         }
-        remove_tree(dir)?;
+        dirs.push(dir);
+    }
+    Ok(dirs)
+}
+
+/// Removes the cgroups recorded in `pod_dir` for pod `uuid` (the stage1
+/// gc entrypoint, for pods whose supervisor could not).
+pub fn remove_recorded(pod_dir: &Path, uuid: &str) -> Result<(), String> {
+    recorded(pod_dir, uuid)?
+        .iter()
+        .try_for_each(|d| remove_tree(d))
+}
+
+/// Moves the calling process into the cgroups of app `app` of the running
+/// pod `uuid` (for `rkt enter`).
+pub fn join_recorded_app(pod_dir: &Path, uuid: &str, app: &str) -> Result<(), String> {
+    for dir in recorded(pod_dir, uuid)? {
+        write(&dir.join(app).join("cgroup.procs"), "0")?;
     }
     Ok(())
 }

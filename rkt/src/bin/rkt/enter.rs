@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use nix::sched::{CloneFlags, setns};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, fork};
-use rkt::pod::{Pod, Pods, State};
+use rkt::pod::{Pods, State};
 use std::ffi::CString;
 use std::fs::File;
 
@@ -23,28 +23,6 @@ pub struct Args {
 
 fn cstring(s: &str) -> anyhow::Result<CString> {
     CString::new(s).with_context(|| format!("{s:?} contains a NUL byte"))
-}
-
-/// Moves rkt into the app's cgroups, which the pod's stage1 recorded in
-/// the pod's `cgroups` file (one directory per hierarchy; the app's is a
-/// directory below it named for the app).
-fn join_cgroups(pod: &Pod, app: &str) -> anyhow::Result<()> {
-    let record = pod.path.join("cgroups");
-    let text = match std::fs::read_to_string(&record) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        other => other.with_context(|| format!("pod {}: its cgroups", pod.uuid))?,
-    };
-    let name = format!("rkt-{}", pod.uuid);
-    for line in text.lines().filter(|l| !l.is_empty()) {
-        let dir = std::path::Path::new(line);
-        if dir.file_name().and_then(|n| n.to_str()) != Some(name.as_str()) {
-            bail!("pod {}: {line} is not the pod's cgroup", pod.uuid);
-        }
-        let procs = dir.join(app).join("cgroup.procs");
-        std::fs::write(&procs, "0")
-            .with_context(|| format!("joining the cgroup {}", procs.display()))?;
-    }
-    Ok(())
 }
 
 pub fn run(settings: &Settings, a: Args) -> anyhow::Result<()> {
@@ -101,7 +79,8 @@ pub fn run(settings: &Settings, a: Args) -> anyhow::Result<()> {
                 .with_context(|| format!("pod {}: namespace {name}", pod.uuid))
         })
         .collect::<anyhow::Result<_>>()?;
-    join_cgroups(&pod, app.name.as_str())?;
+    stage1::cgroups::join_recorded_app(&pod.path, &pod.uuid, app.name.as_str())
+        .map_err(|e| anyhow::anyhow!("pod {}: joining its cgroups: {e}", pod.uuid))?;
     for (file, flag) in &files {
         setns(file, *flag).with_context(|| format!("joining pod {}", pod.uuid))?;
     }
