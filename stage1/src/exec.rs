@@ -28,7 +28,7 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 /// The app's environment in the spec's order: PATH default, AC_APP_NAME,
 /// container=rkt, then the app's own (which stage0 already merged with
 /// the user's overrides); later entries replace earlier ones.
-fn environment(app: &RuntimeApp) -> Vec<(String, String)> {
+pub fn environment(app: &RuntimeApp) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = vec![
         ("PATH".into(), DEFAULT_PATH.into()),
         ("AC_APP_NAME".into(), app.name.to_string()),

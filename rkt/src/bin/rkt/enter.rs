@@ -44,17 +44,11 @@ pub fn run(settings: &Settings, a: Args) -> anyhow::Result<()> {
     } else {
         a.command.clone()
     };
-    let mut env = vec![
-        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
-        format!("AC_APP_NAME={}", app.name),
-        "container=rkt".to_string(),
-    ];
-    env.extend(
-        app.app
-            .iter()
-            .flat_map(|x| x.environment.0.iter())
-            .map(|v| format!("{}={}", v.name, v.value)),
-    );
+    // The environment the app itself was started with.
+    let env: Vec<String> = stage1::exec::environment(app)
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     let argv: Vec<CString> = command
         .iter()
         .map(|s| cstring(s))
