@@ -23,7 +23,7 @@ pub struct Confinement<'a> {
     pub all_capabilities: bool,
 }
 
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// The app's environment in the spec's order: PATH default, AC_APP_NAME,
 /// container=rkt, then the app's own (which stage0 already merged with

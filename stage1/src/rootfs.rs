@@ -189,6 +189,17 @@ fn protect_kernel_paths(root: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// The overlay's mount options: the image tree's rootfs under the pod's
+/// writable layer `overlay` (`upper`, `work`). `rkt export` mounts the same.
+pub fn overlay_options(tree: &Path, overlay: &Path) -> String {
+    format!(
+        "lowerdir={},upperdir={},workdir={}",
+        path_str(&tree.join("rootfs")),
+        path_str(&overlay.join("upper")),
+        path_str(&overlay.join("work"))
+    )
+}
+
 /// Mounts an overlay of the image's tree on `root`, its writable layer in
 /// the pod's `overlay/<app>`. Where overlayfs is missing or refuses the
 /// store's file system, says so and returns false (the caller copies).
@@ -198,12 +209,7 @@ fn mount_overlay(args: &Args, name: &str, tree: &Path, root: &Path) -> Result<bo
     for d in [&upper, &work] {
         mkdirs(d)?;
     }
-    let opts = format!(
-        "lowerdir={},upperdir={},workdir={}",
-        path_str(&tree.join("rootfs")),
-        path_str(&upper),
-        path_str(&work)
-    );
+    let opts = overlay_options(tree, &overlay);
     use nix::errno::Errno;
     match mount(
         Some("overlay"),

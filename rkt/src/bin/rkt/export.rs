@@ -46,12 +46,7 @@ fn build(
         None::<&str>,
     )
     .context("making mounts private")?;
-    let opts = format!(
-        "lowerdir={},upperdir={},workdir={}",
-        tree.join("rootfs").display(),
-        overlay.join("upper").display(),
-        overlay.join("work").display()
-    );
+    let opts = stage1::rootfs::overlay_options(tree, overlay);
     let target = layout.join("rootfs");
     if overlay.exists() {
         mount(

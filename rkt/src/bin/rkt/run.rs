@@ -311,7 +311,7 @@ fn check_app(name: &str, root: &Path, app: &App) -> anyhow::Result<()> {
     let path = app
         .environment
         .get("PATH")
-        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        .unwrap_or(stage1::exec::DEFAULT_PATH);
     let found = if program.contains('/') {
         exists_in(root, program)
     } else {
