@@ -4,9 +4,10 @@
 set -euo pipefail
 
 packages=(
-  gcc pkg-config libssl-dev liblzma-dev libseccomp-dev   # building (native-tls, xz, seccomp)
+  gcc libc6-dev pkg-config libssl-dev liblzma-dev libseccomp-dev   # building (native-tls, xz, seccomp)
   appc-spec                               # the reference actool, for cross-checks
   gnupg                                   # signing test images
+  libcap2-bin                             # capsh: callers with inheritable capabilities
   busybox-static                          # the example image's rootfs
   systemd                                 # systemd-analyze verify of the example units
   etcd-server etcd-client                 # the headline test: etcd in a pod

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 pub const RUN: &str = "coreos.com/rkt/stage1/run";
 pub const GC: &str = "coreos.com/rkt/stage1/gc";
+pub const ENTER: &str = "coreos.com/rkt/stage1/enter";
 /// Identifies the executable an image was made from.
 const BINARY: &str = "rkt-rs.dev/stage1-binary";
 
@@ -158,13 +159,14 @@ pub fn ensure(
         "annotations": [
             {"name": RUN, "value": format!("/{}", flavor.entrypoint())},
             {"name": GC, "value": "/gc"},
+            {"name": ENTER, "value": "/enter"},
             {"name": "coreos.com/rkt/stage1/interface-version", "value": "5"},
             {"name": BINARY, "value": key},
         ],
     });
     std::fs::write(layout.join("manifest"), manifest.to_string()).map_err(io_at(&layout))?;
     std::fs::copy(&bin, rootfs.join("stage1")).map_err(io_at(&bin))?;
-    for entrypoint in [flavor.entrypoint(), "gc"] {
+    for entrypoint in [flavor.entrypoint(), "gc", "enter"] {
         std::os::unix::fs::symlink("stage1", rootfs.join(entrypoint)).map_err(io_at(&rootfs))?;
     }
     let aci = stage.dir().join("stage1.aci");
@@ -183,21 +185,26 @@ pub fn ensure(
 
 /// The program that runs a pod with this stage1 image.
 pub fn run_entrypoint(store: &ImageStore, stage1: &ImageRecord) -> Result<PathBuf, FetchError> {
-    let rel = stage1.manifest.annotations.get(RUN).ok_or_else(|| {
+    entrypoint(store, stage1, RUN).ok_or_else(|| {
         FetchError::BadRef(
             stage1.id.clone(),
             format!("not a stage1 image: no {RUN} annotation"),
         )
-    })?;
-    Ok(store
-        .tree_path(&stage1.hash())
-        .join("rootfs")
-        .join(rel.trim_start_matches('/')))
+    })
 }
 
 /// The program that releases a pod's stage1 resources, if the image has one.
 pub fn gc_entrypoint(store: &ImageStore, stage1: &ImageRecord) -> Option<PathBuf> {
-    let rel = stage1.manifest.annotations.get(GC)?;
+    entrypoint(store, stage1, GC)
+}
+
+/// The program that runs a command inside a running pod, if the image has one.
+pub fn enter_entrypoint(store: &ImageStore, stage1: &ImageRecord) -> Option<PathBuf> {
+    entrypoint(store, stage1, ENTER)
+}
+
+fn entrypoint(store: &ImageStore, stage1: &ImageRecord, annotation: &str) -> Option<PathBuf> {
+    let rel = stage1.manifest.annotations.get(annotation)?;
     Some(
         store
             .tree_path(&stage1.hash())

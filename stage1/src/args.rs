@@ -72,15 +72,14 @@ impl Args {
         Ok(PathBuf::from(text.trim()))
     }
 
-    pub fn app_rootfs(&self, app: &str) -> PathBuf {
-        self.pod_dir
-            .join("stage1/rootfs/opt/stage2")
-            .join(app)
-            .join("rootfs")
+    /// The pod's stage1 root, which becomes the init's root.
+    pub fn stage1_root(&self) -> PathBuf {
+        self.pod_dir.join("stage1/rootfs")
     }
 
-    pub fn status_file(&self, app: &str) -> PathBuf {
-        self.pod_dir.join("stage1/rootfs/rkt/status").join(app)
+    /// Where the app's root is mounted, as the host names it.
+    pub fn app_rootfs(&self, app: &str) -> PathBuf {
+        crate::pod_root::app_root(&self.stage1_root(), app)
     }
 
     /// Whether stage0 asked for apps' roots to be copies, not overlays.

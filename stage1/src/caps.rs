@@ -99,3 +99,46 @@ pub fn limit_bounding_set(keep: &BTreeSet<u32>) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Empties the inheritable and ambient sets, so that nothing a caller
+/// left there (a unit's `AmbientCapabilities`, `capsh --inh`) reaches an
+/// app through exec: from then on a root app's capabilities are its
+/// bounding set, a non-root app's none.
+pub fn clear_inherited() -> Result<(), String> {
+    use rustix::thread::{CapabilitySet, capabilities, clear_ambient_capability_set};
+    let err = |e| format!("clearing inherited capabilities: {e}");
+    let mut sets = capabilities(None).map_err(err)?;
+    if !sets.inheritable.is_empty() {
+        sets.inheritable = CapabilitySet::empty();
+        rustix::thread::set_capabilities(None, sets).map_err(err)?;
+    }
+    clear_ambient_capability_set().map_err(err)
+}
+
+/// Reduces the calling process (the pod init, once set up) to what
+/// starting apps and handlers takes: entering their mount namespace and
+/// root, their user, groups, bounding set, OOM score and seccomp filter,
+/// and signalling them. The bounding set stays whole: a root app's
+/// capabilities come from it at exec, not from the init's.
+pub fn keep_for_init() -> Result<(), String> {
+    use rustix::thread::{CapabilitySet as C, CapabilitySets, capabilities, set_capabilities};
+    let err = |e| format!("reducing the init's capabilities: {e}");
+    // Of those it has: a host (or a container rkt runs in) may withhold some.
+    let held = capabilities(None).map_err(err)?.permitted;
+    let keep = held
+        & (C::SYS_ADMIN
+            | C::SYS_CHROOT
+            | C::SETUID
+            | C::SETGID
+            | C::SETPCAP
+            | C::SYS_RESOURCE
+            | C::KILL
+            | C::DAC_OVERRIDE
+            | C::DAC_READ_SEARCH);
+    let sets = CapabilitySets {
+        effective: keep,
+        permitted: keep,
+        inheritable: C::empty(),
+    };
+    set_capabilities(None, sets).map_err(err)
+}

@@ -313,12 +313,21 @@ impl PodCgroups {
         Ok(())
     }
 
-    /// Moves the calling process into the app's cgroups.
-    pub fn join_app(&self, app: &str) -> Result<(), String> {
-        for dir in &self.dirs {
-            write(&dir.join(app).join("cgroup.procs"), "0")?;
-        }
-        Ok(())
+    /// The app's `cgroup.procs` files, open for writing: a process
+    /// joins the app's cgroups by writing "0" to each. Opened before the
+    /// init leaves the host's file system, so that the init keeps no
+    /// way into the cgroup hierarchies beyond these files.
+    pub fn app_procs(&self, app: &str) -> Result<Vec<std::fs::File>, String> {
+        self.dirs
+            .iter()
+            .map(|dir| {
+                let path = dir.join(app).join("cgroup.procs");
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| format!("{}: {e}", path.display()))
+            })
+            .collect()
     }
 
     /// Removes the pod's cgroups once its processes are gone.

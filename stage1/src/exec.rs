@@ -1,8 +1,9 @@
-//! Becoming the app: its cgroups, chroot into its root, working
-//! directory, capabilities, seccomp filter, user and group, environment,
-//! and exec.
+//! Becoming the app: its cgroups, a mount namespace of its own with its
+//! root as the only root (a chroot in the fly flavour), working
+//! directory, descriptors, capabilities, seccomp filter, user and group,
+//! environment, and exec. Apps, their event handlers and `rkt enter`'s
+//! commands all go this one way.
 
-use crate::cgroups::PodCgroups;
 use crate::init::{cstr, path_str};
 use crate::seccomp::Policy;
 use appc::schema::pod_manifest::RuntimeApp;
@@ -11,9 +12,13 @@ use std::path::Path;
 
 /// How an app's processes are held beyond their root.
 #[derive(Default, Clone, Copy)]
-pub struct Confinement<'a> {
-    /// The pod's cgroups (none in the fly flavour).
-    pub cgroups: Option<&'a PodCgroups>,
+pub struct Confinement {
+    /// Whether each app gets a mount namespace of its own and pivot_roots
+    /// into its root (the default flavour) or is only chroot()ed (fly).
+    pub own_root: bool,
+    /// Whether a device cgroup holds apps to the pod's allow-list (so
+    /// CAP_MKNOD may be among the defaults).
+    pub devices_limited: bool,
     /// Whether the app's seccomp policy applies (not in the fly flavour
     /// nor with `--insecure-options=seccomp`). It is worked out in the
     /// app's own process: libseccomp and the dynamic linking it brings
@@ -21,6 +26,50 @@ pub struct Confinement<'a> {
     pub seccomp: bool,
     /// Keep every capability (`--insecure-options=capabilities`).
     pub all_capabilities: bool,
+}
+
+/// The pod directory's record of how its apps are confined, which the
+/// enter entrypoint confines entered commands by.
+pub const CONFINEMENT_RECORD: &str = "confinement";
+
+impl Confinement {
+    const WORDS: [&str; 4] = ["own-root", "devices-limited", "seccomp", "all-capabilities"];
+
+    fn flags(&self) -> [bool; 4] {
+        [
+            self.own_root,
+            self.devices_limited,
+            self.seccomp,
+            self.all_capabilities,
+        ]
+    }
+
+    /// The record's text: the words of the settings that are on.
+    pub fn to_record(&self) -> String {
+        Self::WORDS
+            .iter()
+            .zip(self.flags())
+            .filter(|(_, on)| *on)
+            .map(|(w, _)| format!("{w}\n"))
+            .collect()
+    }
+
+    pub fn from_record(text: &str) -> Result<Confinement, String> {
+        let mut on = [false; 4];
+        for word in text.split_whitespace() {
+            let i = Self::WORDS
+                .iter()
+                .position(|w| *w == word)
+                .ok_or_else(|| format!("unknown confinement {word:?}"))?;
+            on[i] = true;
+        }
+        Ok(Confinement {
+            own_root: on[0],
+            devices_limited: on[1],
+            seccomp: on[2],
+            all_capabilities: on[3],
+        })
+    }
 }
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -53,27 +102,34 @@ fn which(cmd: &str, path: &str) -> Option<String> {
         .find(|p| nix::unistd::access(p.as_str(), nix::unistd::AccessFlags::X_OK).is_ok())
 }
 
-/// Becomes the app: chroot, working directory, user and group, exec.
-/// Returns only on failure, with the status to exit with.
-pub fn exec_app(app: &RuntimeApp, root: &Path, confinement: &Confinement<'_>) -> i32 {
+/// Where an app's processes go: its root (as the calling process sees
+/// it) and its cgroups' `cgroup.procs` files, opened beforehand (none
+/// when there are no cgroups to join, or when already joined).
+pub struct Placement<'a> {
+    pub root: &'a Path,
+    pub cgroup_procs: &'a [std::fs::File],
+}
+
+/// Becomes the app. Returns only on failure, with the status to exit with.
+pub fn exec_app(app: &RuntimeApp, at: &Placement<'_>, confinement: &Confinement) -> i32 {
     let exec = app
         .app
         .as_ref()
         .and_then(|a| a.exec.clone())
         .unwrap_or_default();
-    exec_in_root(app, root, &exec, false, confinement)
+    exec_in_root(app, at, &exec, false, confinement)
 }
 
 /// Runs `argv` in the app's root and environment, as the app's user or
 /// (for event handlers) as root. Returns only on failure.
 pub fn exec_in_root(
     app: &RuntimeApp,
-    root: &Path,
+    at: &Placement<'_>,
     argv: &[String],
     as_root: bool,
-    confinement: &Confinement<'_>,
+    confinement: &Confinement,
 ) -> i32 {
-    let err = match try_exec(app, root, argv, as_root, confinement) {
+    let err = match try_exec(app, at, argv, as_root, confinement) {
         Ok(never) => match never {},
         Err(e) => e,
     };
@@ -83,10 +139,10 @@ pub fn exec_in_root(
 
 fn try_exec(
     app: &RuntimeApp,
-    root: &Path,
+    at: &Placement<'_>,
     exec: &[String],
     as_root: bool,
-    confinement: &Confinement<'_>,
+    confinement: &Confinement,
 ) -> Result<std::convert::Infallible, String> {
     let a = app
         .app
@@ -95,9 +151,31 @@ fn try_exec(
     if exec.is_empty() {
         return Err("nothing to execute".into());
     }
-    if let Some(c) = confinement.cgroups {
-        c.join_app(app.name.as_str())?;
+    for procs in at.cgroup_procs {
+        // "0": the writing process itself.
+        std::io::Write::write_all(&mut &*procs, b"0")
+            .map_err(|e| format!("joining the app's cgroup: {e}"))?;
     }
+    // Only stdin, stdout and stderr reach the app, whatever the caller of
+    // rkt or stage1 left open: the rest closes at exec.
+    // SAFETY: close_range takes no memory; CLOSE_RANGE_CLOEXEC only marks.
+    let r = unsafe { nix::libc::close_range(3, u32::MAX, nix::libc::CLOSE_RANGE_CLOEXEC as i32) };
+    if r != 0 {
+        return Err(format!(
+            "closing descriptors: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    crate::caps::clear_inherited()?;
+    if confinement.own_root {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+            .map_err(|e| format!("new mount namespace: {e}"))?;
+        crate::pod_root::pivot_into(at.root)?;
+    } else {
+        nix::unistd::chdir(at.root).map_err(|e| format!("{}: {e}", path_str(at.root)))?;
+        nix::unistd::chroot(".").map_err(|e| format!("chroot: {e}"))?;
+    }
+    // In the app's /proc: the init's root has none.
     let oom_adj = a.isolators.iter().find_map(|i| match i.value() {
         Some(IsolatorValue::OomScoreAdj(n)) => Some(*n),
         _ => None,
@@ -106,8 +184,6 @@ fn try_exec(
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .map_err(|e| format!("oom score adjustment {adj}: {e}"))?;
     }
-    nix::unistd::chdir(root).map_err(|e| format!("{}: {e}", path_str(root)))?;
-    nix::unistd::chroot(".").map_err(|e| format!("chroot: {e}"))?;
     let wd = if a.working_directory.is_empty() {
         "/"
     } else {
@@ -120,8 +196,8 @@ fn try_exec(
         (crate::users::uid(&a.user)?, crate::users::gid(&a.group)?)
     };
     if !confinement.all_capabilities {
-        let may_mknod = confinement.cgroups.is_some_and(PodCgroups::limits_devices);
-        crate::caps::limit_bounding_set(&crate::caps::kept(a, may_mknod)?)?;
+        let kept = crate::caps::kept(a, confinement.devices_limited)?;
+        crate::caps::limit_bounding_set(&kept)?;
     }
     if crate::caps::no_new_privileges(a) {
         nix::sys::prctl::set_no_new_privs().map_err(|e| format!("no-new-privileges: {e}"))?;

@@ -1,11 +1,12 @@
-//! The pod init: in the pod's namespaces, it mounts each app's root, starts
-//! the apps, reaps every process, records exit statuses and stops the
-//! other apps when one fails or when asked to stop.
+//! The pod init: in the pod's namespaces, it mounts each app's root under
+//! the pod's own root and pivot_roots into it (see [`crate::pod_root`]),
+//! starts the apps, reaps every process, records exit statuses and stops
+//! the other apps when one fails or when asked to stop.
 
 use crate::args::Args;
 use crate::cgroups::PodCgroups;
-use crate::exec::Confinement;
-use crate::rootfs;
+use crate::exec::{Confinement, Placement};
+use crate::{pod_root, rootfs};
 use appc::schema::PodManifest;
 use appc::schema::pod_manifest::RuntimeApp;
 use nix::sched::{CloneFlags, unshare};
@@ -15,12 +16,37 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork};
 use std::collections::HashMap;
 use std::ffi::CString;
+use std::fs::File;
 use std::path::Path;
 use std::path::PathBuf;
 
-/// Sets up the pod and supervises its apps; returns the pod's exit status.
-pub fn run(args: &Args, manifest: &PodManifest, fly: bool, cgroups: Option<&PodCgroups>) -> u8 {
-    match supervise(args, manifest, fly, cgroups) {
+/// Signals the init handles; blocked from its start (the supervisor
+/// forks it with the stop signals already blocked), so that a stop that
+/// arrives while the pod is starting waits, and is not lost.
+pub fn handled_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    for s in [
+        Signal::SIGCHLD,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGALRM,
+    ] {
+        set.add(s);
+    }
+    set
+}
+
+/// Sets up the pod and supervises its apps; returns the pod's exit
+/// status. `app_mask` is the signal mask apps start with.
+pub fn run(
+    args: &Args,
+    manifest: &PodManifest,
+    confinement: &Confinement,
+    cgroups: Option<&PodCgroups>,
+    app_mask: &SigSet,
+) -> u8 {
+    match supervise(args, manifest, confinement, cgroups, app_mask) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("stage1: {e}");
@@ -29,12 +55,37 @@ pub fn run(args: &Args, manifest: &PodManifest, fly: bool, cgroups: Option<&PodC
     }
 }
 
+/// One app as the init holds it once in the pod's root.
+struct Started<'a> {
+    app: &'a RuntimeApp,
+    root: PathBuf,
+    cgroup_procs: Vec<File>,
+}
+
+impl Started<'_> {
+    fn placement(&self) -> Placement<'_> {
+        Placement {
+            root: &self.root,
+            cgroup_procs: &self.cgroup_procs,
+        }
+    }
+}
+
 fn supervise(
     args: &Args,
     manifest: &PodManifest,
-    fly: bool,
+    confinement: &Confinement,
     cgroups: Option<&PodCgroups>,
+    app_mask: &SigSet,
 ) -> Result<u8, String> {
+    let fly = !confinement.own_root;
+    let watched = handled_signals();
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&watched), None)
+        .map_err(|e| format!("sigprocmask: {e}"))?;
+    // Apps (even with CAP_SYS_PTRACE) reach the init's /proc entries
+    // only with CAP_SYS_PTRACE, and its executable is read-only (see
+    // crate::exe).
+    nix::sys::prctl::set_dumpable(false).map_err(|e| format!("non-dumpable: {e}"))?;
     let ns = if fly {
         CloneFlags::CLONE_NEWNS
     } else {
@@ -48,62 +99,53 @@ fn supervise(
     }
     let apps: &[RuntimeApp] = manifest.apps.as_deref().unwrap_or_default();
     let volumes = manifest.volumes.as_deref().unwrap_or_default();
-    let confinement = Confinement {
-        cgroups,
-        seccomp: !fly && !args.disable_seccomp,
-        all_capabilities: args.disable_capabilities,
-    };
-    let mut roots: Vec<PathBuf> = Vec::new();
+    let stage1_root = args.stage1_root();
+    pod_root::bind(&stage1_root)?;
+    let mut started: Vec<Started<'_>> = Vec::new();
     for app in apps {
         let root = rootfs::prepare(args, app, fly)?;
         crate::volumes::mount_all(args, volumes, app, &root)?;
         if app.read_only_root_fs {
             rootfs::make_read_only(&root)?;
         }
-        roots.push(root);
+        let cgroup_procs = match cgroups {
+            Some(c) => c.app_procs(app.name.as_str())?,
+            None => Vec::new(),
+        };
+        started.push(Started {
+            app,
+            root: pod_root::app_root(Path::new("/"), app.name.as_str()),
+            cgroup_procs,
+        });
     }
     if !args.interactive() {
         // Apps read nothing from rkt's terminal unless asked to.
-        let null = std::fs::File::open("/dev/null").map_err(|e| format!("/dev/null: {e}"))?;
+        let null = File::open("/dev/null").map_err(|e| format!("/dev/null: {e}"))?;
         nix::unistd::dup2_stdin(&null).map_err(|e| format!("stdin: {e}"))?;
     }
-    let status_dir = args.pod_dir.join("stage1/rootfs/rkt/status");
-    std::fs::create_dir_all(&status_dir).map_err(|e| format!("{}: {e}", status_dir.display()))?;
-
-    let mut watched = SigSet::empty();
-    for s in [
-        Signal::SIGCHLD,
-        Signal::SIGTERM,
-        Signal::SIGINT,
-        Signal::SIGHUP,
-        Signal::SIGALRM,
-    ] {
-        watched.add(s);
-    }
-    let old_mask = sigprocmask_swap(&watched)?;
+    pod_root::enter(&stage1_root)?;
+    crate::caps::keep_for_init()?;
+    let status_dir = Path::new("/").join(pod_root::STATUS);
+    let record = |name: &str, code: u8| -> Result<(), String> {
+        let path = status_dir.join(name);
+        std::fs::write(&path, code.to_string()).map_err(|e| {
+            format!(
+                "app {name}: cannot record its exit status {code} in {}: {e}",
+                args.stage1_root()
+                    .join(pod_root::STATUS)
+                    .join(name)
+                    .display()
+            )
+        })
+    };
     let signals = SignalFd::with_flags(&watched, SfdFlags::SFD_CLOEXEC)
         .map_err(|e| format!("signalfd: {e}"))?;
 
-    let mut running: HashMap<Pid, String> = HashMap::new();
+    let mut running: HashMap<Pid, usize> = HashMap::new();
     let mut first_failure: Option<u8> = None;
-    for (app, root) in apps.iter().zip(&roots) {
-        // A failing pre-start handler counts as the app failing.
-        let code = handler(app, root, "pre-start", &old_mask, &confinement)?;
-        if code != 0 {
-            let _ = std::fs::write(args.status_file(app.name.as_str()), code.to_string());
-            first_failure.get_or_insert(code);
-            break;
-        }
-        let child = spawn(&old_mask, || crate::exec::exec_app(app, root, &confinement))?;
-        running.insert(child, app.name.to_string());
-    }
+    let mut unrecorded = false;
     let mut stopping = false;
-    if first_failure.is_some() {
-        for pid in running.keys() {
-            let _ = kill(*pid, Signal::SIGTERM);
-        }
-    }
-    let stop = |running: &HashMap<Pid, String>, stopping: &mut bool| {
+    let stop = |running: &HashMap<Pid, usize>, stopping: &mut bool| {
         if !*stopping {
             *stopping = true;
             for pid in running.keys() {
@@ -112,6 +154,25 @@ fn supervise(
             nix::unistd::alarm::set(crate::STOP_GRACE_SECS);
         }
     };
+    for (i, s) in started.iter().enumerate() {
+        if stop_pending() {
+            break;
+        }
+        // A failing pre-start handler counts as the app failing.
+        let code = handler(s, "pre-start", app_mask, confinement)?;
+        if code != 0 {
+            if let Err(e) = record(s.app.name.as_str(), code) {
+                eprintln!("stage1: {e}");
+                unrecorded = true;
+            }
+            first_failure.get_or_insert(code);
+            stop(&running, &mut stopping);
+            break;
+        }
+        let at = s.placement();
+        let child = spawn(app_mask, || crate::exec::exec_app(s.app, &at, confinement))?;
+        running.insert(child, i);
+    }
     let mut stop_requested = false;
     while !running.is_empty() {
         let Ok(Some(info)) = signals.read_signal() else {
@@ -125,18 +186,15 @@ fn supervise(
                     Ok(WaitStatus::StillAlive) | Err(_) => break,
                     Ok(_) => continue,
                 };
-                let Some(name) = running.remove(&pid) else {
+                let Some(i) = running.remove(&pid) else {
                     continue;
                 };
-                let path = args.status_file(&name);
-                let _ = std::fs::write(&path, code.to_string());
-                if let Some((app, root)) = apps
-                    .iter()
-                    .zip(&roots)
-                    .find(|(a, _)| a.name.as_str() == name)
-                {
-                    handler(app, root, "post-stop", &old_mask, &confinement)?;
+                let s = &started[i];
+                if let Err(e) = record(s.app.name.as_str(), code) {
+                    eprintln!("stage1: {e}");
+                    unrecorded = true;
                 }
+                handler(s, "post-stop", app_mask, confinement)?;
                 let stopped_by_us = stop_requested && matches!(code, 143 | 137);
                 if code != 0 && first_failure.is_none() && !stopped_by_us {
                     first_failure = Some(code);
@@ -155,7 +213,28 @@ fn supervise(
             _ => {}
         }
     }
-    Ok(first_failure.unwrap_or(0))
+    match first_failure {
+        Some(code) => Ok(code),
+        // An exit status that could not be recorded is a failure of the pod.
+        None if unrecorded => Ok(254),
+        None => Ok(0),
+    }
+}
+
+/// Whether a stop (SIGTERM, SIGINT, SIGHUP) is waiting to be handled.
+fn stop_pending() -> bool {
+    use nix::libc;
+    let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigpending fills the set it is given; it is read only then.
+    if unsafe { libc::sigpending(set.as_mut_ptr()) } != 0 {
+        return false;
+    }
+    // SAFETY: initialised by the successful sigpending above.
+    let set = unsafe { set.assume_init() };
+    [libc::SIGTERM, libc::SIGINT, libc::SIGHUP]
+        .iter()
+        // SAFETY: sigismember only reads the set.
+        .any(|s| unsafe { libc::sigismember(&set, *s) } == 1)
 }
 
 /// Forks a child that restores the signal mask and runs `body`, whose
@@ -174,13 +253,13 @@ fn spawn(mask: &SigSet, body: impl FnOnce() -> i32) -> Result<Pid, String> {
 /// Runs the app's event handler `name` (as root, in the app's root) to
 /// completion; 0 when there is none.
 fn handler(
-    app: &RuntimeApp,
-    root: &Path,
+    s: &Started<'_>,
     name: &str,
     mask: &SigSet,
-    confinement: &Confinement<'_>,
+    confinement: &Confinement,
 ) -> Result<u8, String> {
-    let exec = app
+    let exec = s
+        .app
         .app
         .iter()
         .flat_map(|a| &a.event_handlers)
@@ -189,24 +268,18 @@ fn handler(
     let Some(exec) = exec.filter(|e| !e.is_empty()) else {
         return Ok(0);
     };
+    let at = s.placement();
     let child = spawn(mask, || {
-        crate::exec::exec_in_root(app, root, &exec, true, confinement)
+        crate::exec::exec_in_root(s.app, &at, &exec, true, confinement)
     })?;
     loop {
         match waitpid(child, None) {
             Ok(WaitStatus::Exited(_, code)) => return Ok(code as u8),
             Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as u8),
             Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(format!("{name} handler of {}: {e}", app.name)),
+            Err(e) => return Err(format!("{name} handler of {}: {e}", s.app.name)),
         }
     }
-}
-
-fn sigprocmask_swap(set: &SigSet) -> Result<SigSet, String> {
-    let mut old = SigSet::empty();
-    sigprocmask(SigmaskHow::SIG_BLOCK, Some(set), Some(&mut old))
-        .map_err(|e| format!("sigprocmask: {e}"))?;
-    Ok(old)
 }
 
 /// A C string for a path or argument; interior NULs are refused.

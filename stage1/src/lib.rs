@@ -28,9 +28,20 @@
 //!
 //! stage1 writes `pid` (the pod init, as the host sees it), `ppid` (the
 //! supervisor), `started` (nanoseconds since the epoch), `cgroups` (the
-//! pod's cgroup directories, see [`cgroups`]) and, per app,
+//! pod's cgroup directories, see [`cgroups`]), `confinement` (how apps
+//! are confined, for `enter`; see [`exec::Confinement`]) and, per app,
 //! `stage1/rootfs/rkt/status/<app>` (its exit code). Its own exit status is
-//! the first failing app's exit code, or 0.
+//! the first failing app's exit code, or 0 (254 when an exit status could
+//! not be recorded).
+//!
+//! Invoked as `enter` (the image's `coreos.com/rkt/stage1/enter`
+//! entrypoint) in a running pod's directory as
+//! `enter --pid=PID --appname=APP -- CMD [ARGS...]`, it runs the command in
+//! the app's root, confined like the app (see [`enter`]).
+//!
+//! stage0 executes the entrypoints through a read-only bind mount of the
+//! executable; stage1 re-executes itself that way when it was not (see
+//! [`exe`]).
 //!
 //! Invoked as `gc` (the image's `coreos.com/rkt/stage1/gc` entrypoint) in a
 //! pod's directory with the pod's UUID, it releases what a killed
@@ -46,8 +57,12 @@ pub mod args;
 pub mod caps;
 pub mod cgroups;
 pub mod copy;
+pub mod enter;
+pub mod exe;
 pub mod exec;
 pub mod init;
+pub mod pod_root;
+pub mod rootdir;
 pub mod rootfs;
 pub mod seccomp;
 pub mod supervisor;

@@ -1,5 +1,5 @@
-//! The stage1 executable: `init` (default flavour), `fly`, or `gc` (the
-//! garbage-collection entrypoint), by the name it is invoked as.
+//! The stage1 executable: `init` (default flavour), `fly`, `enter` or
+//! `gc` (the garbage-collection entrypoint), by the name it is invoked as.
 
 use std::process::ExitCode;
 
@@ -11,6 +11,20 @@ fn main() -> ExitCode {
         .unwrap_or_default();
     if invoked == "gc" {
         return gc(&argv[1..]);
+    }
+    // What a pod can see of stage1 runs from a read-only executable.
+    if let Err(e) = stage1::exe::ensure_read_only() {
+        eprintln!("stage1: {e}");
+        return ExitCode::from(254);
+    }
+    if invoked == "enter" {
+        return match stage1::enter::run(&argv[1..]) {
+            Ok(code) => ExitCode::from(code as u8),
+            Err(e) => {
+                eprintln!("stage1 enter: {e}");
+                ExitCode::from(254)
+            }
+        };
     }
     let args = match stage1::args::Args::parse(&argv[1..]) {
         Ok(a) => a,

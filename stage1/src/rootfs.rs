@@ -4,9 +4,10 @@
 
 use crate::args::Args;
 use crate::init::path_str;
+use crate::rootdir::{RootDir, fd_path, mount_on};
 use appc::schema::pod_manifest::RuntimeApp;
 use nix::mount::{MsFlags, mount};
-use nix::sys::stat::{Mode, SFlag, makedev, mknod};
+use nix::sys::stat::{FchmodatFlags, Mode, SFlag, fchmodat, makedev, mknodat};
 use std::path::{Path, PathBuf};
 
 fn mnt(
@@ -49,62 +50,64 @@ const DEVICES: [(&str, u64, u64); 6] = [
     ("tty", 5, 0),
 ];
 
-fn dev(root: &Path, fly: bool) -> Result<(), String> {
-    let d = root.join("dev");
-    mkdirs(&d)?;
+fn dev(root: &RootDir, fly: bool) -> Result<(), String> {
+    let target = root.mkdir_all("dev")?;
     if fly {
-        return mnt(
-            Some("/dev"),
-            &d,
-            None,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None,
-        );
+        let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
+        return mount_on(Some(Path::new("/dev")), &target, None, flags, None, "/dev");
     }
     let nosuid = MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME;
-    mnt(
-        Some("tmpfs"),
-        &d,
+    let opts = Some("mode=755,size=65536k");
+    mount_on(
+        Some(Path::new("tmpfs")),
+        &target,
         Some("tmpfs"),
         nosuid,
-        Some("mode=755,size=65536k"),
+        opts,
+        "/dev",
     )?;
+    // The fresh tmpfs: what is made below is ours, not the image's.
+    let d = root.sub("dev")?;
     for (name, major, minor) in DEVICES {
-        let p = d.join(name);
-        mknod(
-            &p,
+        let err = |e| format!("/dev/{name}: {e}");
+        mknodat(
+            d.fd(),
+            name,
             SFlag::S_IFCHR,
-            Mode::from_bits_truncate(0o666),
+            Mode::empty(),
             makedev(major, minor),
         )
-        .map_err(|e| format!("{}: {e}", path_str(&p)))?;
-        // mknod is subject to the umask.
-        nix::sys::stat::fchmodat(
-            nix::fcntl::AT_FDCWD,
-            &p,
+        .map_err(err)?;
+        // Set apart from mknod, which is subject to the umask.
+        fchmodat(
+            d.fd(),
+            name,
             Mode::from_bits_truncate(0o666),
-            nix::sys::stat::FchmodatFlags::FollowSymlink,
+            FchmodatFlags::FollowSymlink,
         )
-        .map_err(|e| format!("{}: {e}", path_str(&p)))?;
+        .map_err(err)?;
     }
-    let pts = d.join("pts");
-    mkdirs(&pts)?;
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
-    mnt(
-        Some("devpts"),
+    let pts = d.mkdir_all("pts")?;
+    let opts = Some("newinstance,ptmxmode=0666,mode=0620,gid=5");
+    mount_on(
+        Some(Path::new("devpts")),
         &pts,
         Some("devpts"),
         flags,
-        Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
+        opts,
+        "/dev/pts",
     )?;
-    let shm = d.join("shm");
-    mkdirs(&shm)?;
-    mnt(
-        Some("tmpfs"),
+    let shm = d.mkdir_all("shm")?;
+    let opts = Some("mode=1777");
+    let shm_flags = flags | MsFlags::MS_NODEV;
+    mount_on(
+        Some(Path::new("tmpfs")),
         &shm,
         Some("tmpfs"),
-        flags | MsFlags::MS_NODEV,
-        Some("mode=1777"),
+        shm_flags,
+        opts,
+        "/dev/shm",
     )?;
     for (link, target) in [
         ("ptmx", "pts/ptmx"),
@@ -113,31 +116,24 @@ fn dev(root: &Path, fly: bool) -> Result<(), String> {
         ("stdout", "/proc/self/fd/1"),
         ("stderr", "/proc/self/fd/2"),
     ] {
-        std::os::unix::fs::symlink(target, d.join(link))
-            .map_err(|e| format!("/dev/{link}: {e}"))?;
+        nix::unistd::symlinkat(target, d.fd(), link).map_err(|e| format!("/dev/{link}: {e}"))?;
     }
     Ok(())
 }
 
 /// Parts of /proc that reach the whole host (not just the pod's
 /// namespaces): made read-only.
-const READ_ONLY_PATHS: [&str; 5] = [
-    "proc/sys",
-    "proc/sysrq-trigger",
-    "proc/irq",
-    "proc/bus",
-    "proc/fs",
-];
+const READ_ONLY_PATHS: [&str; 5] = ["sys", "sysrq-trigger", "irq", "bus", "fs"];
 
 /// Files of /proc that show the host's kernel memory, keys or timers:
 /// hidden under /dev/null.
 const MASKED_FILES: [&str; 6] = [
-    "proc/kcore",
-    "proc/keys",
-    "proc/timer_list",
-    "proc/sched_debug",
-    "proc/latency_stats",
-    "proc/timer_stats",
+    "kcore",
+    "keys",
+    "timer_list",
+    "sched_debug",
+    "latency_stats",
+    "timer_stats",
 ];
 
 /// Directories hidden under an empty read-only tmpfs.
@@ -145,45 +141,43 @@ const MASKED_DIRS: [&str; 3] = ["proc/acpi", "proc/scsi", "sys/firmware"];
 
 /// Keeps a root app from changing the host through /proc (sysctls,
 /// sysrq) or reading its kernel memory; `--insecure-options=paths`
-/// turns this off.
-fn protect_kernel_paths(root: &Path) -> Result<(), String> {
-    let exists = |rel: &str| std::fs::symlink_metadata(root.join(rel)).is_ok();
-    for rel in READ_ONLY_PATHS.iter().filter(|r| exists(r)) {
-        let p = root.join(rel);
-        mnt(
-            Some(path_str(&p).as_str()),
-            &p,
-            None,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None,
-        )?;
+/// turns this off. Applied to the pod's fresh /proc and /sys mounts.
+fn protect_kernel_paths(root: &RootDir) -> Result<(), String> {
+    let proc = root.sub("proc")?;
+    let hardened = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    for rel in READ_ONLY_PATHS {
+        let Ok(fd) = proc.resolve(rel) else { continue };
+        let what = format!("/proc/{rel}");
+        let bind = MsFlags::MS_BIND | MsFlags::MS_REC;
+        mount_on(Some(&fd_path(&fd)), &fd, None, bind, None, &what)?;
+        // The bind is now on top: reach it anew to remount it.
+        let fd = proc.resolve(rel)?;
         let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
-        mnt(
-            None,
-            &p,
-            None,
-            ro | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-            None,
-        )?;
+        mount_on(None, &fd, None, ro | hardened, None, &what)?;
     }
-    for rel in MASKED_FILES.iter().filter(|r| exists(r)) {
-        mnt(
-            Some("/dev/null"),
-            &root.join(rel),
+    for rel in MASKED_FILES {
+        let Ok(fd) = proc.resolve(rel) else { continue };
+        let null = Some(Path::new("/dev/null"));
+        mount_on(
+            null,
+            &fd,
             None,
             MsFlags::MS_BIND,
             None,
+            &format!("/proc/{rel}"),
         )?;
     }
-    for rel in MASKED_DIRS.iter().filter(|r| exists(r)) {
-        let flags =
-            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-        mnt(
-            Some("tmpfs"),
-            &root.join(rel),
+    for rel in MASKED_DIRS {
+        let Ok(fd) = root.resolve(rel) else { continue };
+        let flags = MsFlags::MS_RDONLY | hardened;
+        let empty = Some("size=0");
+        mount_on(
+            Some(Path::new("tmpfs")),
+            &fd,
             Some("tmpfs"),
             flags,
-            Some("size=0"),
+            empty,
+            &format!("/{rel}"),
         )?;
     }
     Ok(())
@@ -231,56 +225,69 @@ fn mount_overlay(args: &Args, name: &str, tree: &Path, root: &Path) -> Result<bo
 }
 
 /// Mounts the app's root and what it needs inside; returns the root.
+/// Everything inside is reached through [`RootDir`]: the image decides
+/// what its paths are, never where stage1's mounts and files land.
 pub fn prepare(args: &Args, app: &RuntimeApp, fly: bool) -> Result<PathBuf, String> {
     let name = app.name.as_str();
     let tree = args.tree(name)?;
-    let root = args.app_rootfs(name);
-    mkdirs(&root)?;
-    if args.no_overlay() || !mount_overlay(args, name, &tree, &root)? {
-        crate::copy::tree(&tree.join("rootfs"), &root)?;
+    let root_path = args.app_rootfs(name);
+    mkdirs(&root_path)?;
+    if args.no_overlay() || !mount_overlay(args, name, &tree, &root_path)? {
+        crate::copy::tree(&tree.join("rootfs"), &root_path)?;
         // A mount of its own, as an overlay would be (for --readonly-rootfs).
-        let r = path_str(&root);
-        mnt(Some(r.as_str()), &root, None, MsFlags::MS_BIND, None)?;
+        let r = path_str(&root_path);
+        mnt(Some(r.as_str()), &root_path, None, MsFlags::MS_BIND, None)?;
     }
+    // Opened after the mount: the app's root as the app will see it.
+    let root = RootDir::open(&root_path)?;
 
-    let proc = root.join("proc");
-    mkdirs(&proc)?;
     let hardened = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    mnt(Some("proc"), &proc, Some("proc"), hardened, None)?;
-    let sys = root.join("sys");
-    mkdirs(&sys)?;
-    mnt(
-        Some("sysfs"),
+    let proc = root.mkdir_all("proc")?;
+    mount_on(
+        Some(Path::new("proc")),
+        &proc,
+        Some("proc"),
+        hardened,
+        None,
+        "/proc",
+    )?;
+    let sys = root.mkdir_all("sys")?;
+    let ro = hardened | MsFlags::MS_RDONLY;
+    mount_on(
+        Some(Path::new("sysfs")),
         &sys,
         Some("sysfs"),
-        hardened | MsFlags::MS_RDONLY,
+        ro,
         None,
+        "/sys",
     )?;
     dev(&root, fly)?;
     if !fly && !args.disable_paths {
         protect_kernel_paths(&root)?;
     }
     if !fly && args.interactive() && nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
-        // The terminal, as the app's console.
+        // The terminal, as the app's console (in the pod's fresh /dev).
         let tty = std::fs::read_link("/proc/self/fd/0").map_err(|e| format!("stdin: {e}"))?;
-        let console = root.join("dev/console");
-        std::fs::write(&console, "").map_err(|e| format!("{}: {e}", path_str(&console)))?;
-        let tty = path_str(&tty);
-        mnt(Some(tty.as_str()), &console, None, MsFlags::MS_BIND, None)?;
+        let console = root.make_file("dev/console")?;
+        mount_on(
+            Some(&tty),
+            &console,
+            None,
+            MsFlags::MS_BIND,
+            None,
+            "/dev/console",
+        )?;
     }
 
-    let etc = root.join("etc");
-    mkdirs(&etc)?;
-    let hosts = etc.join("hosts");
-    if std::fs::symlink_metadata(&hosts).is_err() {
-        let text = format!(
-            "127.0.0.1\tlocalhost localhost.localdomain {0}\n::1\tlocalhost ip6-localhost {0}\n",
-            args.hostname()
-        );
-        std::fs::write(&hosts, text).map_err(|e| format!("{}: {e}", path_str(&hosts)))?;
-    }
-    // The pod's own resolv.conf (rkt run --dns), else the host's.
-    let resolv = etc.join("resolv.conf");
+    root.mkdir_all("etc")?;
+    let hosts = format!(
+        "127.0.0.1\tlocalhost localhost.localdomain {0}\n::1\tlocalhost ip6-localhost {0}\n",
+        args.hostname()
+    );
+    root.create_new("etc/hosts", &hosts)?;
+    // The pod's own resolv.conf (rkt run --dns), else the host's, bound
+    // read-only on the image's (made empty where it has none; a dangling
+    // symlink there is left alone).
     let pod_resolv = args.pod_dir.join("resolv.conf");
     let source = if pod_resolv.exists() {
         pod_resolv
@@ -288,23 +295,22 @@ pub fn prepare(args: &Args, app: &RuntimeApp, fly: bool) -> Result<PathBuf, Stri
         PathBuf::from("/etc/resolv.conf")
     };
     if source.exists() {
-        if std::fs::symlink_metadata(&resolv).is_err() {
-            std::fs::write(&resolv, "").map_err(|e| format!("{}: {e}", path_str(&resolv)))?;
-        }
-        // A symlink in the image is replaced, so the bind cannot be redirected.
-        if std::fs::symlink_metadata(&resolv).is_ok_and(|m| m.file_type().is_file()) {
-            let src = path_str(&source);
-            mnt(Some(src.as_str()), &resolv, None, MsFlags::MS_BIND, None)?;
-            mnt(
-                None,
-                &resolv,
-                None,
-                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
-                None,
-            )?;
+        root.create_new("etc/resolv.conf", "")?;
+        let target = root.resolve("etc/resolv.conf").ok();
+        let is_file = |fd: &std::os::fd::OwnedFd| {
+            nix::sys::stat::fstat(fd).is_ok_and(|st| {
+                SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG
+            })
+        };
+        if let Some(target) = target.filter(is_file) {
+            let what = "/etc/resolv.conf";
+            mount_on(Some(&source), &target, None, MsFlags::MS_BIND, None, what)?;
+            let target = root.resolve("etc/resolv.conf")?;
+            let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+            mount_on(None, &target, None, ro, None, what)?;
         }
     }
-    Ok(root)
+    Ok(root_path)
 }
 
 /// Makes the app's root mount read-only (its submounts keep their own

@@ -5,10 +5,13 @@
 
 use crate::args::Args;
 use crate::cgroups::PodCgroups;
+use crate::exec::{CONFINEMENT_RECORD, Confinement};
 use appc::schema::PodManifest;
 use nix::fcntl::{FcntlArg, FdFlag, fcntl};
 use nix::sched::{CloneFlags, unshare};
-use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+use nix::sys::signal::{
+    SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, sigaction, sigprocmask,
+};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, fork};
 use std::os::fd::BorrowedFd;
@@ -30,8 +33,24 @@ fn now_nanos() -> u128 {
         .map_or(0, |d| d.as_nanos())
 }
 
+/// The stop signals the supervisor forwards to the pod's init.
+const STOP_SIGNALS: [Signal; 3] = [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP];
+
 /// Runs the pod; returns its exit status.
 pub fn run(args: &Args, fly: bool) -> Result<u8, String> {
+    // A stop that arrives before the init can take it waits (blocked)
+    // instead of killing the supervisor half-way or being dropped.
+    let mut stops = SigSet::empty();
+    STOP_SIGNALS.iter().for_each(|s| stops.add(*s));
+    let mut original_mask = SigSet::empty();
+    sigprocmask(
+        SigmaskHow::SIG_BLOCK,
+        Some(&stops),
+        Some(&mut original_mask),
+    )
+    .map_err(|e| format!("sigprocmask: {e}"))?;
+    close_inherited(args.lock_fd)?;
+    crate::caps::clear_inherited()?;
     // SAFETY: stage0 passed this descriptor open; we only read and set its flags.
     let lock = unsafe { BorrowedFd::borrow_raw(args.lock_fd) };
     // Kept open (the lock) but not passed on to the apps' programs.
@@ -59,12 +78,45 @@ pub fn run(args: &Args, fly: bool) -> Result<u8, String> {
             terminal_device(args),
         )?)
     };
-    let status = start(args, &manifest, fly, cgroups.as_ref());
+    let confinement = Confinement {
+        own_root: !fly,
+        devices_limited: cgroups.as_ref().is_some_and(PodCgroups::limits_devices),
+        seccomp: !fly && !args.disable_seccomp,
+        all_capabilities: args.disable_capabilities,
+    };
+    write(CONFINEMENT_RECORD, confinement.to_record())?;
+    let status = start(
+        args,
+        &manifest,
+        &confinement,
+        cgroups.as_ref(),
+        &original_mask,
+    );
     if let Some(Err(e)) = cgroups.as_ref().map(PodCgroups::remove) {
         // Left for `rkt gc`, which retries through the gc entrypoint.
         eprintln!("stage1: removing the pod's cgroups: {e}");
     }
     status
+}
+
+/// Closes every descriptor but stdin, stdout, stderr and the pod lock:
+/// whatever the caller of rkt left open stays out of the pod.
+fn close_inherited(lock_fd: i32) -> Result<(), String> {
+    let lock = u32::try_from(lock_fd).map_err(|_| format!("bad lock fd {lock_fd}"))?;
+    for (first, last) in [(3, lock.saturating_sub(1)), (lock + 1, u32::MAX)] {
+        if first > last {
+            continue;
+        }
+        // SAFETY: close_range takes no memory; these descriptors are not
+        // in use by this process (it has opened none yet).
+        if unsafe { nix::libc::close_range(first, last, 0) } != 0 {
+            return Err(format!(
+                "closing inherited descriptors: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The terminal an interactive pod's app gets as its console.
@@ -81,20 +133,12 @@ fn terminal_device(args: &Args) -> Option<(u64, u64)> {
 fn start(
     args: &Args,
     manifest: &PodManifest,
-    fly: bool,
+    confinement: &Confinement,
     cgroups: Option<&PodCgroups>,
+    original_mask: &SigSet,
 ) -> Result<u8, String> {
-    if !fly {
+    if confinement.own_root {
         unshare(CloneFlags::CLONE_NEWPID).map_err(|e| format!("new PID namespace: {e}"))?;
-    }
-    let action = SigAction::new(
-        SigHandler::Handler(forward),
-        SaFlags::SA_RESTART,
-        SigSet::empty(),
-    );
-    for sig in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
-        // SAFETY: the handler only calls kill(2).
-        unsafe { sigaction(sig, &action) }.map_err(|e| format!("signal handler: {e}"))?;
     }
     let supervisor = nix::unistd::getpid();
     // SAFETY: stage1 is single-threaded; the child only runs the init.
@@ -109,11 +153,27 @@ fn start(
             if orphaned {
                 std::process::exit(254);
             }
-            std::process::exit(i32::from(crate::init::run(args, manifest, fly, cgroups)))
+            // The lock is the supervisor's: it leaves no way from the pod
+            // to the pod directory.
+            let _ = nix::unistd::close(args.lock_fd);
+            let code = crate::init::run(args, manifest, confinement, cgroups, original_mask);
+            std::process::exit(i32::from(code))
         }
         ForkResult::Parent { child } => child,
     };
     INIT_PID.store(child.as_raw(), Ordering::SeqCst);
+    let action = SigAction::new(
+        SigHandler::Handler(forward),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for sig in STOP_SIGNALS {
+        // SAFETY: the handler only calls kill(2).
+        unsafe { sigaction(sig, &action) }.map_err(|e| format!("signal handler: {e}"))?;
+    }
+    // Stops that came meanwhile are delivered now, and forwarded.
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(original_mask), None)
+        .map_err(|e| format!("sigprocmask: {e}"))?;
     let path = args.pod_dir.join("pid");
     std::fs::write(&path, child.as_raw().to_string())
         .map_err(|e| format!("{}: {e}", path.display()))?;

@@ -1,80 +1,18 @@
 //! Volumes mounted into an app: `host` (a host path, bound, recursive by
 //! default) and `empty` (a directory of the pod, shared by the apps that
 //! mount it). Mount targets are created and opened inside the app's root
-//! with `openat2(RESOLVE_IN_ROOT)` and mounted on through
-//! `/proc/self/fd/N`, so a symlink in the image cannot redirect a mount
-//! onto the host.
+//! by [`RootDir`], so a symlink in the image cannot redirect a mount onto
+//! the host.
 
 use crate::args::Args;
 use crate::init::path_str;
+use crate::rootdir::{RootDir, mount_on};
 use appc::schema::pod_manifest::RuntimeApp;
 use appc::schema::types::Volume;
 use appc::schema::types::volume::VolumeKind;
-use nix::mount::{MsFlags, mount};
-use std::os::fd::{AsRawFd, OwnedFd};
+use nix::mount::MsFlags;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-
-fn resolve_flags() -> nix::fcntl::ResolveFlag {
-    nix::fcntl::ResolveFlag::RESOLVE_IN_ROOT | nix::fcntl::ResolveFlag::RESOLVE_NO_MAGICLINKS
-}
-
-fn openat2_in(root: &OwnedFd, rel: &str, flags: nix::fcntl::OFlag) -> nix::Result<OwnedFd> {
-    let how = nix::fcntl::OpenHow::new()
-        .flags(flags | nix::fcntl::OFlag::O_CLOEXEC)
-        .resolve(resolve_flags());
-    nix::fcntl::openat2(root, if rel.is_empty() { "." } else { rel }, how)
-}
-
-/// Creates `target` (a directory, or a file for a file source) inside the
-/// root, each missing directory 0755 root; returns an O_PATH descriptor.
-fn make_target(root: &Path, target: &str, file: bool) -> Result<OwnedFd, String> {
-    let rootfd = nix::fcntl::open(
-        root,
-        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(|e| format!("{}: {e}", path_str(root)))?;
-    let rel = target.trim_matches('/');
-    let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
-    let err = |e: nix::Error| format!("mount target {target}: {e}");
-    for i in 0..parts.len() {
-        let so_far = parts[..=i].join("/");
-        let last = i + 1 == parts.len();
-        if openat2_in(&rootfd, &so_far, nix::fcntl::OFlag::O_PATH).is_ok() {
-            continue;
-        }
-        let parent = openat2_in(
-            &rootfd,
-            &parts[..i].join("/"),
-            nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY,
-        )
-        .map_err(err)?;
-        if last && file {
-            let flags = nix::fcntl::OFlag::O_CREAT
-                | nix::fcntl::OFlag::O_WRONLY
-                | nix::fcntl::OFlag::O_CLOEXEC
-                | nix::fcntl::OFlag::O_NOFOLLOW;
-            nix::fcntl::openat(
-                &parent,
-                parts[i],
-                flags,
-                nix::sys::stat::Mode::from_bits_truncate(0o644),
-            )
-            .map_err(err)?;
-        } else {
-            match nix::sys::stat::mkdirat(
-                &parent,
-                parts[i],
-                nix::sys::stat::Mode::from_bits_truncate(0o755),
-            ) {
-                Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
-                Err(e) => return Err(err(e)),
-            }
-        }
-    }
-    openat2_in(&rootfd, rel, nix::fcntl::OFlag::O_PATH).map_err(err)
-}
 
 /// The pod directory of an empty volume, created with its mode and owner.
 fn empty_dir(args: &Args, v: &Volume) -> Result<PathBuf, String> {
@@ -107,6 +45,7 @@ pub fn mount_all(
     app: &RuntimeApp,
     root: &Path,
 ) -> Result<(), String> {
+    let root = RootDir::open(root)?;
     for m in &app.mounts {
         let v = volumes
             .iter()
@@ -119,14 +58,21 @@ pub fn mount_all(
         let is_file = std::fs::metadata(&source)
             .map_err(|e| format!("volume {}: {}: {e}", v.name, path_str(&source)))?
             .is_file();
-        let target = make_target(root, &m.path, is_file)?;
-        let through = PathBuf::from(format!("/proc/self/fd/{}", target.as_raw_fd()));
+        let make = |root: &RootDir| {
+            if is_file {
+                root.make_file(&m.path)
+            } else {
+                root.mkdir_all(&m.path)
+            }
+        };
+        let what = |e: String| format!("app {}: volume {} mount target: {e}", app.name, v.name);
+        let target = make(&root).map_err(what)?;
         let mut flags = MsFlags::MS_BIND;
         if recursive {
             flags |= MsFlags::MS_REC;
         }
-        mount(Some(&source), &through, None::<&str>, flags, None::<&str>)
-            .map_err(|e| format!("volume {} on {}: {e}", v.name, m.path))?;
+        let at = format!("{} (volume {})", m.path, v.name);
+        mount_on(Some(&source), &target, None, flags, None, &at)?;
         let read_only = app
             .app
             .as_ref()
@@ -134,17 +80,10 @@ pub fn mount_all(
             .is_some_and(|p| p.read_only)
             || v.read_only.unwrap_or(false);
         if read_only {
-            // Remount the new mount (now at the target) read-only.
-            let fd = make_target(root, &m.path, is_file)?;
-            let at = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
-            mount(
-                None::<&str>,
-                &at,
-                None::<&str>,
-                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
-                None::<&str>,
-            )
-            .map_err(|e| format!("volume {} on {} read-only: {e}", v.name, m.path))?;
+            // Remount the new mount (now on top at the target) read-only.
+            let fd = root.resolve(&m.path)?;
+            let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+            mount_on(None, &fd, None, ro, None, &at)?;
         }
     }
     Ok(())

@@ -36,6 +36,8 @@ pub enum PodError {
     NoSuchApp(String, String),
     #[error("pod {0} has several apps; choose one with --app ({1})")]
     SeveralApps(String, String),
+    #[error("{0}: not an exit status: {1:?}")]
+    BadStatus(PathBuf, String),
 }
 
 fn io_at(path: &Path) -> impl FnOnce(io::Error) -> PodError + '_ {
@@ -272,20 +274,27 @@ impl Pod {
             .ok()
     }
 
-    /// Exit statuses of the apps that have exited, by app name.
-    pub fn app_statuses(&self) -> Vec<(String, i32)> {
+    /// Exit statuses of the apps that have exited, by app name. A status
+    /// file that cannot be read or holds no number is an error naming it.
+    pub fn app_statuses(&self) -> Result<Vec<(String, i32)>, PodError> {
         let dir = self.path.join("stage1/rootfs/rkt/status");
-        let mut out: Vec<(String, i32)> = fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| {
-                let code = fs::read_to_string(e.path()).ok()?.trim().parse().ok()?;
-                Some((e.file_name().to_string_lossy().into_owned(), code))
-            })
-            .collect();
+        let entries = match fs::read_dir(&dir) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            other => other.map_err(io_at(&dir))?,
+        };
+        let mut out = Vec::new();
+        for e in entries {
+            let path = e.map_err(io_at(&dir))?.path();
+            let text = fs::read_to_string(&path).map_err(io_at(&path))?;
+            let code = text
+                .trim()
+                .parse()
+                .map_err(|_| PodError::BadStatus(path.clone(), text.clone()))?;
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            out.push((name.into_owned(), code));
+        }
         out.sort();
-        out
+        Ok(out)
     }
 
     /// Removes the pod directory, moving it to `garbage` first.

@@ -1,14 +1,12 @@
 //! `rkt enter [--app=NAME] UUID [CMD [ARGS...]]`: a command inside a
-//! running pod, in the app's namespaces and root, with its environment.
+//! running pod, through the pod's stage1 `enter` entrypoint (rkt's
+//! interface: `--pid=PID --appname=NAME -- CMD...`, run in the pod's
+//! directory), which confines the command like the app it enters.
 
 use crate::Settings;
 use anyhow::{Context, bail};
-use nix::sched::{CloneFlags, setns};
-use nix::sys::wait::{WaitStatus, waitpid};
-use nix::unistd::{ForkResult, fork};
 use rkt::pod::{Pods, State};
 use std::ffi::CString;
-use std::fs::File;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -34,71 +32,30 @@ pub fn run(settings: &Settings, a: Args) -> anyhow::Result<()> {
     let pid = pod
         .number("pid")
         .with_context(|| format!("pod {}: no pid recorded", pod.uuid))?;
-    let root = pod
-        .path
-        .join("stage1/rootfs/opt/stage2")
-        .join(app.name.as_str())
-        .join("rootfs");
-    let command = if a.command.is_empty() {
-        vec!["/bin/sh".to_string()]
-    } else {
-        a.command.clone()
-    };
-    // The environment the app itself was started with.
-    let env: Vec<String> = stage1::exec::environment(app)
-        .into_iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    let argv: Vec<CString> = command
-        .iter()
-        .map(|s| cstring(s))
-        .collect::<anyhow::Result<_>>()?;
-    let envp: Vec<CString> = env
-        .iter()
-        .map(|s| cstring(s))
-        .collect::<anyhow::Result<_>>()?;
-
-    // Opened before joining anything: /proc/<pid> is the host's view.
-    let namespaces = [
-        ("ipc", CloneFlags::CLONE_NEWIPC),
-        ("uts", CloneFlags::CLONE_NEWUTS),
-        ("pid", CloneFlags::CLONE_NEWPID),
-        ("mnt", CloneFlags::CLONE_NEWNS),
+    let id = std::fs::read_to_string(pod.path.join("stage1-image"))
+        .with_context(|| format!("pod {}: no stage1 image recorded", pod.uuid))?;
+    let store = settings.image_store()?;
+    let stage1 = store
+        .resolve(id.trim())
+        .with_context(|| format!("pod {}: its stage1 image", pod.uuid))?;
+    let entrypoint = rkt::stage1_image::enter_entrypoint(&store, &stage1).with_context(|| {
+        format!(
+            "pod {}: its stage1 image {} cannot enter pods",
+            pod.uuid, stage1.id
+        )
+    })?;
+    let mut argv = vec![
+        entrypoint.display().to_string(),
+        format!("--pid={pid}"),
+        format!("--appname={}", app.name),
+        "--".to_string(),
     ];
-    let files: Vec<(File, CloneFlags)> = namespaces
+    argv.extend(a.command.iter().cloned());
+    let argv: Vec<CString> = argv
         .iter()
-        .map(|(name, flag)| {
-            File::open(format!("/proc/{pid}/ns/{name}"))
-                .map(|f| (f, *flag))
-                .with_context(|| format!("pod {}: namespace {name}", pod.uuid))
-        })
+        .map(|s| cstring(s))
         .collect::<anyhow::Result<_>>()?;
-    stage1::cgroups::join_recorded_app(&pod.path, &pod.uuid, app.name.as_str())
-        .map_err(|e| anyhow::anyhow!("pod {}: joining its cgroups: {e}", pod.uuid))?;
-    for (file, flag) in &files {
-        setns(file, *flag).with_context(|| format!("joining pod {}", pod.uuid))?;
-    }
-    // SAFETY: rkt is single-threaded here; the child only execs.
-    match unsafe { fork() }.context("fork")? {
-        ForkResult::Child => {
-            let err = nix::unistd::chroot(&root)
-                .and_then(|_| nix::unistd::chdir("/"))
-                .and_then(|_| nix::unistd::execvpe(&argv[0], &argv, &envp).map(|_| ()))
-                .err();
-            eprintln!(
-                "enter: {}: {}",
-                command[0],
-                err.map_or("failed".into(), |e| e.to_string())
-            );
-            std::process::exit(254);
-        }
-        ForkResult::Parent { child } => loop {
-            match waitpid(child, None) {
-                Ok(WaitStatus::Exited(_, code)) => std::process::exit(code),
-                Ok(WaitStatus::Signaled(_, sig, _)) => std::process::exit(128 + sig as i32),
-                Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => bail!("waiting for {}: {e}", command[0]),
-            }
-        },
-    }
+    std::env::set_current_dir(&pod.path)
+        .with_context(|| format!("pod {}: {}", pod.uuid, pod.path.display()))?;
+    bail!("{}", stage1::exe::exec_read_only(&entrypoint, &argv))
 }

@@ -212,7 +212,7 @@ pub fn status(settings: &Settings, a: StatusArgs) -> anyhow::Result<()> {
         row.state,
         State::Exited | State::ExitedGarbage | State::Garbage
     );
-    let statuses = row.pod.app_statuses();
+    let statuses = row.pod.app_statuses()?;
     let pid = if row.state == State::Running {
         row.pod.number("pid")
     } else {

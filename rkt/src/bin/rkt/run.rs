@@ -19,7 +19,6 @@ use rkt::stage1_image::{self, Flavor};
 use rkt::store::{ImageRecord, ImageStore};
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use std::fs::File;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
@@ -64,7 +63,9 @@ pub struct Args {
     /// stage1 image to use, from a file
     #[arg(long, conflicts_with = "stage1_name")]
     stage1_path: Option<PathBuf>,
-    /// stage1 image to use, by name (coreos.com/rkt/stage1-rs, coreos.com/rkt/stage1-fly-rs)
+    /// stage1 image to use, by name: coreos.com/rkt/stage1-rs (the default,
+    /// isolated pods) or coreos.com/rkt/stage1-fly-rs (a chroot in the host's
+    /// namespaces with no isolation at all, for trusted privileged tools only)
     #[arg(long)]
     stage1_name: Option<String>,
     /// run the pod this manifest describes (no images or app flags then)
@@ -809,12 +810,15 @@ pub fn exec_stage1(
 ) -> anyhow::Result<()> {
     rustix::io::fcntl_setfd(lock, rustix::io::FdFlags::empty())?;
     let lock_fd = std::os::fd::AsRawFd::as_raw_fd(lock);
-    let mut cmd = std::process::Command::new(entrypoint);
-    cmd.arg(format!("--pod-dir={}", pod.path.display()))
-        .arg(format!("--uuid={}", pod.uuid))
-        .arg(format!("--lock-fd={lock_fd}"));
+    let pod_dir = std::path::absolute(&pod.path)?;
+    let mut argv = vec![
+        entrypoint.display().to_string(),
+        format!("--pod-dir={}", pod_dir.display()),
+        format!("--uuid={}", pod.uuid),
+        format!("--lock-fd={lock_fd}"),
+    ];
     if let Some(h) = hostname {
-        cmd.arg(format!("--hostname={h}"));
+        argv.push(format!("--hostname={h}"));
     }
     let insecure = &settings.insecure;
     for (disabled, flag) in [
@@ -823,9 +827,18 @@ pub fn exec_stage1(
         (insecure.seccomp, "--disable-seccomp"),
     ] {
         if disabled {
-            cmd.arg(flag);
+            argv.push(flag.to_string());
         }
     }
-    let err = cmd.exec();
-    Err(err).with_context(|| format!("cannot execute stage1 {}", entrypoint.display()))
+    let argv = argv
+        .into_iter()
+        .map(|a| std::ffi::CString::new(a).context("a NUL in stage1's arguments"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    // rkt's contract: stage1 runs in the pod's directory.
+    std::env::set_current_dir(&pod.path).with_context(|| pod.path.display().to_string())?;
+    // Read-only, so the pod cannot change the program (see stage1::exe).
+    bail!(
+        "cannot execute stage1: {}",
+        stage1::exe::exec_read_only(entrypoint, &argv)
+    )
 }

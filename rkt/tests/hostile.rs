@@ -1,0 +1,479 @@
+//! Hostile images against the pod boundary, with real pods: each test is
+//! an escape that a pod must not make (chroot, /proc/1/root, symlinks in
+//! the image, inherited descriptors and capabilities, `rkt enter`), and
+//! each checks the host afterwards. Needs root (as CI runs).
+
+mod support;
+
+use serde_json::{Value, json};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use support::pods::{ensure_stage1, start, stdout};
+use support::{Env, mounts_under};
+
+/// The static attack helper (tests/hostile/attack.c), built once.
+fn attack_binary() -> PathBuf {
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("attack");
+    let src = support::repo().join("rkt/tests/hostile/attack.c");
+    let status = Command::new("cc")
+        .args(["-static", "-O", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .expect("cc");
+    assert!(status.success(), "building {}", src.display());
+    out
+}
+
+/// An image of busybox and the attack helper, `app` its manifest's app,
+/// `change` run on its rootfs before it is built.
+fn hostile_image(env: &Env, name: &str, app: Value, change: impl FnOnce(&Path)) -> String {
+    let layout = env.path(&format!("layout-{name}"));
+    let script = support::repo().join("scripts/make-hello-layout.sh");
+    assert!(
+        Command::new("bash")
+            .arg(script)
+            .arg(&layout)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let rootfs = layout.join("rootfs");
+    fs::copy(attack_binary(), rootfs.join("bin/attack")).unwrap();
+    change(&rootfs);
+    let manifest = json!({
+        "acKind": "ImageManifest", "acVersion": "0.8.11", "name": format!("example.com/{name}"),
+        "labels": [{"name": "version", "value": "1"}, {"name": "os", "value": "linux"},
+                   {"name": "arch", "value": rkt::fetch::host_arch()}],
+        "app": app,
+    });
+    fs::write(layout.join("manifest"), manifest.to_string()).unwrap();
+    let aci = env.path(&format!("{name}.aci"));
+    let f = fs::File::create(&aci).unwrap();
+    appc::aci::build_aci(&layout, f, appc::aci::BuildOptions::default()).unwrap();
+    aci.display().to_string()
+}
+
+fn app(script: &str) -> Value {
+    json!({"exec": ["/bin/sh", "-c", script], "user": "0", "group": "0"})
+}
+
+/// A host directory that pods must leave empty.
+fn host_dir(env: &Env, name: &str) -> PathBuf {
+    let d = env.path(name);
+    fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn assert_empty(dir: &Path) {
+    let left: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "the pod wrote on the host: {left:?}");
+}
+
+fn run_pod(env: &Env, args: &[&str]) -> (String, String) {
+    let mut all = vec!["--insecure-options=image", "run", "--net=host"];
+    all.extend_from_slice(args);
+    let out = env.rkt(&all);
+    (
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Collects the pods and checks that nothing of them is left mounted.
+fn finish(env: &Env) {
+    assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
+    assert_eq!(mounts_under(env.tmp.path()), 0);
+}
+
+#[test]
+fn a_chroot_escape_stays_in_the_apps_root() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    // A directory both the host and the image have: where it is made
+    // tells where the app got to.
+    let name = format!("rkt-hostile-chroot-{}", std::process::id());
+    let on_host = Path::new("/tmp").join(&name);
+    let img = hostile_image(
+        &env,
+        "chroot",
+        app("exec /bin/attack chroot \"/tmp/$NAME\""),
+        |_| {},
+    );
+    let (out, err) = run_pod(&env, &[&format!("--set-env=NAME={name}"), &img]);
+    let escaped = on_host.exists();
+    let _ = fs::remove_dir(&on_host);
+    // The attempt was made (the app may chroot), and stayed in its root.
+    assert!(out.contains("chroot-out: ok"), "{out}{err}");
+    assert!(out.contains("mkdir: ok"), "{out}{err}");
+    assert!(!escaped, "the app made {} on the host", on_host.display());
+    finish(&env);
+}
+
+/// Mode, size and modification time of every stage1 executable rkt may run.
+fn stage1_files(env: &Env) -> Vec<(PathBuf, u32, u64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    let beside = Path::new(env!("CARGO_BIN_EXE_rkt")).with_file_name("stage1");
+    let trees = env.path("data/cas/trees");
+    let mut files = vec![beside];
+    for t in fs::read_dir(&trees).into_iter().flatten().flatten() {
+        files.push(t.path().join("rootfs/stage1"));
+    }
+    files
+        .into_iter()
+        .filter_map(|f| {
+            let m = fs::metadata(&f).ok()?;
+            Some((f, m.mode(), m.size(), m.mtime()))
+        })
+        .collect()
+}
+
+#[test]
+fn the_inits_root_cwd_and_executable_lead_nowhere() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let host = host_dir(&env, "host");
+    let marker = format!("rkt-hostile-{}", std::process::id());
+    let script = r#"
+        ls /proc/1/root/ /proc/1/cwd/
+        mkdir -p "/proc/1/root$HOST/via-root" && echo root-write
+        mkdir -p "/proc/1/cwd$HOST/via-cwd" && echo cwd-write
+        mkdir "/proc/1/root/sys/fs/cgroup/$MARKER" && echo cgroup-via-root
+        mkdir "/sys/fs/cgroup/$MARKER" 2>&1
+        chmod 777 /proc/1/exe 2>&1
+        echo planted >> /proc/1/exe 2>&1
+        true"#;
+    let caps = [
+        "CAP_SYS_PTRACE",
+        "CAP_SYS_ADMIN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_FOWNER",
+        "CAP_CHOWN",
+    ];
+    let retain = json!({"exec": ["/bin/sh", "-c", script], "user": "0", "group": "0",
+        "isolators": [{"name": "os/linux/capabilities-retain-set", "value": {"set": caps}}]});
+    let img = hostile_image(&env, "procroot", retain, |_| {});
+    let before = {
+        // The first run imports the stage1 image, whose file is checked too.
+        run_pod(&env, &[&img, "--exec=/bin/true"]);
+        stage1_files(&env)
+    };
+    assert!(before.len() >= 2, "{before:?}");
+    let host_env = format!("--set-env=HOST={}", host.display());
+    let marker_env = format!("--set-env=MARKER={marker}");
+    let (out, err) = run_pod(&env, &[&host_env, &marker_env, &img]);
+    assert!(!out.contains("-write"), "{out}{err}");
+    assert!(!out.contains("cgroup-via-root"), "{out}{err}");
+    assert!(out.contains("Read-only file system"), "{out}{err}");
+    assert_empty(&host);
+    assert_eq!(stage1_files(&env), before);
+    let cgroup_left = Command::new("find")
+        .args(["/sys/fs/cgroup", "-maxdepth", "3", "-name", &marker])
+        .output()
+        .unwrap();
+    assert!(cgroup_left.stdout.is_empty(), "{}", stdout(&cgroup_left));
+    finish(&env);
+}
+
+#[test]
+fn symlinks_in_the_image_lead_nowhere_on_the_host() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let host = host_dir(&env, "host");
+    for d in ["etc", "dev", "proc", "sys", "vol"] {
+        fs::create_dir_all(host.join(d)).unwrap();
+    }
+    // The working directory leads to a directory both have.
+    let here = format!("rkt-hostile-wd-{}", std::process::id());
+    let volume = host_dir(&env, "volume");
+    fs::write(volume.join("data"), "volume data").unwrap();
+    let h = host.clone();
+    let img = hostile_image(
+        &env,
+        "symlinks",
+        json!({"exec": ["/bin/sh", "-c", format!("cat /etc/hosts; cat /vol/data; echo x > {here}; ls /dev/null")],
+               "user": "0", "group": "0", "workingDirectory": "/work",
+               "mountPoints": [{"name": "data", "path": "/vol"}]}),
+        move |rootfs| {
+            fs::remove_dir_all(rootfs.join("etc")).unwrap();
+            for d in ["etc", "dev", "proc", "sys", "vol"] {
+                std::os::unix::fs::symlink(h.join(d), rootfs.join(d)).unwrap();
+            }
+            std::os::unix::fs::symlink("/tmp", rootfs.join("work")).unwrap();
+        },
+    );
+    let vol = format!("--volume=data,kind=host,source={}", volume.display());
+    let (out, err) = run_pod(&env, &[&vol, &img]);
+    let wrote_here = Path::new("/tmp").join(&here);
+    let escaped = wrote_here.exists();
+    let _ = fs::remove_file(&wrote_here);
+    assert!(
+        !escaped,
+        "the app wrote {} on the host",
+        wrote_here.display()
+    );
+    // The paths resolve inside the app's root, where the app finds them.
+    assert!(out.contains("localhost"), "{out}{err}");
+    assert!(out.contains("volume data"), "{out}{err}");
+    assert!(out.contains("/dev/null"), "{out}{err}");
+    for d in ["etc", "dev", "proc", "sys", "vol"] {
+        assert_empty(&host.join(d));
+    }
+    assert_eq!(fs::read_dir(&volume).unwrap().count(), 1);
+
+    // Files of /etc pointing at host files.
+    let files = host_dir(&env, "files");
+    let (hosts, resolv) = (files.join("hosts"), files.join("resolv.conf"));
+    fs::write(&resolv, "nameserver 127.0.0.9\n").unwrap();
+    let (h, r) = (hosts.clone(), resolv.clone());
+    let img = hostile_image(
+        &env,
+        "etcfiles",
+        app("cat /etc/hosts /etc/resolv.conf; true"),
+        move |rootfs| {
+            std::os::unix::fs::symlink(&h, rootfs.join("etc/hosts")).unwrap();
+            std::os::unix::fs::symlink(&r, rootfs.join("etc/resolv.conf")).unwrap();
+        },
+    );
+    let (out, err) = run_pod(&env, &["--dns=127.0.0.1", &img]);
+    assert!(!out.contains("127.0.0.9"), "{out}{err}");
+    assert!(!hosts.exists());
+    assert_eq!(
+        fs::read_to_string(&resolv).unwrap(),
+        "nameserver 127.0.0.9\n"
+    );
+    finish(&env);
+}
+
+/// `rkt ARGS` started by bash with descriptor 7 open on `dir` (not
+/// close-on-exec), as a careless caller might leave it.
+fn rkt_with_fd7(env: &Env, dir: &Path, args: &[&str]) -> (String, String) {
+    let rkt = env.rkt_command(&[]);
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c")
+        .arg(r#"exec 7<"$1"; shift; exec "$@""#)
+        .arg("bash")
+        .arg(dir)
+        .arg(rkt.get_program())
+        .args(rkt.get_args())
+        .args(args)
+        .stdin(Stdio::null());
+    let out = cmd.output().unwrap();
+    (
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn only_stdio_reaches_the_app_whatever_the_caller_left_open() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let host = host_dir(&env, "host");
+    let script = "ls /proc/self/fd | grep -v '^3$'; echo end; touch /proc/self/fd/7/planted && echo fd7-write; true";
+    let img = hostile_image(&env, "fds", app(script), |_| {});
+    let (out, err) = rkt_with_fd7(
+        &env,
+        &host,
+        &["--insecure-options=image", "run", "--net=host", &img],
+    );
+    let listing: Vec<&str> = out.lines().take_while(|l| *l != "end").collect();
+    assert_eq!(listing, ["0", "1", "2"], "{out}{err}");
+    assert!(!out.contains("fd7-write"), "{out}{err}");
+    assert_empty(&host);
+    finish(&env);
+}
+
+fn status_field(text: &str, name: &str) -> u64 {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(name))
+        .unwrap_or_else(|| panic!("no {name} in {text}"));
+    u64::from_str_radix(line[name.len()..].trim(), 16).unwrap()
+}
+
+#[test]
+fn capabilities_the_caller_could_pass_on_stay_out() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let img = hostile_image(&env, "caps", app("grep ^Cap /proc/self/status"), |_| {});
+    let rkt = env.rkt_command(&["--insecure-options=image", "run", "--net=host", &img]);
+    let mut line = vec![rkt.get_program().to_string_lossy().into_owned()];
+    line.extend(rkt.get_args().map(|a| a.to_string_lossy().into_owned()));
+    let caps = "cap_sys_admin,cap_sys_module,cap_sys_ptrace";
+    let out = Command::new("capsh")
+        .arg(format!("--inh={caps}"))
+        .arg(format!("--addamb={caps}"))
+        .args([
+            "--",
+            "-c",
+            r#"grep ^CapAmb /proc/self/status; exec "$0" "$@""#,
+        ])
+        .args(&line)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    // The caller did hold them.
+    assert_ne!(status_field(&text, "CapAmb:"), 0, "{text}");
+    let app_part = text.lines().skip(1).collect::<Vec<_>>().join("\n");
+    assert_eq!(status_field(&app_part, "CapInh:"), 0, "{text}");
+    assert_eq!(status_field(&app_part, "CapAmb:"), 0, "{text}");
+    let bnd = status_field(&app_part, "CapBnd:");
+    assert_eq!(status_field(&app_part, "CapEff:") & !bnd, 0, "{text}");
+    assert_eq!(status_field(&app_part, "CapPrm:") & !bnd, 0, "{text}");
+    let admin = 1 << 21;
+    assert_eq!(status_field(&app_part, "CapEff:") & admin, 0, "{text}");
+    finish(&env);
+}
+
+#[test]
+fn rkt_enter_confines_the_command_like_the_app() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let knob = Path::new("/proc/sys/vm/stat_interval");
+    let knob_before = fs::read_to_string(knob).unwrap();
+    // The app plants a program where an administrator will run it.
+    let planted = r#"rm /bin/ps; cat > /bin/ps <<'EOF'
+#!/bin/busybox sh
+/bin/busybox mount -t proc proc /tmp 2>&1 && echo 9 > /tmp/sys/vm/stat_interval && echo host-sysctl-write
+grep -E '^(Cap|Seccomp:|NoNewPrivs)' /proc/self/status
+ls /proc/self/fd | grep -v '^3$'
+cat /proc/self/cgroup
+EOF
+chmod 755 /bin/ps; exec sleep 60"#;
+    let img = hostile_image(&env, "enter", app(planted), |_| {});
+    let (mut child, uuid) = start(&env, &[&img], Stdio::null());
+    // The app has planted its program once /bin/ps is a script.
+    let mut planted_ok = false;
+    for _ in 0..100 {
+        let out = env.rkt(&["enter", &uuid, "/bin/busybox", "head", "-c", "2", "/bin/ps"]);
+        if stdout(&out) == "#!" {
+            planted_ok = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(planted_ok, "the app did not plant its program");
+    let host = host_dir(&env, "host");
+    let (out, err) = rkt_with_fd7(&env, &host, &["enter", &uuid, "/bin/ps"]);
+    assert!(!out.contains("host-sysctl-write"), "{out}{err}");
+    assert_eq!(fs::read_to_string(knob).unwrap(), knob_before);
+    assert_eq!(status_field(&out, "CapInh:"), 0, "{out}");
+    assert_eq!(status_field(&out, "CapAmb:"), 0, "{out}");
+    let defaults: u64 = stage1::caps::DEFAULT
+        .iter()
+        .chain(["CAP_MKNOD"].iter())
+        .map(|n| 1u64 << appc::schema::types::isolator::linux_capability(n).unwrap())
+        .sum();
+    assert_eq!(status_field(&out, "CapBnd:") & !defaults, 0, "{out}");
+    assert!(out.contains("Seccomp:\t2"), "{out}");
+    let listing: Vec<&str> = out
+        .lines()
+        .filter(|l| l.trim().parse::<u32>().is_ok())
+        .collect();
+    assert_eq!(listing, ["0", "1", "2"], "{out}");
+    let app_cgroup = format!("/rkt-{uuid}/enter");
+    let memory = out.lines().find(|l| l.contains(":memory:"));
+    assert!(memory.is_some_and(|l| l.ends_with(&app_cgroup)), "{out}");
+    assert_empty(&host);
+    assert!(env.rkt(&["stop", &uuid]).status.success());
+    let _ = child.wait();
+    if fs::read_to_string(knob).unwrap() != knob_before {
+        fs::write(knob, &knob_before).unwrap();
+    }
+    finish(&env);
+}
+
+#[test]
+fn an_app_cannot_trace_an_entered_command() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let img = hostile_image(
+        &env,
+        "tracer",
+        app("/bin/attack ptrace entered-31337; exec sleep 30"),
+        |_| {},
+    );
+    let (child, uuid) = start(&env, &[&img], Stdio::piped());
+    let entered = env.rkt(&[
+        "enter",
+        &uuid,
+        "/bin/sh",
+        "-c",
+        "sleep 3; echo entered-31337 done",
+    ]);
+    assert!(
+        stdout(&entered).contains("done"),
+        "{}",
+        String::from_utf8_lossy(&entered.stderr)
+    );
+    assert!(env.rkt(&["stop", &uuid]).status.success());
+    let out = child.wait_with_output().unwrap();
+    let report = stdout(&out);
+    // Found, and refused: the command is no stronger than the app, and
+    // the app may not trace (seccomp), nor reach /proc of stage1.
+    assert!(report.contains("find: ok"), "{report}");
+    assert!(
+        report.contains("attach: Operation not permitted"),
+        "{report}"
+    );
+    finish(&env);
+}
+
+#[test]
+fn a_mount_target_that_cannot_be_used_is_refused_with_its_path() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let volume = host_dir(&env, "volume");
+    // A directory volume onto a file of the image, reached through a symlink.
+    let img = hostile_image(
+        &env,
+        "badtarget",
+        json!({"exec": ["/bin/true"], "user": "0", "group": "0",
+               "mountPoints": [{"name": "data", "path": "/data"}]}),
+        |rootfs| std::os::unix::fs::symlink("/etc/passwd", rootfs.join("data")).unwrap(),
+    );
+    let vol = format!("--volume=data,kind=host,source={}", volume.display());
+    let out = env.rkt(&["--insecure-options=image", "run", "--net=host", &vol, &img]);
+    let err = support::one_line_error(&out);
+    assert!(
+        err.contains("/data") && err.contains("not a directory"),
+        "{err}"
+    );
+    assert_empty(&volume);
+    // Nothing of the pod is left mounted or in a cgroup.
+    let pods = env.path("data/pods");
+    let records: Vec<PathBuf> = ["run", "exited-garbage"]
+        .iter()
+        .flat_map(|d| fs::read_dir(pods.join(d)).into_iter().flatten().flatten())
+        .map(|e| e.path().join("cgroups"))
+        .collect();
+    for r in records {
+        for dir in fs::read_to_string(&r).unwrap_or_default().lines() {
+            assert!(!Path::new(dir).exists(), "cgroup left: {dir}");
+        }
+    }
+    finish(&env);
+}

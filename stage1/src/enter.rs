@@ -1,0 +1,155 @@
+//! The enter entrypoint (`coreos.com/rkt/stage1/enter`), which `rkt enter`
+//! runs in the pod's directory as
+//! `enter --pid=PID --appname=APP -- CMD [ARGS...]`, PID being the pod's
+//! init. The command joins the app's cgroups and the pod's namespaces,
+//! then becomes what the app is: its own mount namespace pivoted into the
+//! app's root, the app's user and groups, bounding set, seccomp filter,
+//! no-new-privileges, environment, and only stdin, stdout and stderr.
+//! Whatever the app has planted in its root runs no stronger than the app.
+
+use crate::exec::{CONFINEMENT_RECORD, Confinement, Placement};
+use appc::schema::PodManifest;
+use nix::sched::{CloneFlags, setns};
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{ForkResult, fork};
+use std::fs::File;
+use std::path::Path;
+
+struct Request {
+    pid: i32,
+    app: String,
+    command: Vec<String>,
+}
+
+fn parse(argv: &[String]) -> Result<Request, String> {
+    let (mut pid, mut app) = (None, None);
+    let mut rest = argv.iter();
+    for a in rest.by_ref() {
+        if a == "--" {
+            break;
+        }
+        match a.split_once('=') {
+            Some(("--pid", v)) => pid = Some(v.parse().map_err(|_| format!("bad --pid {v:?}"))?),
+            Some(("--appname", v)) => app = Some(v.to_string()),
+            _ if a.starts_with("--debug") => {}
+            _ => return Err(format!("unexpected argument {a:?}")),
+        }
+    }
+    let mut command: Vec<String> = rest.cloned().collect();
+    if command.is_empty() {
+        command.push("/bin/sh".into());
+    }
+    Ok(Request {
+        pid: pid.ok_or("--pid is required")?,
+        app: app.ok_or("--appname is required")?,
+        command,
+    })
+}
+
+/// Runs the command; returns its exit status.
+pub fn run(argv: &[String]) -> Result<i32, String> {
+    let req = parse(argv)?;
+    // Until exec, this process is stage1: kept from the pod's sight.
+    nix::sys::prctl::set_dumpable(false).map_err(|e| format!("non-dumpable: {e}"))?;
+    crate::caps::clear_inherited()?;
+    let pod_dir = std::env::current_dir().map_err(|e| format!("the pod directory: {e}"))?;
+    let uuid = pod_dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or("not run in a pod directory")?
+        .to_string();
+    let read = |name: &str| {
+        std::fs::read_to_string(name).map_err(|e| format!("{}: {e}", pod_dir.join(name).display()))
+    };
+    let manifest = PodManifest::from_json(&read("pod")?).map_err(|e| format!("pod: {e}"))?;
+    let app = manifest
+        .apps
+        .iter()
+        .flatten()
+        .find(|a| a.name.as_str() == req.app)
+        .ok_or_else(|| format!("pod {uuid} has no app {}", req.app))?;
+    let confinement = Confinement::from_record(&read(CONFINEMENT_RECORD)?)
+        .map_err(|e| format!("{CONFINEMENT_RECORD}: {e}"))?;
+
+    // Opened before joining anything: /proc/<pid> is the host's view.
+    let namespaces = [
+        ("ipc", CloneFlags::CLONE_NEWIPC),
+        ("uts", CloneFlags::CLONE_NEWUTS),
+        ("net", CloneFlags::CLONE_NEWNET),
+        ("pid", CloneFlags::CLONE_NEWPID),
+        ("mnt", CloneFlags::CLONE_NEWNS),
+    ];
+    let files: Vec<(File, CloneFlags)> = namespaces
+        .iter()
+        .map(|(name, flag)| {
+            let path = format!("/proc/{}/ns/{name}", req.pid);
+            File::open(&path)
+                .map(|f| (f, *flag))
+                .map_err(|e| format!("pod {uuid}: {path}: {e}"))
+        })
+        .collect::<Result<_, _>>()?;
+    crate::cgroups::join_recorded_app(Path::new("."), &uuid, &req.app)
+        .map_err(|e| format!("pod {uuid}: joining app {}'s cgroups: {e}", req.app))?;
+    for (file, flag) in &files {
+        setns(file, *flag).map_err(|e| format!("joining pod {uuid}'s namespaces: {e}"))?;
+    }
+    drop(files);
+    // The pod's root (the init's) is now this process's; the app's is below.
+    let root = crate::pod_root::app_root(Path::new("/"), &req.app);
+    let at = Placement {
+        root: &root,
+        cgroup_procs: &[],
+    };
+    // SAFETY: single-threaded; the child only execs (or exits).
+    match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
+        ForkResult::Child => std::process::exit(crate::exec::exec_in_root(
+            app,
+            &at,
+            &req.command,
+            false,
+            &confinement,
+        )),
+        ForkResult::Parent { child } => loop {
+            match waitpid(child, None) {
+                Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+                Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
+                Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(format!("waiting for {}: {e}", req.command[0])),
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn rkts_enter_arguments() {
+        let r = parse(&args(&["--pid=42", "--appname=web", "--", "ls", "-l"])).unwrap();
+        assert_eq!((r.pid, r.app.as_str()), (42, "web"));
+        assert_eq!(r.command, ["ls", "-l"]);
+        let r = parse(&args(&["--debug", "--appname=web", "--pid=1"])).unwrap();
+        assert_eq!(r.command, ["/bin/sh"]);
+        assert!(parse(&args(&["--appname=web"])).is_err());
+        assert!(parse(&args(&["--pid=x", "--appname=web"])).is_err());
+        assert!(parse(&args(&["--pid=1", "--appname=a", "--user=x"])).is_err());
+    }
+
+    #[test]
+    fn the_confinement_record_round_trips() {
+        let c = Confinement {
+            own_root: true,
+            devices_limited: false,
+            seccomp: true,
+            all_capabilities: false,
+        };
+        let back = Confinement::from_record(&c.to_record()).unwrap();
+        assert_eq!(back.to_record(), "own-root\nseccomp\n");
+        assert!(Confinement::from_record("own-root bogus").is_err());
+    }
+}
