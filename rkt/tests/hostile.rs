@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use support::pods::{ensure_stage1, start, stdout};
+use support::pods::{busybox_layout, ensure_stage1, start, stdout};
 use support::{Env, mounts_under};
 
 /// The static attack helper (tests/hostile/attack.c), built once.
@@ -148,7 +148,8 @@ fn the_inits_root_cwd_and_executable_lead_nowhere() {
         mkdir -p "/proc/1/root$HOST/via-root" && echo root-write
         mkdir -p "/proc/1/cwd$HOST/via-cwd" && echo cwd-write
         mkdir "/proc/1/root/sys/fs/cgroup/$MARKER" && echo cgroup-via-root
-        mkdir "/sys/fs/cgroup/$MARKER" 2>&1
+        mkdir "/sys/fs/cgroup/$MARKER" 2>&1 && echo cgroup-direct
+        mkdir "/sys/$MARKER" 2>&1
         chmod 777 /proc/1/exe 2>&1
         echo planted >> /proc/1/exe 2>&1
         true"#;
@@ -173,7 +174,15 @@ fn the_inits_root_cwd_and_executable_lead_nowhere() {
     let (out, err) = run_pod(&env, &[&host_env, &marker_env, &img]);
     assert!(!out.contains("-write"), "{out}{err}");
     assert!(!out.contains("cgroup-via-root"), "{out}{err}");
-    assert!(out.contains("Read-only file system"), "{out}{err}");
+    assert!(!out.contains("cgroup-direct"), "{out}{err}");
+    // A write to the running executable is refused (busy, or read-only);
+    // the shell reports the failed redirection on its stderr.
+    assert!(err.contains("can't create /proc/1/exe"), "{out}{err}");
+    for what in ["/sys/rkt-hostile", "chmod: /proc/1/exe"] {
+        let refused = (out.lines().chain(err.lines()))
+            .any(|l| l.contains(what) && l.contains("Read-only file system"));
+        assert!(refused, "{what}: {out}{err}");
+    }
     assert_empty(&host);
     assert_eq!(stage1_files(&env), before);
     let cgroup_left = Command::new("find")

@@ -27,6 +27,14 @@ fn wait_at_most(child: &mut Child, limit: Duration) -> ExitStatus {
     }
 }
 
+/// The example image, fetched: the others depend on it.
+fn fetched_hello(env: &Env) -> String {
+    let hello = busybox(env).display().to_string();
+    let fetched = env.rkt(&["--insecure-options=image", "fetch", &hello]);
+    assert!(fetched.status.success());
+    hello
+}
+
 /// An image of `example.com/hello` (fetched beforehand) with `handlers`.
 fn with_handlers(env: &Env, name: &str, handlers: serde_json::Value) -> String {
     env.image(
@@ -49,13 +57,8 @@ fn a_failing_pre_start_handler_stops_the_other_apps() {
         return;
     }
     let env = Env::new();
-    let hello = busybox(&env);
-    let hello = hello.to_str().unwrap();
-    assert!(
-        env.rkt(&["--insecure-options=image", "fetch", hello])
-            .status
-            .success()
-    );
+    let hello = fetched_hello(&env);
+    let hello = hello.as_str();
     let failing = with_handlers(
         &env,
         "failing",
@@ -97,13 +100,8 @@ fn a_stop_while_the_pod_starts_is_not_lost() {
         return;
     }
     let env = Env::new();
-    let hello = busybox(&env);
-    let hello = hello.to_str().unwrap();
-    assert!(
-        env.rkt(&["--insecure-options=image", "fetch", hello])
-            .status
-            .success()
-    );
+    let hello = fetched_hello(&env);
+    let hello = hello.as_str();
     // Import the stage1 image first, so that the stop lands in the start.
     let out = env.rkt(&["--insecure-options=image", "run", "--net=host", hello]);
     assert!(out.status.success());

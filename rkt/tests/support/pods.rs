@@ -26,17 +26,22 @@ pub fn ensure_stage1() -> bool {
     true
 }
 
-pub fn busybox(env: &Env) -> std::path::PathBuf {
-    let layout = env.path("hello");
+/// The example image's layout (busybox) made in `layout`.
+pub fn busybox_layout(layout: &std::path::Path) {
     let script = super::repo().join("scripts/make-hello-layout.sh");
     assert!(
         Command::new("bash")
             .arg(script)
-            .arg(&layout)
+            .arg(layout)
             .status()
             .unwrap()
             .success()
     );
+}
+
+pub fn busybox(env: &Env) -> std::path::PathBuf {
+    let layout = env.path("hello");
+    busybox_layout(&layout);
     let aci = env.path("hello.aci");
     appc::aci::build_aci(
         &layout,
