@@ -30,15 +30,7 @@ fn attack_binary() -> PathBuf {
 /// `change` run on its rootfs before it is built.
 fn hostile_image(env: &Env, name: &str, app: Value, change: impl FnOnce(&Path)) -> String {
     let layout = env.path(&format!("layout-{name}"));
-    let script = support::repo().join("scripts/make-hello-layout.sh");
-    assert!(
-        Command::new("bash")
-            .arg(script)
-            .arg(&layout)
-            .status()
-            .unwrap()
-            .success()
-    );
+    busybox_layout(&layout);
     let rootfs = layout.join("rootfs");
     fs::copy(attack_binary(), rootfs.join("bin/attack")).unwrap();
     change(&rootfs);
