@@ -127,6 +127,32 @@ fn stage1_files(env: &Env) -> Vec<(PathBuf, u32, u64, i64)> {
         .collect()
 }
 
+/// Runs its closure when dropped: undoes what a failed test did to the host.
+struct Restore(Box<dyn Fn()>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        (self.0)()
+    }
+}
+
+/// Cgroup directories named `name` near the top of each hierarchy.
+fn cgroups_named(name: &str) -> Vec<PathBuf> {
+    let found = Command::new("find")
+        .args([
+            "/sys/fs/cgroup",
+            "-maxdepth",
+            "3",
+            "-type",
+            "d",
+            "-name",
+            name,
+        ])
+        .output()
+        .unwrap();
+    stdout(&found).lines().map(PathBuf::from).collect()
+}
+
 #[test]
 fn the_inits_root_cwd_and_executable_lead_nowhere() {
     if !ensure_stage1() {
@@ -135,6 +161,14 @@ fn the_inits_root_cwd_and_executable_lead_nowhere() {
     let env = Env::new();
     let host = host_dir(&env, "host");
     let marker = format!("rkt-hostile-{}", std::process::id());
+    let _restore = Restore(Box::new({
+        let marker = marker.clone();
+        move || {
+            cgroups_named(&marker)
+                .iter()
+                .for_each(|d| drop(fs::remove_dir(d)))
+        }
+    }));
     let script = r#"
         ls /proc/1/root/ /proc/1/cwd/
         mkdir -p "/proc/1/root$HOST/via-root" && echo root-write
@@ -177,11 +211,12 @@ fn the_inits_root_cwd_and_executable_lead_nowhere() {
     }
     assert_empty(&host);
     assert_eq!(stage1_files(&env), before);
-    let cgroup_left = Command::new("find")
-        .args(["/sys/fs/cgroup", "-maxdepth", "3", "-name", &marker])
-        .output()
-        .unwrap();
-    assert!(cgroup_left.stdout.is_empty(), "{}", stdout(&cgroup_left));
+    let cgroups_made = cgroups_named(&marker);
+    cgroups_made.iter().for_each(|d| drop(fs::remove_dir(d)));
+    assert!(
+        cgroups_made.is_empty(),
+        "the pod made host cgroups {cgroups_made:?}"
+    );
     finish(&env);
 }
 
@@ -351,6 +386,15 @@ fn rkt_enter_confines_the_command_like_the_app() {
     let env = Env::new();
     let knob = Path::new("/proc/sys/vm/stat_interval");
     let knob_before = fs::read_to_string(knob).unwrap();
+    // Put back even when an assertion fails.
+    let _restore = Restore(Box::new({
+        let before = knob_before.clone();
+        move || {
+            if fs::read_to_string(knob).ok().as_deref() != Some(before.as_str()) {
+                let _ = fs::write(knob, &before);
+            }
+        }
+    }));
     // The app plants a program where an administrator will run it.
     let planted = r#"rm /bin/ps; cat > /bin/ps <<'EOF'
 #!/bin/busybox sh
@@ -397,9 +441,6 @@ chmod 755 /bin/ps; exec sleep 60"#;
     assert_empty(&host);
     assert!(env.rkt(&["stop", &uuid]).status.success());
     let _ = child.wait();
-    if fs::read_to_string(knob).unwrap() != knob_before {
-        fs::write(knob, &knob_before).unwrap();
-    }
     finish(&env);
 }
 

@@ -18,6 +18,8 @@
 //! The files inside are described in the stage1 crate's documentation.
 
 use appc::schema::PodManifest;
+use appc::schema::types::Hash;
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -192,6 +194,19 @@ impl Pods {
     pub fn dir_path(&self, dir: Dir) -> PathBuf {
         self.root.join(dir.name())
     }
+
+    /// The images that pods still on disk refer to, in any state (their
+    /// apps' images and their stage1 image), each with those pods' UUIDs:
+    /// what the image store must not delete.
+    pub fn images_in_use(&self) -> Result<BTreeMap<Hash, Vec<String>>, PodError> {
+        let mut used: BTreeMap<Hash, Vec<String>> = BTreeMap::new();
+        for pod in self.list()? {
+            for id in pod.images() {
+                used.entry(id).or_default().push(pod.uuid.clone());
+            }
+        }
+        Ok(used)
+    }
 }
 
 impl Pod {
@@ -244,6 +259,21 @@ impl Pod {
         let text = fs::read_to_string(&path).map_err(io_at(&path))?;
         PodManifest::from_json(&text)
             .map_err(|e| PodError::Manifest(self.uuid.clone(), e.to_string()))
+    }
+
+    /// The images this pod refers to: its apps' (from the manifest, once
+    /// written) and its stage1's. A pod being written may have neither yet.
+    pub fn images(&self) -> Vec<Hash> {
+        let apps = self
+            .manifest()
+            .ok()
+            .and_then(|m| m.apps)
+            .unwrap_or_default();
+        let stage1 = fs::read_to_string(self.path.join("stage1-image")).ok();
+        apps.into_iter()
+            .filter_map(|a| a.image.id)
+            .chain(stage1.and_then(|id| Hash::new(id.trim()).ok()))
+            .collect()
     }
 
     /// The app called `wanted`, or the pod's only app.

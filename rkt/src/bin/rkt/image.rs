@@ -4,6 +4,7 @@ use crate::Settings;
 use anyhow::{Context, bail};
 use rkt::display::{ago, full_time, iec_bytes, now_nanos, parse_duration};
 use rkt::fetch::{Fetcher, HttpClient, PullPolicy};
+use rkt::pod::Pods;
 use rkt::store::{ImageRecord, ImageStore};
 use std::path::{Path, PathBuf};
 
@@ -198,19 +199,31 @@ pub fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
     match command {
         Command::List(a) => list(&store, a),
         Command::Rm { images } => {
-            let mut failures = Vec::new();
+            let in_use = Pods::open(&settings.data_dir)?.images_in_use()?;
+            let mut failures: Vec<anyhow::Error> = Vec::new();
             for given in &images {
-                match store
+                let removed = store
                     .resolve(given)
-                    .and_then(|r| store.remove(&r.hash()).map(|_| r))
-                {
+                    .map_err(anyhow::Error::from)
+                    .and_then(|r| {
+                        if let Some(pods) = in_use.get(&r.hash()) {
+                            bail!(
+                                "image {} is used by pod(s) {}: remove them first (rkt rm, rkt gc)",
+                                r.id,
+                                pods.join(", ")
+                            );
+                        }
+                        store.remove(&r.hash())?;
+                        Ok(r)
+                    });
+                match removed {
                     Ok(r) => println!("successfully removed aci for image: {}", r.id),
                     Err(e) => failures.push(e),
                 }
             }
             match failures.len() {
                 0 => Ok(()),
-                1 => Err(failures.remove(0).into()),
+                1 => Err(failures.remove(0)),
                 n => {
                     for e in &failures {
                         eprintln!("image rm: {e}");
@@ -223,8 +236,11 @@ pub fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
             let grace = parse_duration(&grace_period)
                 .with_context(|| format!("invalid --grace-period {grace_period:?}"))?;
             let cutoff = now_nanos() - grace.as_nanos() as i64;
+            // What a pod refers to stays, however long unused: a running
+            // app's root, or the stage1 that gc needs for its pod.
+            let in_use = Pods::open(&settings.data_dir)?.images_in_use()?;
             for r in store.records()? {
-                if r.last_used < cutoff {
+                if r.last_used < cutoff && !in_use.contains_key(&r.hash()) {
                     store.remove(&r.hash())?;
                     println!("successfully removed aci for image: {}", r.id);
                 }
