@@ -12,6 +12,7 @@ pub mod display;
 pub mod fetch;
 pub mod pgp;
 pub mod pod;
+pub mod pod_input;
 pub mod stage1_image;
 pub mod store;
 pub mod trust;

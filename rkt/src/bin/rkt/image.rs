@@ -102,6 +102,10 @@ fn list(store: &ImageStore, a: ListArgs) -> anyhow::Result<()> {
         return crate::print_json(&items, format);
     }
     let fields: Vec<&str> = a.fields.split(',').collect();
+    const KNOWN: [&str; 5] = ["id", "name", "size", "importtime", "lastused"];
+    if let Some(bad) = fields.iter().find(|f| !KNOWN.contains(f)) {
+        bail!("--fields: unknown field {bad:?} ({})", KNOWN.join(", "));
+    }
     let now = now_nanos();
     let cell = |r: &ImageRecord, f: &str| -> anyhow::Result<String> {
         Ok(match (f, a.full) {
@@ -114,7 +118,7 @@ fn list(store: &ImageStore, a: ListArgs) -> anyhow::Result<()> {
             ("importtime", false) => ago(r.import_time, now),
             ("lastused", true) => full_time(r.last_used),
             ("lastused", false) => ago(r.last_used, now),
-            (other, _) => bail!("unknown field {other:?} (id, name, size, importtime, lastused)"),
+            (other, _) => unreachable!("fields are checked: {other}"),
         })
     };
     let mut out = String::new();

@@ -381,6 +381,9 @@ pub struct RunPreparedArgs {
 
 /// `rkt run-prepared UUID`: runs a prepared pod, as `rkt run` would.
 pub fn run_prepared(settings: &Settings, a: RunPreparedArgs) -> anyhow::Result<()> {
+    if let Some(h) = &a.hostname {
+        rkt::pod_input::hostname(h)?;
+    }
     let pods = Pods::open(&settings.data_dir)?;
     let mut pod = pods.find(&a.uuid)?;
     if pod.dir != Dir::Prepared {

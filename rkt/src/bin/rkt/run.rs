@@ -699,6 +699,12 @@ pub fn prepare(
     if args.dns.is_empty() && !args.dns_search.is_empty() {
         bail!("--dns-search needs --dns");
     }
+    if let Some(h) = &args.hostname {
+        rkt::pod_input::hostname(h)?;
+    }
+    for d in &args.dns_search {
+        rkt::pod_input::search_domain(d)?;
+    }
     let store = settings.image_store()?;
     let trust = settings.trust_store();
     let pull_policy =
@@ -725,6 +731,7 @@ pub fn prepare(
         Some(path) => pod_from_file(path, &store, &fetcher)?,
         None => pod_from_flags(args, &store, &fetcher)?,
     };
+    rkt::pod_input::pod(&manifest)?;
     let app_count = manifest.apps.as_ref().map_or(0, Vec::len);
     if args.interactive && app_count != 1 {
         bail!("--interactive runs exactly one app ({app_count} given)");

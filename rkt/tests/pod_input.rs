@@ -1,0 +1,56 @@
+//! Values stage0 would pass on to a pod are checked first: each bad one is
+//! one clear line, exit 254, and no pod directory.
+
+mod support;
+
+use std::fs;
+use support::pods::busybox;
+use support::{Env, one_line_error};
+
+fn pods_made(env: &Env) -> usize {
+    let pods = env.path("data/pods");
+    fs::read_dir(&pods)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|d| fs::read_dir(d.path()).map_or(0, |e| e.count()))
+        .sum()
+}
+
+#[test]
+fn bad_values_are_refused_before_there_is_a_pod() {
+    let env = Env::new();
+    let aci = busybox(&env);
+    let img = aci.to_str().unwrap();
+    let env_file = env.path("env");
+    fs::write(&env_file, b"GOOD=1\nBAD=a\0b\n").unwrap();
+    let env_file_flag = format!("--set-env-file={}", env_file.display());
+    let long = format!("--hostname={}", "x".repeat(300));
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--hostname=../../x", img], "hostname"),
+        (vec![&long, img], "hostname"),
+        (
+            vec![
+                "--dns=127.0.0.1",
+                "--dns-search=a.example\nnameserver 10.0.0.1",
+                img,
+            ],
+            "search domain",
+        ),
+        (vec![&env_file_flag, img], "NUL"),
+        (vec![img, "--exec="], "exec"),
+        (vec![img, "--user=4294967295"], "user"),
+        (vec![img, "--group=-1"], "group"),
+        (vec!["--volume=v,kind=empty,gid=-5", img], "gid"),
+        (vec!["--volume=v,kind=empty,mode=7777", img], "mode"),
+    ];
+    for (flags, what) in cases {
+        let mut args = vec!["--insecure-options=image", "run", "--net=host"];
+        args.extend(flags.iter().copied());
+        let err = one_line_error(&env.rkt(&args));
+        assert!(err.contains(what), "{flags:?}: {err}");
+        assert_eq!(pods_made(&env), 0, "{flags:?} left a pod");
+    }
+    let err = one_line_error(&env.rkt(&["image", "list", "--fields=zz"]));
+    assert!(err.contains("zz"), "{err}");
+}
