@@ -8,6 +8,7 @@
 //! - [`fetch`]: images from files, URLs and appc names.
 
 pub mod config;
+pub mod data_dir;
 pub mod display;
 pub mod fetch;
 pub mod pgp;

@@ -128,6 +128,8 @@ pub fn ensure(
     flavor: Flavor,
     images_dir: Option<&Path>,
 ) -> Result<ImageRecord, FetchError> {
+    // However many first runs race, one imports and the others find it.
+    let _once = store.lock_for("stage1-import")?;
     if let Some(aci) = packaged(flavor, images_dir) {
         return import(store, fetcher, &aci);
     }
@@ -171,10 +173,12 @@ pub fn ensure(
     }
     let aci = stage.dir().join("stage1.aci");
     let file = std::fs::File::create(&aci).map_err(io_at(&aci))?;
+    // The same executable gives the same image (and image ID): every
+    // time is clamped to the executable's.
     let opts = appc::aci::BuildOptions {
         compression: appc::aci::Compression::None,
         owner_root: true,
-        mtime_clamp: None,
+        mtime_clamp: Some(u64::try_from(meta.mtime()).unwrap_or(0)),
     };
     appc::aci::build_aci(&layout, file, opts).map_err(|e| FetchError::Image {
         image: aci.display().to_string(),

@@ -91,3 +91,38 @@ fn rkt_at(program: &Path, env: &Env, args: &[&str]) -> Output {
         .output()
         .unwrap()
 }
+
+#[test]
+fn racing_first_runs_import_the_default_stage1_once_and_reproducibly() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let racers: Vec<_> = (0..20)
+        .map(|_| {
+            env.rkt_command(&["fetch", "coreos.com/rkt/stage1-rs"])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let ids: Vec<String> = racers
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            assert!(out.status.success());
+            stdout(&out).trim().to_string()
+        })
+        .collect();
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    let listed = stdout(&env.rkt(&["image", "list", "--no-legend"]));
+    assert_eq!(
+        listed.matches("coreos.com/rkt/stage1-rs").count(),
+        1,
+        "{listed}"
+    );
+    // Another store, the same executable: the same image.
+    let other = Env::new();
+    let again = other.rkt(&["fetch", "coreos.com/rkt/stage1-rs"]);
+    assert_eq!(stdout(&again).trim(), ids[0]);
+}

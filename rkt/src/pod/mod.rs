@@ -121,6 +121,14 @@ pub struct Pods {
     root: PathBuf,
 }
 
+/// Pods' directories are 0750: apps' files and a pod's manifest are not
+/// for every user of the host.
+fn private_dir_builder() -> fs::DirBuilder {
+    let mut b = fs::DirBuilder::new();
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, crate::data_dir::PRIVATE_DIR_MODE);
+    b
+}
+
 /// A random (version 4) UUID.
 fn new_uuid() -> Result<String, PodError> {
     let mut b = [0u8; 16];
@@ -133,10 +141,14 @@ fn new_uuid() -> Result<String, PodError> {
 
 impl Pods {
     pub fn open(data_dir: &Path) -> Result<Pods, PodError> {
+        crate::data_dir::ensure(data_dir).map_err(io_at(data_dir))?;
         let root = data_dir.join("pods");
         for d in DIRS {
             let p = root.join(d.name());
-            fs::create_dir_all(&p).map_err(io_at(&p))?;
+            private_dir_builder()
+                .recursive(true)
+                .create(&p)
+                .map_err(io_at(&p))?;
         }
         Ok(Pods { root })
     }
@@ -145,7 +157,7 @@ impl Pods {
     pub fn create(&self) -> Result<(Pod, File), PodError> {
         let uuid = new_uuid()?;
         let path = self.root.join(Dir::Embryo.name()).join(&uuid);
-        fs::create_dir(&path).map_err(io_at(&path))?;
+        private_dir_builder().create(&path).map_err(io_at(&path))?;
         let pod = Pod {
             uuid,
             dir: Dir::Embryo,

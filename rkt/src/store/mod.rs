@@ -75,6 +75,7 @@ fn hex(id: &Hash) -> &str {
 impl ImageStore {
     /// Opens (creating) the store under `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        crate::data_dir::ensure(data_dir).map_err(io_at(data_dir))?;
         let root = data_dir.join("cas");
         for sub in ["blobs", "trees", "images", "remote", "tmp"] {
             let d = root.join(sub);
@@ -98,14 +99,25 @@ impl ImageStore {
 
     /// Takes the store's write lock until the returned file is dropped.
     fn lock(&self) -> Result<File, StoreError> {
-        let path = self.root.join("lock");
+        self.lock_file(&self.root.join("lock"))
+    }
+
+    /// Takes the lock `cas/<name>.lock` until the returned file is
+    /// dropped: for work that concurrent rkt processes must do once, such
+    /// as importing a default stage1 image (which publishes, under the
+    /// write lock, meanwhile).
+    pub fn lock_for(&self, name: &str) -> Result<File, StoreError> {
+        self.lock_file(&self.root.join(format!("{name}.lock")))
+    }
+
+    fn lock_file(&self, path: &Path) -> Result<File, StoreError> {
         let f = File::options()
             .create(true)
             .truncate(false)
             .write(true)
-            .open(&path)
-            .map_err(io_at(&path))?;
-        f.lock().map_err(io_at(&path))?;
+            .open(path)
+            .map_err(io_at(path))?;
+        f.lock().map_err(io_at(path))?;
         Ok(f)
     }
 

@@ -157,6 +157,10 @@ fn one_line(e: &anyhow::Error) -> String {
 }
 
 fn main() -> ExitCode {
+    // What rkt creates gets its modes from rkt, not from the caller's
+    // umask (see rkt::data_dir); stage1 and the apps inherit it, as from
+    // rkt's systemd units.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
     let g = Global::parse();
     let name = match &g.command {
         Command::Fetch(_) => "fetch",
