@@ -491,3 +491,62 @@ fn config_is_merged_and_redacted() {
     fs::write(env.path("etc/auth.d/b.json"), "{not json").unwrap();
     assert!(one_line_error(&env.rkt(&["config"])).contains("b.json"));
 }
+
+#[test]
+fn a_stored_file_is_recognised_without_extracting_it_again() {
+    if !rustix::process::geteuid().is_root() {
+        assert!(std::env::var_os("CI").is_none(), "needs root");
+        eprintln!("not root: skipped");
+        return;
+    }
+    let env = Env::new();
+    let aci = hello(&env);
+    let path = aci.to_str().unwrap();
+    env.sign(&aci, "signer");
+    env.trust(NAME, "signer");
+    let first = env.rkt(&["fetch", path]);
+    assert!(first.status.success());
+    let id = String::from_utf8_lossy(&first.stdout).trim().to_string();
+    // With no staging possible (read-only), only a recognised file can be
+    // fetched.
+    let tmp = env.path("data/cas/tmp");
+    let read_only = ReadOnlyBind::new(&tmp);
+    for insecure in ["--insecure-options=none", "--insecure-options=image"] {
+        let again = env.rkt(&[insecure, "fetch", path]);
+        let err = String::from_utf8_lossy(&again.stderr);
+        assert!(again.status.success(), "{insecure}: {err}");
+        assert_eq!(String::from_utf8_lossy(&again.stdout).trim(), id);
+    }
+    // Still checked: a bad signature is not let through by recognition.
+    let other = env.image("other.aci", NAME, "2.0.0", json!({}), &[]);
+    fs::copy(env.sign(&other, "signer"), format!("{path}.asc")).unwrap();
+    let refused = env.rkt(&["fetch", path]);
+    drop(read_only);
+    assert_eq!(refused.status.code(), Some(254));
+}
+
+/// A directory bound read-only on itself, until dropped (even by a
+/// failing assertion).
+struct ReadOnlyBind(std::path::PathBuf);
+
+impl ReadOnlyBind {
+    fn new(dir: &std::path::Path) -> ReadOnlyBind {
+        let bind = ReadOnlyBind(dir.to_path_buf());
+        for opts in ["bind", "remount,bind,ro"] {
+            let status = std::process::Command::new("mount")
+                .args(["-o", opts])
+                .arg(dir)
+                .arg(dir)
+                .status()
+                .unwrap();
+            assert!(status.success(), "mount -o {opts}");
+        }
+        bind
+    }
+}
+
+impl Drop for ReadOnlyBind {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}

@@ -9,6 +9,7 @@
 //! until every check passed; an interrupted fetch leaves only a stale
 //! staging directory.
 
+mod file_digest;
 mod http;
 
 pub use http::{Download, HttpClient};
@@ -181,20 +182,80 @@ impl Fetcher<'_> {
     }
 
     fn fetch_file(&self, path: &Path, stack: &mut Vec<String>) -> Result<ImageRecord, FetchError> {
+        let signature = self.signature_of_file(path)?;
+        if let Some(rec) = self.stored_file(path, signature.as_deref())? {
+            return Ok(rec);
+        }
         let stage = self.store.stage()?;
-        std::fs::copy(path, stage.blob_path()).map_err(io_at(path))?;
-        let signature = match &self.signature {
-            Some(sig) => Some(std::fs::read(sig).map_err(io_at(sig))?),
+        let blob = stage.blob_path();
+        let from = File::open(path).map_err(io_at(path))?;
+        let to = File::create(&blob).map_err(io_at(&blob))?;
+        let digest = file_digest::copy(from, to).map_err(io_at(path))?;
+        let rec = self.import(stage, path.display().to_string(), signature, None, stack)?;
+        self.store.set_remote(&RemoteRecord {
+            url: file_digest::key(&digest),
+            etag: None,
+            max_age: None,
+            download_time: crate::display::now_nanos(),
+            image_id: rec.id.clone(),
+        })?;
+        Ok(rec)
+    }
+
+    /// The signature given for the image file, or the `.asc` beside it.
+    fn signature_of_file(&self, path: &Path) -> Result<Option<Vec<u8>>, FetchError> {
+        match &self.signature {
+            Some(sig) => Ok(Some(std::fs::read(sig).map_err(io_at(sig))?)),
             None => {
                 let beside = PathBuf::from(format!("{}.asc", path.display()));
                 beside
                     .is_file()
                     .then(|| std::fs::read(&beside))
                     .transpose()
-                    .map_err(io_at(&beside))?
+                    .map_err(io_at(&beside))
             }
+        }
+    }
+
+    /// The stored image that this very file gave before, recognised by
+    /// its digest in one read of it (which also checks its signature,
+    /// when one is required), without decompressing or extracting it.
+    /// None sends the file the whole way, which reports any problem.
+    fn stored_file(
+        &self,
+        path: &Path,
+        signature: Option<&[u8]>,
+    ) -> Result<Option<ImageRecord>, FetchError> {
+        let open = || File::open(path).map_err(io_at(path));
+        let (digest, signed_name) = if self.insecure.image {
+            let digest = file_digest::HashingReader::new(open()?).finish();
+            (digest.map_err(io_at(path))?, None)
+        } else {
+            let Some(signature) = signature else {
+                return Ok(None);
+            };
+            // The name is the manifest's, at the head of the archive.
+            let Ok(manifest) = aci::manifest_from_archive(open()?) else {
+                return Ok(None);
+            };
+            let name = manifest.name.to_string();
+            let Ok(keys) = self.keys_for(&name) else {
+                return Ok(None);
+            };
+            let mut reader = file_digest::HashingReader::new(open()?);
+            if pgp::verify_detached(signature, &mut reader, &keys).is_err() {
+                return Ok(None);
+            }
+            (reader.finish().map_err(io_at(path))?, Some(name))
         };
-        self.import(stage, path.display().to_string(), signature, None, stack)
+        let Some(remote) = self.store.remote(&file_digest::key(&digest))? else {
+            return Ok(None);
+        };
+        let Ok(id) = appc::schema::types::Hash::new(&remote.image_id) else {
+            return Ok(None);
+        };
+        let rec = self.store.record(&id)?;
+        Ok(rec.filter(|r| signed_name.is_none_or(|n| r.manifest.name.as_str() == n)))
     }
 
     fn fetch_url(
