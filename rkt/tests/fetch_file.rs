@@ -378,6 +378,16 @@ fn a_fetch_killed_midway_leaves_nothing_that_is_used() {
         let listed = String::from_utf8_lossy(&out.stdout).lines().count();
         assert!(listed <= 1);
     }
+    // The next fetch that stages reclaims what the killed ones left.
+    let other = hello(&env);
+    env.fetch(&["--insecure-options=image", other.to_str().unwrap()])
+        .unwrap();
+    let left: Vec<_> = fs::read_dir(env.path("data/cas/tmp"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "stale staging left: {left:?}");
     let id = env.fetch(&["--insecure-options=image", path]).unwrap();
     let out = env.rkt(&["image", "gc", "--grace-period=24h"]);
     assert!(
@@ -385,7 +395,7 @@ fn a_fetch_killed_midway_leaves_nothing_that_is_used() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_store(&env, 1);
+    assert_store(&env, 2);
     let render = env.path("r");
     assert!(
         env.rkt(&["image", "extract", &id, render.to_str().unwrap()])

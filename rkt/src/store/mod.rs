@@ -121,10 +121,13 @@ impl ImageStore {
         Ok(f)
     }
 
-    /// A new staging directory for a fetch.
+    /// A new staging directory for a fetch. Staging that killed fetches
+    /// left behind is reclaimed first, so it never outlives the next fetch.
     pub fn stage(&self) -> Result<Stage, StoreError> {
         let _lock = self.lock()?;
-        Stage::create(&self.root.join("tmp"))
+        let tmp = self.root.join("tmp");
+        Stage::remove_stale(&tmp)?;
+        Stage::create(&tmp)
     }
 
     pub fn record(&self, id: &Hash) -> Result<Option<ImageRecord>, StoreError> {
