@@ -96,6 +96,8 @@ pub struct Config {
     pub auth: BTreeMap<String, Credentials>,
     /// `dockerAuth` by registry.
     pub docker_auth: BTreeMap<String, Credentials>,
+    /// `fetch.d`: bounds on downloads and extraction.
+    pub fetch_limits: crate::fetch::FetchLimits,
 }
 
 #[derive(Deserialize)]
@@ -181,7 +183,7 @@ impl Config {
     pub fn load(dirs: &[&Path]) -> Result<Config, ConfigError> {
         let mut cfg = Config::default();
         for dir in dirs {
-            for sub in ["paths.d", "stage1.d", "auth.d"] {
+            for sub in ["paths.d", "stage1.d", "auth.d", "fetch.d"] {
                 cfg.read_dir(&dir.join(sub))?;
             }
         }
@@ -232,6 +234,25 @@ impl Config {
                 let p: PathsFile = serde_json::from_str(&text).map_err(bad)?;
                 self.data_dir = p.data.or(self.data_dir.take());
                 self.stage1_images_dir = p.stage1_images.or(self.stage1_images_dir.take());
+            }
+            "fetch" => {
+                // {"rktKind": "fetch", "rktVersion": "v1", "deadline": "1h",
+                //  "idleTimeout": "30s", "maxDownloadSize": "16Gi",
+                //  "maxExtractedSize": "64Gi", "minFreePercent": 5}
+                let v: BTreeMap<String, serde_json::Value> =
+                    serde_json::from_str(&text).map_err(bad)?;
+                for (key, value) in v.iter().filter(|(k, _)| !k.starts_with("rkt")) {
+                    let value = match value {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    self.fetch_limits
+                        .set(key, &value)
+                        .map_err(|reason| ConfigError::BadFile {
+                            path: path.into(),
+                            reason,
+                        })?;
+                }
             }
             "stage1" => {
                 let s: Stage1File = serde_json::from_str(&text).map_err(bad)?;

@@ -97,7 +97,7 @@ impl Visit for NoVisit {
 /// Validates the ACI read from `r`, computing its image ID if `with_id`.
 pub fn validate_archive<R: Read>(r: R, with_id: bool) -> Result<ArchiveInfo, AciError> {
     if with_id {
-        return scan_archive(r, &mut NoVisit);
+        return scan_archive(r, &mut NoVisit, None);
     }
     let (file_type, decoded) = filetype::decompress(r)?;
     let manifest = scan(decoded, &mut NoVisit)?;
@@ -112,17 +112,65 @@ pub fn validate_archive<R: Read>(r: R, with_id: bool) -> Result<ArchiveInfo, Aci
 pub(crate) fn scan_archive<R: Read>(
     r: R,
     visitor: &mut impl Visit,
+    max_size: Option<u64>,
 ) -> Result<ArchiveInfo, AciError> {
     let (file_type, decoded) = filetype::decompress(r)?;
-    let mut hashing = Sha512Reader::new(decoded);
-    let manifest = scan(&mut hashing, visitor)?;
-    let digest = hashing.finish().map_err(AciError::Read)?;
+    let limited = SizeLimit {
+        inner: decoded,
+        left: max_size,
+    };
+    let mut hashing = Sha512Reader::new(limited);
+    // Past the limit, whatever read it stopped: the entries or the rest.
+    let too_large = |e: &AciError| match e {
+        AciError::Read(io) | AciError::Extract { source: io, .. } => {
+            io.kind() == std::io::ErrorKind::FileTooLarge
+        }
+        _ => false,
+    };
+    let limit_err = |e: AciError| match max_size {
+        Some(limit) if too_large(&e) => AciError::TooLarge(limit),
+        _ => e,
+    };
+    let manifest = scan(&mut hashing, visitor).map_err(limit_err)?;
+    let digest = hashing
+        .finish()
+        .map_err(AciError::Read)
+        .map_err(limit_err)?;
     let image_id = Some(Hash::from_sha512(&digest));
     Ok(ArchiveInfo {
         file_type,
         manifest,
         image_id,
     })
+}
+
+/// A decompressed stream that fails once it goes past its limit (a
+/// decompression bomb stops there, not when the disk is full).
+struct SizeLimit<R> {
+    inner: R,
+    left: Option<u64>,
+}
+
+impl<R: Read> Read for SizeLimit<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let Some(left) = self.left else {
+            return self.inner.read(buf);
+        };
+        // One byte more than allowed tells a stream at the limit from one past it.
+        let want = buf
+            .len()
+            .min(usize::try_from(left.saturating_add(1)).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        if n as u64 > left {
+            let kind = std::io::ErrorKind::FileTooLarge;
+            return Err(std::io::Error::new(
+                kind,
+                "the image is larger than allowed",
+            ));
+        }
+        self.left = Some(left - n as u64);
+        Ok(n)
+    }
 }
 
 /// Walks every entry, checking the layout and visiting the rootfs entries;

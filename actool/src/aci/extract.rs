@@ -36,6 +36,8 @@ pub struct ExtractOptions<'a> {
     pub keep_existing: bool,
     /// Extract only the entries this accepts (paths relative to rootfs).
     pub filter: Option<EntryFilter<'a>>,
+    /// Refuse the archive once its decompressed stream passes this size.
+    pub max_size: Option<u64>,
 }
 
 fn os(b: &[u8]) -> &OsStr {
@@ -325,7 +327,7 @@ pub fn extract_archive<R: Read>(
         cached: None,
         dirs: Vec::new(),
     };
-    let info = scan_archive(r, &mut ex)?;
+    let info = scan_archive(r, &mut ex, opts.max_size)?;
     ex.finish()?;
     Ok(info)
 }
@@ -470,5 +472,25 @@ mod tests {
         assert_eq!(fs::read(dir.path().join("app")).unwrap(), b"upper");
         assert_eq!(fs::read(dir.path().join("lib")).unwrap(), b"lib");
         assert!(!dir.path().join("junk").exists());
+    }
+
+    #[test]
+    fn a_size_limit_stops_a_bomb_where_it_passes() {
+        use tar::EntryType::*;
+        let dir = tempfile::tempdir().unwrap();
+        let big = vec![0u8; 64 * 1024];
+        let image = aci(&[("rootfs/big", Regular, &big, "")]);
+        let within = ExtractOptions {
+            max_size: Some(image.len() as u64),
+            ..Default::default()
+        };
+        extract_archive(&image[..], dir.path(), &within).unwrap();
+        let other = tempfile::tempdir().unwrap();
+        let below = ExtractOptions {
+            max_size: Some(16 * 1024),
+            ..Default::default()
+        };
+        let e = extract_archive(&image[..], other.path(), &below).unwrap_err();
+        assert!(matches!(e, AciError::TooLarge(16384)), "{e}");
     }
 }

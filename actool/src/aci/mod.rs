@@ -29,6 +29,8 @@ use crate::schema::SchemaError;
 pub enum AciError {
     #[error("unable to detect filetype")]
     UnknownFileType,
+    #[error("expands to more than {0} bytes, the most allowed (see the fetch limits)")]
+    TooLarge(u64),
     #[error("error reading archive: {0}")]
     Read(std::io::Error),
     #[error("duplicate file entry in archive: {0}")]

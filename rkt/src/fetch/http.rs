@@ -2,13 +2,12 @@
 //! credentials from `auth.d`, conditional requests, a progress bar on a
 //! terminal.
 
-use super::FetchError;
+use super::{FetchError, FetchLimits};
 use crate::config::Credentials;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
-use std::time::Duration;
 
 /// The longest a small document (signature, key) may be.
 const MAX_SMALL: u64 = 1 << 20;
@@ -32,6 +31,7 @@ pub struct HttpClient {
     insecure_tls: bool,
     auth: BTreeMap<String, Credentials>,
     progress: bool,
+    limits: FetchLimits,
 }
 
 /// `max-age` of a Cache-Control header.
@@ -42,30 +42,33 @@ fn max_age(headers: &reqwest::header::HeaderMap) -> Option<u64> {
 }
 
 impl HttpClient {
-    /// `insecure_tls` accepts any certificate. The read timeout is 30
-    /// seconds, or `RKT_HTTP_TIMEOUT` seconds.
+    /// `insecure_tls` accepts any certificate; `limits` bound every
+    /// download (and the extraction of what it gives).
     pub fn new(
         insecure_tls: bool,
         auth: BTreeMap<String, Credentials>,
         progress: bool,
+        limits: FetchLimits,
     ) -> Result<Self, FetchError> {
         Ok(HttpClient {
             client: std::sync::OnceLock::new(),
             insecure_tls,
             auth,
             progress,
+            limits,
         })
+    }
+
+    pub fn limits(&self) -> FetchLimits {
+        self.limits
     }
 
     fn client(&self, url: &str) -> Result<&reqwest::blocking::Client, FetchError> {
         let built = self.client.get_or_init(|| {
-            let secs = std::env::var("RKT_HTTP_TIMEOUT")
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(30);
+            // Per connection and per read: the idle timeout.
             reqwest::blocking::Client::builder()
-                .connect_timeout(Duration::from_secs(secs))
-                .timeout(Duration::from_secs(secs))
+                .connect_timeout(self.limits.idle)
+                .timeout(self.limits.idle)
                 .danger_accept_invalid_certs(self.insecure_tls)
                 .build()
                 .map_err(|e| error_chain(&e))
@@ -171,7 +174,21 @@ impl HttpClient {
         let mut reader = res;
         let mut buf = vec![0u8; 256 * 1024];
         let mut size = 0u64;
+        let limits = self.limits;
+        if expected.is_some_and(|len| len > limits.max_download) {
+            return Err(too_big(url, limits.max_download));
+        }
+        let deadline = std::time::Instant::now() + limits.deadline;
         loop {
+            if std::time::Instant::now() > deadline {
+                return Err(FetchError::Http {
+                    url: url.into(),
+                    reason: format!(
+                        "not downloaded within {}s (got {size} bytes); see the fetch limits",
+                        limits.deadline.as_secs()
+                    ),
+                });
+            }
             let n = match reader.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => n,
@@ -192,6 +209,9 @@ impl HttpClient {
                 source: e,
             })?;
             size += n as u64;
+            if size > limits.max_download {
+                return Err(too_big(url, limits.max_download));
+            }
             if let Some(b) = &bar {
                 b.set_position(size);
             }
@@ -214,6 +234,13 @@ impl HttpClient {
             max_age,
             size,
         })
+    }
+}
+
+fn too_big(url: &str, max: u64) -> FetchError {
+    FetchError::Http {
+        url: url.into(),
+        reason: format!("more than {max} bytes, the most a download may be (see the fetch limits)"),
     }
 }
 

@@ -11,8 +11,10 @@
 
 mod file_digest;
 mod http;
+mod limits;
 
 pub use http::{Download, HttpClient};
+pub use limits::{FetchLimits, parse_size};
 
 use crate::config::InsecureOptions;
 use crate::pgp::{self, PgpError, PublicKey};
@@ -486,6 +488,7 @@ impl Fetcher<'_> {
         let tree = stage.tree_path();
         let opts = ExtractOptions {
             preserve_owners: rustix::process::geteuid().is_root(),
+            max_size: Some(self.http.limits().extraction_budget(&tree)),
             ..Default::default()
         };
         let info = aci::extract_archive(open()?, &tree.join("rootfs"), &opts).map_err(image_err)?;

@@ -53,6 +53,7 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
                 settings.insecure.tls,
                 settings.config.auth.clone(),
                 progress,
+                settings.fetch_limits,
             )?,
         };
         let images_dir = settings.config.stage1_images_dir.as_deref();

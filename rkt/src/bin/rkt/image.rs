@@ -197,7 +197,7 @@ pub fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
             pull_policy: PullPolicy::Never,
             signature: None,
             trust_keys_from_https: false,
-            http: HttpClient::new(false, Default::default(), false)?,
+            http: HttpClient::new(false, Default::default(), false, settings.fetch_limits)?,
         })
     };
     match command {

@@ -41,6 +41,21 @@ pub struct Global {
     /// automatically trust gpg keys fetched from https
     #[arg(long, global = true)]
     trust_keys_from_https: bool,
+    /// longest a download of one image may take (default 1h; fetch.d `deadline`)
+    #[arg(long, global = true)]
+    fetch_deadline: Option<String>,
+    /// longest a download may go without a byte (default 30s; fetch.d `idleTimeout`)
+    #[arg(long, global = true)]
+    fetch_idle_timeout: Option<String>,
+    /// largest image file a download may be (default 16Gi; fetch.d `maxDownloadSize`)
+    #[arg(long, global = true)]
+    max_download_size: Option<String>,
+    /// largest an image may expand to (default 64Gi; fetch.d `maxExtractedSize`)
+    #[arg(long, global = true)]
+    max_extracted_size: Option<String>,
+    /// share of the store's file system an image may not use (default 5; fetch.d `minFreePercent`)
+    #[arg(long, global = true)]
+    min_free_percent: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -91,6 +106,8 @@ pub struct Settings {
     pub local_config: PathBuf,
     pub system_config: PathBuf,
     pub user_config: Option<PathBuf>,
+    /// From `fetch.d`, then the flags.
+    pub fetch_limits: rkt::fetch::FetchLimits,
 }
 
 impl Settings {
@@ -99,6 +116,28 @@ impl Settings {
         let mut dirs: Vec<&Path> = vec![&g.system_config, &g.local_config];
         dirs.extend(g.user_config.as_deref());
         let config = Config::load(&dirs)?;
+        let mut fetch_limits = config.fetch_limits;
+        for (key, flag, value) in [
+            ("deadline", "--fetch-deadline", &g.fetch_deadline),
+            ("idleTimeout", "--fetch-idle-timeout", &g.fetch_idle_timeout),
+            (
+                "maxDownloadSize",
+                "--max-download-size",
+                &g.max_download_size,
+            ),
+            (
+                "maxExtractedSize",
+                "--max-extracted-size",
+                &g.max_extracted_size,
+            ),
+            ("minFreePercent", "--min-free-percent", &g.min_free_percent),
+        ] {
+            if let Some(v) = value {
+                fetch_limits
+                    .set(key, v)
+                    .map_err(|e| anyhow::anyhow!("{flag}: {e}"))?;
+            }
+        }
         let data_dir = g
             .dir
             .clone()
@@ -112,6 +151,7 @@ impl Settings {
             local_config: g.local_config.clone(),
             system_config: g.system_config.clone(),
             user_config: g.user_config.clone(),
+            fetch_limits,
         })
     }
 

@@ -720,7 +720,12 @@ pub fn prepare(
                 pull_policy,
                 signature,
                 trust_keys_from_https: settings.trust_keys_from_https,
-                http: HttpClient::new(settings.insecure.tls, settings.config.auth.clone(), false)?,
+                http: HttpClient::new(
+                    settings.insecure.tls,
+                    settings.config.auth.clone(),
+                    false,
+                    settings.fetch_limits,
+                )?,
             })
         };
 

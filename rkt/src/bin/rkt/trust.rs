@@ -60,7 +60,12 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
         _ => bail!("--prefix or --root is required"),
     };
     let allow_http = args.insecure_allow_http || settings.insecure.pubkey;
-    let http = HttpClient::new(settings.insecure.tls, settings.config.auth.clone(), false)?;
+    let http = HttpClient::new(
+        settings.insecure.tls,
+        settings.config.auth.clone(),
+        false,
+        settings.fetch_limits,
+    )?;
     let mut locations = args.keys.clone();
     if locations.is_empty() {
         let Scope::Prefix(prefix) = &scope else {
