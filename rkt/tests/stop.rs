@@ -62,7 +62,8 @@ fn a_failing_pre_start_handler_stops_the_other_apps() {
     let failing = with_handlers(
         &env,
         "failing",
-        json!([{"name": "pre-start", "exec": ["/bin/sh", "-c", "exit 3"]}]),
+        // Time for the first app to set its trap first.
+        json!([{"name": "pre-start", "exec": ["/bin/sh", "-c", "sleep 2; exit 3"]}]),
     );
     let uuid_file = env.path("uuid");
     let save = format!("--uuid-file-save={}", uuid_file.display());
