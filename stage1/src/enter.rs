@@ -46,6 +46,26 @@ fn parse(argv: &[String]) -> Result<Request, String> {
     })
 }
 
+/// Waits until the pod's init has pivoted into the pod's root (it has set
+/// the pod up by then): before that its mount namespace still holds the
+/// host's root, which an entered command must never start from.
+fn wait_for_pod_root(pid: i32) -> Result<(), String> {
+    let id = |p: &str| nix::sys::stat::stat(p).map(|st| (st.st_dev, st.st_ino));
+    let pod_root = id("stage1/rootfs").map_err(|e| format!("stage1/rootfs: {e}"))?;
+    let init_root = format!("/proc/{pid}/root");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match id(&init_root) {
+            Ok(root) if root == pod_root => return Ok(()),
+            Ok(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            Ok(_) => return Err("the pod is still being set up".into()),
+            Err(e) => return Err(format!("the pod's init (pid {pid}): {e}")),
+        }
+    }
+}
+
 /// Runs the command; returns its exit status.
 pub fn run(argv: &[String]) -> Result<i32, String> {
     let req = parse(argv)?;
@@ -71,6 +91,7 @@ pub fn run(argv: &[String]) -> Result<i32, String> {
     let confinement = Confinement::from_record(&read(CONFINEMENT_RECORD)?)
         .map_err(|e| format!("{CONFINEMENT_RECORD}: {e}"))?;
 
+    wait_for_pod_root(req.pid)?;
     // Opened before joining anything: /proc/<pid> is the host's view.
     let namespaces = [
         ("ipc", CloneFlags::CLONE_NEWIPC),

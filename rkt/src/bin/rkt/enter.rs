@@ -23,15 +23,28 @@ fn cstring(s: &str) -> anyhow::Result<CString> {
     CString::new(s).with_context(|| format!("{s:?} contains a NUL byte"))
 }
 
+/// The pod's init, once stage1 has recorded it: a pod is running from the
+/// moment its lock is taken, a little before its init exists.
+fn init_pid(pod: &rkt::pod::Pod) -> anyhow::Result<i64> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(pid) = pod.number("pid") {
+            return Ok(pid);
+        }
+        if pod.state()? != State::Running || std::time::Instant::now() > deadline {
+            bail!("pod {}: no pid recorded", pod.uuid);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 pub fn run(settings: &Settings, a: Args) -> anyhow::Result<()> {
     let pod = Pods::open(&settings.data_dir)?.find(&a.uuid)?;
     if pod.state()? != State::Running {
         bail!("pod {} is not running", pod.uuid);
     }
     let app = &pod.app(a.app.as_deref())?;
-    let pid = pod
-        .number("pid")
-        .with_context(|| format!("pod {}: no pid recorded", pod.uuid))?;
+    let pid = init_pid(&pod)?;
     let id = std::fs::read_to_string(pod.path.join("stage1-image"))
         .with_context(|| format!("pod {}: no stage1 image recorded", pod.uuid))?;
     let store = settings.image_store()?;
