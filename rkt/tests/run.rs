@@ -40,7 +40,7 @@ fn apps_run_isolated_and_their_exit_codes_propagate() {
         assert_eq!(out.status.code(), Some(code.parse().unwrap()));
     }
     let uuid_file = env.path("uuid");
-    let script = "ps -o pid,comm | tail -n +2 | wc -l; hostname; echo changed > /etc/motd; echo new > /etc/new";
+    let script = "ps -o pid,comm | tail -n +2 | wc -l; hostname; cat /etc/hostname; ls -l /etc/mtab; echo changed > /etc/motd; echo new > /etc/new";
     let out = run(
         &env,
         &[
@@ -62,6 +62,12 @@ fn apps_run_isolated_and_their_exit_codes_propagate() {
     // init, the shell and ps (and wc, tail): nothing of the host's.
     assert!(lines[0].trim().parse::<u32>().unwrap() <= 5, "{lines:?}");
     assert_eq!(lines[1], format!("rkt-{uuid}"));
+    // As rkt: /etc/hostname says it, /etc/mtab is the mount table.
+    assert_eq!(lines[2], format!("rkt-{uuid}"));
+    assert!(
+        lines[3].ends_with("/etc/mtab -> ../proc/self/mounts"),
+        "{lines:?}"
+    );
     // The stored image is unchanged.
     let trees = env.path("data/cas/trees");
     for tree in fs::read_dir(trees).unwrap() {

@@ -187,10 +187,7 @@ impl RootDir {
     /// unless something (even a dangling symlink) is already there.
     /// Returns whether it wrote.
     pub fn create_new(&self, rel: &str, text: &str) -> Result<bool, String> {
-        let (dir, name) = rel
-            .trim_start_matches('/')
-            .rsplit_once('/')
-            .unwrap_or(("", rel));
+        let (dir, name) = split(rel);
         let parent = self
             .open_at(dir, OFlag::O_PATH | OFlag::O_DIRECTORY)
             .map_err(|e| self.err(dir, e))?;
@@ -211,6 +208,41 @@ impl RootDir {
         Ok(true)
     }
 
+    /// Writes `text` as the regular file `rel` (mode 0644, in an existing
+    /// directory), replacing the contents of one that is there; a symlink
+    /// there is left alone. Returns whether it wrote.
+    pub fn replace_file(&self, rel: &str, text: &str) -> Result<bool, String> {
+        let (dir, name) = split(rel);
+        let parent = self
+            .open_at(dir, OFlag::O_PATH | OFlag::O_DIRECTORY)
+            .map_err(|e| self.err(dir, e))?;
+        let flags = OFlag::O_CREAT | OFlag::O_TRUNC | OFlag::O_WRONLY | OFlag::O_NOFOLLOW;
+        let mode = Mode::from_bits_truncate(0o644);
+        let fd = match nix::fcntl::openat(&parent, name, flags | OFlag::O_CLOEXEC, mode) {
+            Ok(fd) => fd,
+            Err(Errno::ELOOP) => return Ok(false),
+            Err(e) => return Err(self.err(rel, e)),
+        };
+        nix::sys::stat::fchmod(&fd, mode).map_err(|e| self.err(rel, e))?;
+        let mut file = std::fs::File::from(fd);
+        std::io::Write::write_all(&mut file, text.as_bytes())
+            .map_err(|e| format!("{}: {e}", self.describe(rel)))?;
+        Ok(true)
+    }
+
+    /// Makes `rel` (in an existing directory) a symlink to `target`,
+    /// unless something is there already.
+    pub fn symlink_new(&self, rel: &str, target: &str) -> Result<(), String> {
+        let (dir, name) = split(rel);
+        let parent = self
+            .open_at(dir, OFlag::O_PATH | OFlag::O_DIRECTORY)
+            .map_err(|e| self.err(dir, e))?;
+        match nix::unistd::symlinkat(target, &parent, name) {
+            Ok(()) | Err(Errno::EEXIST) => Ok(()),
+            Err(e) => Err(self.err(rel, e)),
+        }
+    }
+
     /// `rel` as the root's path shows it, for messages.
     pub fn describe(&self, rel: &str) -> String {
         format!("{} in {}", display(rel), self.path.display())
@@ -219,6 +251,12 @@ impl RootDir {
     pub fn fd(&self) -> impl AsFd + '_ {
         &self.fd
     }
+}
+
+/// `rel`'s directory and last name.
+fn split(rel: &str) -> (&str, &str) {
+    let rel = rel.trim_start_matches('/');
+    rel.rsplit_once('/').unwrap_or(("", rel))
 }
 
 /// The kernel's limit on symlinks followed in one lookup.
@@ -290,6 +328,27 @@ mod tests {
         symlink(&target, inside.path().join("etc/hosts")).unwrap();
         assert!(!r.create_new("etc/hosts", "x").unwrap());
         assert!(!target.exists());
+    }
+
+    #[test]
+    fn files_are_replaced_and_links_made_but_symlinks_left_alone() {
+        let (inside, outside, r) = root();
+        std::fs::create_dir(inside.path().join("etc")).unwrap();
+        std::fs::write(inside.path().join("etc/hostname"), "old-and-longer\n").unwrap();
+        assert!(r.replace_file("etc/hostname", "pod\n").unwrap());
+        assert_eq!(
+            std::fs::read_to_string(inside.path().join("etc/hostname")).unwrap(),
+            "pod\n"
+        );
+        let host_file = outside.path().join("name");
+        std::fs::write(&host_file, "host").unwrap();
+        symlink(&host_file, inside.path().join("etc/name")).unwrap();
+        assert!(!r.replace_file("etc/name", "pod").unwrap());
+        assert_eq!(std::fs::read_to_string(&host_file).unwrap(), "host");
+        r.symlink_new("etc/mtab", "../proc/self/mounts").unwrap();
+        r.symlink_new("etc/mtab", "elsewhere").unwrap();
+        let link = std::fs::read_link(inside.path().join("etc/mtab")).unwrap();
+        assert_eq!(link, std::path::Path::new("../proc/self/mounts"));
     }
 
     #[test]

@@ -285,6 +285,11 @@ pub fn prepare(args: &Args, app: &RuntimeApp, fly: bool) -> Result<PathBuf, Stri
         args.hostname()
     );
     root.create_new("etc/hosts", &hosts)?;
+    if !fly {
+        // rkt's: the pod's hostname, and the mount table where tools look.
+        root.replace_file("etc/hostname", &format!("{}\n", args.hostname()))?;
+        root.symlink_new("etc/mtab", "../proc/self/mounts")?;
+    }
     // The pod's own resolv.conf (rkt run --dns), else the host's, bound
     // read-only on the image's (made empty where it has none; a dangling
     // symlink there is left alone).
