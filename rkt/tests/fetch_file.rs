@@ -560,3 +560,21 @@ impl Drop for ReadOnlyBind {
         let _ = std::process::Command::new("umount").arg(&self.0).status();
     }
 }
+
+#[test]
+fn images_given_by_id_come_from_the_store_only() {
+    let env = Env::new();
+    let aci = hello(&env);
+    let id = env
+        .fetch(&["--insecure-options=image", aci.to_str().unwrap()])
+        .unwrap();
+    let prefix = &id[..20];
+    let again = env.rkt(&["fetch", prefix]);
+    assert!(again.status.success());
+    assert_eq!(String::from_utf8_lossy(&again.stdout).trim(), id);
+    // Never discovered: an unknown ID is a store miss, at once.
+    let err = one_line_error(&env.rkt(&["fetch", "sha512-0123456789abcdef"]));
+    assert!(err.contains("sha512-0123456789abcdef"), "{err}");
+    let err = one_line_error(&env.rkt(&["fetch", "sha512-xyz"]));
+    assert!(err.contains("hexadecimal"), "{err}");
+}

@@ -66,6 +66,22 @@ fn images_of_pods_in_any_state_are_kept() {
     images_are_kept_for(&env, &prepared);
     assert!(env.rkt(&["rm", &prepared]).status.success());
 
+    // A stored image runs by its ID (a unique prefix of it).
+    let listed = stdout(&env.rkt(&["image", "list", "--no-legend", "--full"]));
+    let id = listed
+        .lines()
+        .find(|l| l.contains("example.com/hello"))
+        .and_then(|l| l.split('\t').next())
+        .unwrap()
+        .to_string();
+    let by_id = env.rkt(&["run", "--net=host", &id[..24], "--exec=/bin/true"]);
+    assert!(
+        by_id.status.success(),
+        "{}",
+        String::from_utf8_lossy(&by_id.stderr)
+    );
+    assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
+
     // With no pod left, both go.
     assert!(
         env.rkt(&["image", "gc", "--grace-period=0s"])

@@ -90,12 +90,25 @@ pub enum ImageRef {
     File(PathBuf),
     Url(String),
     Name(AppName),
+    /// An image ID (`sha512-` and at least a unique prefix): only ever
+    /// looked up in the store.
+    Id(String),
 }
 
 impl ImageRef {
     /// A path (absolute, `./`, `../`, an existing file or `*.aci`), an
-    /// http(s) URL, or an appc name `name[:version][,label=value]`.
+    /// http(s) URL, an image ID (`sha512-...`) or an appc name
+    /// `name[:version][,label=value]`.
     pub fn parse(s: &str) -> Result<ImageRef, FetchError> {
+        if let Some(hex) = s.strip_prefix("sha512-") {
+            if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(FetchError::BadRef(
+                    s.into(),
+                    "an image ID is sha512- and hexadecimal digits".into(),
+                ));
+            }
+            return Ok(ImageRef::Id(s.to_ascii_lowercase()));
+        }
         if s.starts_with("docker://") {
             return Err(FetchError::BadRef(
                 s.into(),
@@ -180,6 +193,7 @@ impl Fetcher<'_> {
                 self.fetch_url(url, None, None, self.signature.as_deref(), &mut stack)
             }
             ImageRef::Name(app) => self.fetch_name(app, self.signature.as_deref(), &mut stack),
+            ImageRef::Id(id) => Ok(self.store.resolve(id)?),
         }
     }
 
