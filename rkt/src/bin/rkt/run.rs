@@ -142,9 +142,17 @@ fn seccomp_flag(value: &str) -> anyhow::Result<(&'static str, String, serde_json
     Ok((kind, value.to_string(), v))
 }
 
+/// The apps of `rkt run`/`prepare`: each image starts an app and the app
+/// flags after it are its own, until the next image; `--` gives the rest
+/// (up to `---`) as its arguments; `---` also separates apps (rkt's forms).
 fn parse_apps(words: &[String]) -> anyhow::Result<Vec<AppArgs>> {
     let mut apps = Vec::new();
-    for segment in words.split(|w| w == "---") {
+    let segments: Vec<&[String]> = words.split(|w| w == "---").collect();
+    for (i, segment) in segments.iter().enumerate() {
+        // A trailing --- ends the list.
+        if segment.is_empty() && i + 1 == segments.len() && i > 0 {
+            break;
+        }
         let Some((image, rest)) = segment.split_first() else {
             bail!("an image is required before and after ---")
         };
@@ -160,6 +168,17 @@ fn parse_apps(words: &[String]) -> anyhow::Result<Vec<AppArgs>> {
             }
             if w == "--readonly-rootfs" {
                 app.readonly_rootfs = true;
+                continue;
+            }
+            if !w.starts_with("--") {
+                // The next image.
+                apps.push(std::mem::replace(
+                    &mut app,
+                    AppArgs {
+                        image: w.clone(),
+                        ..Default::default()
+                    },
+                ));
                 continue;
             }
             let (flag, value) = match w.split_once('=') {
@@ -242,7 +261,7 @@ fn parse_apps(words: &[String]) -> anyhow::Result<Vec<AppArgs>> {
                         _ => bail!("--mount {value:?}: expected volume=NAME,target=/ABSOLUTE/PATH"),
                     }
                 }
-                other => bail!("unknown app flag {other} for {image}"),
+                other => bail!("unknown app flag {other} for {}", app.image),
             }
         }
         apps.push(app);
@@ -853,4 +872,56 @@ pub fn exec_stage1(
         "cannot execute stage1: {}",
         stage1::exe::exec_read_only(entrypoint, &argv)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_string).collect()
+    }
+
+    fn images(s: &str) -> Vec<String> {
+        parse_apps(&words(s))
+            .unwrap()
+            .into_iter()
+            .map(|a| a.image)
+            .collect()
+    }
+
+    #[test]
+    fn images_start_apps_with_or_without_separators() {
+        assert_eq!(images("a.aci b.aci"), ["a.aci", "b.aci"]);
+        assert_eq!(images("a.aci --- b.aci ---"), ["a.aci", "b.aci"]);
+        assert_eq!(
+            images("a.aci --name=x b.aci --exec /bin/sh c"),
+            ["a.aci", "b.aci", "c"]
+        );
+        let apps = parse_apps(&words("a --exec=/bin/sh -- -c x y --- b --name=n")).unwrap();
+        assert_eq!(apps.len(), 2);
+        assert_eq!(apps[0].args.as_deref(), Some(&words("-c x y")[..]));
+        assert_eq!(apps[0].exec.as_deref(), Some("/bin/sh"));
+        assert_eq!(apps[1].name.as_deref(), Some("n"));
+        let apps = parse_apps(&words("a --user 5 --readonly-rootfs b")).unwrap();
+        assert_eq!(
+            (apps[0].user.as_deref(), apps[0].readonly_rootfs),
+            (Some("5"), true)
+        );
+        assert!(apps[1].user.is_none());
+    }
+
+    #[test]
+    fn bad_app_flags_are_named() {
+        for (given, said) in [
+            ("a --bogus=1", "unknown app flag --bogus for a"),
+            ("a b --bogus=1", "unknown app flag --bogus for b"),
+            ("a --exec", "--exec needs a value"),
+            ("--- b", "an image is required"),
+            ("a --- --- b", "an image is required"),
+        ] {
+            let e = parse_apps(&words(given)).err().unwrap().to_string();
+            assert!(e.contains(said), "{given}: {e}");
+        }
+    }
 }
