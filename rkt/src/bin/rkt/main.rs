@@ -196,12 +196,48 @@ fn one_line(e: &anyhow::Error) -> String {
     msg.replace('\n', " ")
 }
 
+/// rkt's flags are pflag's: every boolean flag also takes `=true` or
+/// `=false` (`--no-legend=false`, `--mark-only=true`), which scripts use.
+fn pflag_booleans(cmd: clap::Command) -> clap::Command {
+    cmd.mut_args(|a| {
+        if matches!(a.get_action(), clap::ArgAction::SetTrue) {
+            a.action(clap::ArgAction::Set)
+                .num_args(0..=1)
+                .require_equals(true)
+                .default_missing_value("true")
+                .default_value("false")
+                .value_parser(clap::value_parser!(bool))
+        } else {
+            a
+        }
+    })
+    .mut_subcommands(pflag_booleans)
+}
+
+/// The command line; a usage error exits 254, as every rkt error does.
+fn parse_args() -> Global {
+    use clap::error::ErrorKind;
+    use clap::{CommandFactory, FromArgMatches};
+    let parsed = pflag_booleans(Global::command())
+        .try_get_matches()
+        .and_then(|m| Global::from_arg_matches(&m));
+    parsed.unwrap_or_else(|e| match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+        _ => {
+            let _ = e.print();
+            std::process::exit(254)
+        }
+    })
+}
+
 fn main() -> ExitCode {
     // What rkt creates gets its modes from rkt, not from the caller's
     // umask (see rkt::data_dir); stage1 and the apps inherit it, as from
     // rkt's systemd units.
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
-    let g = Global::parse();
+    let g = parse_args();
     let name = match &g.command {
         Command::Fetch(_) => "fetch",
         Command::Trust(_) => "trust",
