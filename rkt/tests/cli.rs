@@ -53,3 +53,63 @@ fn usage_errors_exit_254() {
     }
     assert_eq!(out(&env, &["--help"]).0, Some(0));
 }
+
+#[test]
+fn older_spellings_and_rkts_messages() {
+    let env = Env::new();
+    let aci = support::pods::busybox(&env);
+    let img = aci.to_str().unwrap();
+    // --store-only: the store and nothing else, so a name it lacks fails
+    // without any discovery.
+    let o = env.rkt(&["fetch", "--store-only", "example.com/absent:1"]);
+    assert_eq!(o.status.code(), Some(254));
+    assert!(
+        env.rkt(&["fetch", "--store-only", "--no-store", img])
+            .status
+            .code()
+            == Some(254)
+    );
+    // status --uuid-file, of a prepared pod.
+    let prepared = env.rkt(&[
+        "--insecure-options=image",
+        "prepare",
+        "--quiet",
+        "--net=host",
+        img,
+        "--cap-retain=CAP_SETUID",
+    ]);
+    assert!(
+        prepared.status.success(),
+        "{}",
+        String::from_utf8_lossy(&prepared.stderr)
+    );
+    let uuid_file = env.path("uuid");
+    std::fs::write(&uuid_file, &prepared.stdout).unwrap();
+    let (code, text) = out(
+        &env,
+        &["status", &format!("--uuid-file={}", uuid_file.display())],
+    );
+    assert_eq!(code, Some(0));
+    assert!(text.starts_with("state=prepared"), "{text}");
+    let manifest = out(
+        &env,
+        &[
+            "cat-manifest",
+            String::from_utf8_lossy(&prepared.stdout).trim(),
+        ],
+    )
+    .1;
+    assert!(manifest.contains("CAP_SETUID"), "{manifest}");
+    assert!(
+        env.rkt(&["rm", "--uuid-file", uuid_file.to_str().unwrap()])
+            .status
+            .success()
+    );
+    // image rm ends with rkt's count.
+    let (code, text) = out(&env, &["image", "rm", "example.com/hello"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        text.ends_with("rm: 1 image(s) successfully removed\n"),
+        "{text}"
+    );
+}

@@ -159,6 +159,17 @@ impl PullPolicy {
             _ => None,
         }
     }
+
+    /// `--pull-policy`, or rkt's older flags for it: `--store-only`
+    /// (never) and `--no-store` (update).
+    pub fn from_flags(policy: &str, store_only: bool, no_store: bool) -> Option<PullPolicy> {
+        match (store_only, no_store) {
+            (true, true) => None,
+            (true, false) => Some(PullPolicy::Never),
+            (false, true) => Some(PullPolicy::Update),
+            (false, false) => PullPolicy::parse(policy),
+        }
+    }
 }
 
 /// The host's architecture as an appc `arch` label.

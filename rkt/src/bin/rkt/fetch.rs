@@ -12,6 +12,12 @@ pub struct Args {
     /// when to fetch: new (only what the store lacks), update (ask the source), never (store only)
     #[arg(long, default_value = "new", value_parser = ["new", "update", "never"])]
     pull_policy: String,
+    /// only use images already in the store (rkt's older --pull-policy=never)
+    #[arg(long)]
+    store_only: bool,
+    /// always fetch, even what the store has (rkt's older --pull-policy=update)
+    #[arg(long)]
+    no_store: bool,
     /// local signature file to use in validating the preceding image
     #[arg(long)]
     signature: Vec<PathBuf>,
@@ -26,8 +32,8 @@ pub struct Args {
 pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
     let store = settings.image_store()?;
     let trust = settings.trust_store();
-    let pull_policy =
-        PullPolicy::parse(&args.pull_policy).context("--pull-policy is new, update or never")?;
+    let pull_policy = PullPolicy::from_flags(&args.pull_policy, args.store_only, args.no_store)
+        .context("--pull-policy is new, update or never, and --store-only excludes --no-store")?;
     let progress = std::io::stderr().is_terminal();
     for (i, image) in args.images.iter().enumerate() {
         let reference = ImageRef::parse(image)?;

@@ -225,6 +225,10 @@ pub fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
                     Err(e) => failures.push(e),
                 }
             }
+            let removed = images.len() - failures.len();
+            if removed > 0 {
+                println!("rm: {removed} image(s) successfully removed");
+            }
             match failures.len() {
                 0 => Ok(()),
                 1 => Err(failures.remove(0)),

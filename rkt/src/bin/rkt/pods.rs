@@ -31,7 +31,11 @@ pub struct StatusArgs {
     /// output format: json or json-pretty
     #[arg(long, value_parser = ["json", "json-pretty"])]
     format: Option<String>,
-    uuid: String,
+    /// read the UUID from this file
+    #[arg(long, conflicts_with = "uuid")]
+    uuid_file: Option<PathBuf>,
+    #[arg(required_unless_present = "uuid_file")]
+    uuid: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -176,7 +180,8 @@ pub fn list(settings: &Settings, a: ListArgs) -> anyhow::Result<()> {
 
 pub fn status(settings: &Settings, a: StatusArgs) -> anyhow::Result<()> {
     let pods = Pods::open(&settings.data_dir)?;
-    let mut pod = pods.find(&a.uuid)?;
+    let uuid = uuids(a.uuid.into_iter().collect(), a.uuid_file)?.remove(0);
+    let mut pod = pods.find(&uuid)?;
     let waits = [(&a.wait, false), (&a.wait_ready, true)];
     if let Some((Some(wait), ready)) = waits.into_iter().find(|(w, _)| w.is_some()) {
         let deadline = match wait.as_str() {

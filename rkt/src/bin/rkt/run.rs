@@ -35,6 +35,12 @@ pub struct Args {
     /// when to fetch images: new, update, never
     #[arg(long, default_value = "new", value_parser = ["new", "update", "never"])]
     pull_policy: String,
+    /// only use images already in the store (rkt's older --pull-policy=never)
+    #[arg(long)]
+    store_only: bool,
+    /// always fetch, even what the store has (rkt's older --pull-policy=update)
+    #[arg(long)]
+    no_store: bool,
     /// environment variable for every app (NAME=VALUE)
     #[arg(long)]
     set_env: Vec<String>,
@@ -203,8 +209,9 @@ fn parse_apps(words: &[String]) -> anyhow::Result<Vec<AppArgs>> {
                         .parse()
                         .with_context(|| format!("--readonly-rootfs={value}: true or false"))?
                 }
-                "--caps-retain" | "--caps-remove" => {
-                    let kind = if flag == "--caps-retain" {
+                // rkt's older spellings too.
+                "--caps-retain" | "--caps-remove" | "--cap-retain" | "--cap-remove" => {
+                    let kind = if flag.ends_with("-retain") {
                         CAPABILITIES_RETAIN
                     } else {
                         CAPABILITIES_REMOVE
@@ -726,8 +733,8 @@ pub fn prepare(
     }
     let store = settings.image_store()?;
     let trust = settings.trust_store();
-    let pull_policy =
-        PullPolicy::parse(&args.pull_policy).context("--pull-policy is new, update or never")?;
+    let pull_policy = PullPolicy::from_flags(&args.pull_policy, args.store_only, args.no_store)
+        .context("--pull-policy is new, update or never, and --store-only excludes --no-store")?;
     let fetcher =
         |insecure_image: bool, signature: Option<PathBuf>| -> anyhow::Result<Fetcher<'_>> {
             let mut insecure = settings.insecure;
