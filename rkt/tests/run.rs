@@ -316,6 +316,18 @@ fn the_fly_flavour_runs_in_the_host_namespaces() {
     );
     let uuid = listed(&env)[0].split('\t').next().unwrap().to_string();
     assert!(stdout(&env.rkt(&["status", &uuid])).contains("app-hello=5"));
+    // Whatever --net says, fly is in the host's network (as rkt's fly).
+    for net in [None, Some("--net=default")] {
+        let mut args = vec!["--insecure-options=image", "run", fly];
+        args.extend(net);
+        args.extend([img, "--exec=/bin/true"]);
+        let out = env.rkt(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
     assert_eq!(
         mounts_under(env.tmp.path()),

@@ -716,12 +716,6 @@ pub fn prepare(
     args: &Args,
     prepare_only: bool,
 ) -> anyhow::Result<(Pod, File, PathBuf)> {
-    if args.net != "host" {
-        bail!(
-            "--net={} is not supported yet (CNI networking comes later); use --net=host",
-            args.net
-        );
-    }
     if args.dns.is_empty() && !args.dns_search.is_empty() {
         bail!("--dns-search needs --dns");
     }
@@ -769,6 +763,14 @@ pub fn prepare(
     }
     let images_dir = settings.config.stage1_images_dir.as_deref();
     let stage1 = choose_stage1(args, images_dir, &store, &fetcher)?;
+    // fly shares the host's network whatever --net says, as rkt's fly.
+    let fly = stage1.name == Flavor::Fly.image_name();
+    if args.net != "host" && !fly {
+        bail!(
+            "--net={} is not supported yet (CNI networking comes later); use --net=host",
+            args.net
+        );
+    }
     let entrypoint = stage1_image::run_entrypoint(&store, &stage1)?;
 
     let pods = Pods::open(&settings.data_dir)?;
