@@ -461,7 +461,7 @@ fn pods_can_be_prepared_then_run() {
         "--exec=/bin/sh",
         "--",
         "-c",
-        "echo later; exit 4",
+        "echo later; hostname; cat /etc/resolv.conf; exit 4",
     ]);
     assert!(
         out.status.success(),
@@ -477,9 +477,18 @@ fn pods_can_be_prepared_then_run() {
     let manifest: serde_json::Value =
         serde_json::from_slice(&env.rkt(&["cat-manifest", &uuid]).stdout).unwrap();
     assert_eq!(manifest["apps"][0]["app"]["exec"][0], "/bin/sh");
-    let out = env.rkt(&["run-prepared", &uuid[..8]]);
+    // run-prepared takes rkt's pod options; no metadata service to join.
+    let mds = env.rkt(&["run-prepared", "--mds-register=true", &uuid[..8]]);
+    assert!(one_line_error(&mds).contains("--mds-register"));
+    let out = env.rkt(&[
+        "run-prepared",
+        "--mds-register=false",
+        "--hostname=later",
+        "--dns=127.0.0.7",
+        &uuid[..8],
+    ]);
     assert_eq!(out.status.code(), Some(4));
-    assert_eq!(stdout(&out), "later\n");
+    assert_eq!(stdout(&out), "later\nlater\nnameserver 127.0.0.7\n");
     assert!(one_line_error(&env.rkt(&["run-prepared", &uuid])).contains("is not prepared"));
     assert!(stdout(&env.rkt(&["version"])).contains("appc Version: 0.8.11"));
     assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());

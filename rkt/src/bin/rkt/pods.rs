@@ -378,17 +378,14 @@ pub fn prepare(settings: &Settings, a: PrepareArgs) -> anyhow::Result<()> {
 
 #[derive(clap::Args)]
 pub struct RunPreparedArgs {
-    /// pod hostname (default rkt-<uuid>)
-    #[arg(long)]
-    hostname: Option<String>,
+    #[command(flatten)]
+    pod: crate::run::PodRunOptions,
     uuid: String,
 }
 
 /// `rkt run-prepared UUID`: runs a prepared pod, as `rkt run` would.
 pub fn run_prepared(settings: &Settings, a: RunPreparedArgs) -> anyhow::Result<()> {
-    if let Some(h) = &a.hostname {
-        rkt::pod_input::hostname(h)?;
-    }
+    a.pod.check()?;
     let pods = Pods::open(&settings.data_dir)?;
     let mut pod = pods.find(&a.uuid)?;
     if pod.dir != Dir::Prepared {
@@ -406,8 +403,19 @@ pub fn run_prepared(settings: &Settings, a: RunPreparedArgs) -> anyhow::Result<(
         .with_context(|| format!("pod {}: no stage1 recorded", pod.uuid))?;
     let stage1 = store.resolve(stage1_id.trim())?;
     let entrypoint = rkt::stage1_image::run_entrypoint(&store, &stage1)?;
+    let apps = pod.manifest()?.apps.map_or(0, |a| a.len());
+    let fly = stage1.name == rkt::stage1_image::Flavor::Fly.image_name();
+    // The network `rkt prepare` accepted, unless given again here.
+    a.pod.check_for(apps, fly, "host")?;
+    a.pod.write(&pod.path)?;
     pod.move_to(&pods, Dir::Run)?;
-    crate::run::exec_stage1(settings, &pod, &lock, &entrypoint, a.hostname.as_deref())
+    crate::run::exec_stage1(
+        settings,
+        &pod,
+        &lock,
+        &entrypoint,
+        a.pod.hostname.as_deref(),
+    )
 }
 
 #[derive(clap::Args)]

@@ -21,14 +21,88 @@ use rustix::fs::{Mode, OFlags, ResolveFlags};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+/// What `rkt run` and `rkt run-prepared` both take: how the pod runs.
 #[derive(clap::Args)]
-pub struct Args {
+pub struct PodRunOptions {
     /// pod hostname (default rkt-<uuid>)
     #[arg(long)]
-    hostname: Option<String>,
-    /// network: host (other networks come with CNI support)
-    #[arg(long, default_value = "default")]
-    net: String,
+    pub hostname: Option<String>,
+    /// network: host (other networks come with CNI support; fly always
+    /// shares the host's); rkt run's default is "default"
+    #[arg(long)]
+    pub net: Option<String>,
+    /// name servers for the pod's resolv.conf (instead of the host's)
+    #[arg(long)]
+    pub dns: Vec<std::net::IpAddr>,
+    /// search domains for the pod's resolv.conf
+    #[arg(long)]
+    pub dns_search: Vec<String>,
+    /// run one app with the terminal's stdin (and tty) passed through
+    #[arg(long)]
+    pub interactive: bool,
+    /// register the pod with the metadata service
+    #[arg(long)]
+    pub mds_register: bool,
+}
+
+impl PodRunOptions {
+    /// Checks what is wrong whatever the pod; before any pod exists.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.dns.is_empty() && !self.dns_search.is_empty() {
+            bail!("--dns-search needs --dns");
+        }
+        if let Some(h) = &self.hostname {
+            rkt::pod_input::hostname(h)?;
+        }
+        for d in &self.dns_search {
+            rkt::pod_input::search_domain(d)?;
+        }
+        if self.mds_register {
+            bail!(
+                "--mds-register: no metadata service is running (it is not part of rkt-rs yet); use --mds-register=false"
+            );
+        }
+        Ok(())
+    }
+
+    /// Checks what depends on the pod: its app count and its stage1;
+    /// `net` is the network when --net is not given.
+    pub fn check_for(&self, apps: usize, fly: bool, net: &str) -> anyhow::Result<()> {
+        if self.interactive && apps != 1 {
+            bail!("--interactive runs exactly one app ({apps} given)");
+        }
+        // fly shares the host's network whatever --net says, as rkt's fly.
+        let net = self.net.as_deref().unwrap_or(net);
+        if net != "host" && !fly {
+            bail!("--net={net} is not supported yet (CNI networking comes later); use --net=host");
+        }
+        Ok(())
+    }
+
+    /// What stage1 reads of them in the pod directory.
+    pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
+        if !self.dns.is_empty() {
+            let mut text: String = self
+                .dns
+                .iter()
+                .map(|ip| format!("nameserver {ip}\n"))
+                .collect();
+            if !self.dns_search.is_empty() {
+                text.push_str(&format!("search {}\n", self.dns_search.join(" ")));
+            }
+            std::fs::write(dir.join("resolv.conf"), text)?;
+        }
+        if self.interactive {
+            std::fs::write(dir.join("interactive"), "")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub pod: PodRunOptions,
     /// write the pod's UUID to this file
     #[arg(long)]
     uuid_file_save: Option<PathBuf>,
@@ -44,15 +118,6 @@ pub struct Args {
     /// environment variable for every app (NAME=VALUE)
     #[arg(long)]
     set_env: Vec<String>,
-    /// name servers for the pod's resolv.conf (instead of the host's)
-    #[arg(long)]
-    dns: Vec<std::net::IpAddr>,
-    /// search domains for the pod's resolv.conf
-    #[arg(long)]
-    dns_search: Vec<String>,
-    /// run one app with the terminal's stdin (and tty) passed through
-    #[arg(long)]
-    interactive: bool,
     /// copy each app's image instead of mounting an overlay over it
     #[arg(long)]
     no_overlay: bool,
@@ -570,9 +635,7 @@ fn pod_from_flags<'s>(
     fetcher: &dyn Fn(bool, Option<PathBuf>) -> anyhow::Result<Fetcher<'s>>,
 ) -> anyhow::Result<(PodManifest, Vec<ImageRecord>)> {
     let apps = parse_apps(&args.apps)?;
-    if args.interactive && apps.len() != 1 {
-        bail!("--interactive runs exactly one app ({} given)", apps.len());
-    }
+    args.pod.check_for(apps.len(), true, "host")?;
     // rkt's own environment only fills in what an app does not set; the
     // file, then --set-env, override the apps' environments.
     let inherited: Vec<(String, String)> = if args.inherit_env {
@@ -716,15 +779,7 @@ pub fn prepare(
     args: &Args,
     prepare_only: bool,
 ) -> anyhow::Result<(Pod, File, PathBuf)> {
-    if args.dns.is_empty() && !args.dns_search.is_empty() {
-        bail!("--dns-search needs --dns");
-    }
-    if let Some(h) = &args.hostname {
-        rkt::pod_input::hostname(h)?;
-    }
-    for d in &args.dns_search {
-        rkt::pod_input::search_domain(d)?;
-    }
+    args.pod.check()?;
     let store = settings.image_store()?;
     let trust = settings.trust_store();
     let pull_policy = PullPolicy::from_flags(&args.pull_policy, args.store_only, args.no_store)
@@ -758,19 +813,10 @@ pub fn prepare(
     };
     rkt::pod_input::pod(&manifest)?;
     let app_count = manifest.apps.as_ref().map_or(0, Vec::len);
-    if args.interactive && app_count != 1 {
-        bail!("--interactive runs exactly one app ({app_count} given)");
-    }
     let images_dir = settings.config.stage1_images_dir.as_deref();
     let stage1 = choose_stage1(args, images_dir, &store, &fetcher)?;
-    // fly shares the host's network whatever --net says, as rkt's fly.
     let fly = stage1.name == Flavor::Fly.image_name();
-    if args.net != "host" && !fly {
-        bail!(
-            "--net={} is not supported yet (CNI networking comes later); use --net=host",
-            args.net
-        );
-    }
+    args.pod.check_for(app_count, fly, "default")?;
     let entrypoint = stage1_image::run_entrypoint(&store, &stage1)?;
 
     let pods = Pods::open(&settings.data_dir)?;
@@ -779,20 +825,7 @@ pub fn prepare(
         std::fs::write(dir.join("pod"), manifest.to_json()?)?;
         std::fs::write(dir.join("created"), rkt::display::now_nanos().to_string())?;
         std::fs::write(dir.join("stage1-image"), &stage1.id)?;
-        if !args.dns.is_empty() {
-            let mut text: String = args
-                .dns
-                .iter()
-                .map(|ip| format!("nameserver {ip}\n"))
-                .collect();
-            if !args.dns_search.is_empty() {
-                text.push_str(&format!("search {}\n", args.dns_search.join(" ")));
-            }
-            std::fs::write(dir.join("resolv.conf"), text)?;
-        }
-        if args.interactive {
-            std::fs::write(dir.join("interactive"), "")?;
-        }
+        args.pod.write(dir)?;
         if args.no_overlay {
             std::fs::write(dir.join("no-overlay"), "")?;
         }
@@ -836,7 +869,13 @@ pub fn prepare(
 
 pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
     let (pod, lock, entrypoint) = prepare(settings, &args, false)?;
-    exec_stage1(settings, &pod, &lock, &entrypoint, args.hostname.as_deref())
+    exec_stage1(
+        settings,
+        &pod,
+        &lock,
+        &entrypoint,
+        args.pod.hostname.as_deref(),
+    )
 }
 
 /// Replaces this process with stage1, which inherits the pod lock and
