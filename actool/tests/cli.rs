@@ -26,7 +26,7 @@ fn reference() -> Option<&'static str> {
         std::env::var_os("CI").is_none(),
         "{path} is missing: run scripts/setup.sh"
     );
-    eprintln!("{path} not installed: reference cross-check skipped");
+    appc::testing::skipped(&format!("{path} not installed: reference cross-check"));
     None
 }
 

@@ -506,7 +506,7 @@ fn config_is_merged_and_redacted() {
 fn a_stored_file_is_recognised_without_extracting_it_again() {
     if !rustix::process::geteuid().is_root() {
         assert!(std::env::var_os("CI").is_none(), "needs root");
-        eprintln!("not root: skipped");
+        appc::testing::skipped("not root: stored-file recognition");
         return;
     }
     let env = Env::new();

@@ -81,7 +81,7 @@ fn etcd_is_trusted_run_checked_stopped_and_collected() {
             std::env::var_os("CI").is_none(),
             "etcd-server and etcd-client are missing: run scripts/setup.sh"
         );
-        eprintln!("etcd not installed: headline test skipped");
+        appc::testing::skipped("etcd not installed: headline test");
         return;
     };
     if !rustix::process::geteuid().is_root() {

@@ -12,7 +12,7 @@ fn example_units_verify() {
             std::env::var_os("CI").is_none(),
             "systemd-analyze is missing: run scripts/setup.sh"
         );
-        eprintln!("systemd-analyze not installed: unit check skipped");
+        appc::testing::skipped("systemd-analyze not installed: unit check");
         return;
     }
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/systemd");

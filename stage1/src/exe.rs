@@ -110,7 +110,7 @@ mod tests {
     fn a_read_only_clone_refuses_writes() {
         if !nix::unistd::geteuid().is_root() {
             assert!(std::env::var_os("CI").is_none(), "needs root");
-            eprintln!("not root: skipped");
+            appc::testing::skipped("not root: read-only executable");
             return;
         }
         let dir = tempfile::tempdir().unwrap();

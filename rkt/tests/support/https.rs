@@ -94,9 +94,18 @@ fn respond(server: &Server, mut tls: native_tls::TlsStream<std::net::TcpStream>)
 }
 
 impl Server {
-    /// The shared server, or `None` (skipping, except in CI) when port 443
-    /// cannot be had (not root, or taken).
+    /// The shared server, or `None` (the calling test reported skipped,
+    /// except in CI, where it fails) when port 443 cannot be had (not
+    /// root, or taken).
     pub fn get() -> Option<&'static Server> {
+        let server = Self::shared();
+        if server.is_none() {
+            appc::testing::skipped("port 443 on 127.0.0.1 not available: an HTTPS test");
+        }
+        server
+    }
+
+    fn shared() -> Option<&'static Server> {
         static SERVER: OnceLock<Option<&'static Server>> = OnceLock::new();
         *SERVER.get_or_init(|| {
             let listener = match TcpListener::bind("127.0.0.1:443") {
@@ -106,7 +115,7 @@ impl Server {
                         std::env::var_os("CI").is_none(),
                         "cannot listen on 127.0.0.1:443: {e}"
                     );
-                    eprintln!("cannot listen on 127.0.0.1:443 ({e}): HTTPS tests skipped");
+                    eprintln!("cannot listen on 127.0.0.1:443 ({e})");
                     return None;
                 }
             };

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 pub fn ensure_stage1() -> bool {
     if !rustix::process::geteuid().is_root() {
         assert!(std::env::var_os("CI").is_none(), "the run tests need root");
-        eprintln!("not root: rkt run tests skipped");
+        appc::testing::skipped("not root: a test running pods");
         return false;
     }
     let rkt = std::path::Path::new(env!("CARGO_BIN_EXE_rkt"));
