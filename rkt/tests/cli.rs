@@ -91,6 +91,17 @@ fn older_spellings_and_rkts_messages() {
     );
     assert_eq!(code, Some(0));
     assert!(text.starts_with("state=prepared"), "{text}");
+    let full = out(&env, &["list", "--full"]).1;
+    let mut lines = full.lines();
+    assert_eq!(
+        lines.next(),
+        Some("UUID\tAPP\tIMAGE NAME\tIMAGE ID\tSTATE\tCREATED\tSTARTED\tNETWORKS")
+    );
+    let row: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    assert!(
+        row[3].starts_with("sha512-") && row[4] == "prepared",
+        "{row:?}"
+    );
     let manifest = out(
         &env,
         &[

@@ -89,7 +89,8 @@ fn uuids(given: Vec<String>, file: Option<PathBuf>) -> anyhow::Result<Vec<String
 struct Row {
     pod: Pod,
     state: State,
-    apps: Vec<(String, String)>,
+    /// Name, image name and image ID of each app.
+    apps: Vec<(String, String, String)>,
     created: Option<i64>,
     started: Option<i64>,
 }
@@ -105,6 +106,7 @@ fn describe(pod: Pod) -> anyhow::Result<Row> {
                 (
                     a.name.to_string(),
                     a.image.name.map(|n| n.to_string()).unwrap_or_default(),
+                    a.image.id.map(|i| i.to_string()).unwrap_or_default(),
                 )
             })
             .collect(),
@@ -132,7 +134,7 @@ pub fn list(settings: &Settings, a: ListArgs) -> anyhow::Result<()> {
         let items: Vec<serde_json::Value> = rows
             .iter()
             .map(|r| {
-                let apps: Vec<_> = r.apps.iter().map(|(n, i)| serde_json::json!({"name": n, "image_name": i})).collect();
+                let apps: Vec<_> = r.apps.iter().map(|(n, i, _)| serde_json::json!({"name": n, "image_name": i})).collect();
                 serde_json::json!({"name": r.pod.uuid, "state": r.state.name(), "created": r.created, "started": r.started, "app_names": apps})
             })
             .collect();
@@ -146,8 +148,19 @@ pub fn list(settings: &Settings, a: ListArgs) -> anyhow::Result<()> {
     };
     let mut out = String::new();
     if !a.no_legend {
-        out.push_str("UUID\tAPP\tIMAGE NAME\tSTATE\tCREATED\tSTARTED\tNETWORKS\n");
+        // --full adds the image ID, as rkt's does.
+        let id = if a.full { "IMAGE ID\t" } else { "" };
+        out.push_str(&format!(
+            "UUID\tAPP\tIMAGE NAME\t{id}STATE\tCREATED\tSTARTED\tNETWORKS\n"
+        ));
     }
+    let id = |image_id: &str| {
+        if a.full {
+            format!("{image_id}\t")
+        } else {
+            String::new()
+        }
+    };
     for r in &rows {
         let uuid = if a.full {
             r.pod.uuid.clone()
@@ -164,14 +177,15 @@ pub fn list(settings: &Settings, a: ListArgs) -> anyhow::Result<()> {
         };
         let first = r.apps.first().cloned().unwrap_or_default();
         out.push_str(&format!(
-            "{uuid}\t{}\t{}\t{}\t{}\t{started}\t\n",
+            "{uuid}\t{}\t{}\t{}{}\t{}\t{started}\t\n",
             first.0,
             first.1,
+            id(&first.2),
             r.state.name(),
             time(r.created)
         ));
-        for (name, image) in r.apps.iter().skip(1) {
-            out.push_str(&format!("\t{name}\t{image}\t\t\t\t\n"));
+        for (name, image, image_id) in r.apps.iter().skip(1) {
+            out.push_str(&format!("\t{name}\t{image}\t{}\t\t\t\n", id(image_id)));
         }
     }
     print!("{out}");
