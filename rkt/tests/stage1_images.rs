@@ -126,3 +126,72 @@ fn racing_first_runs_import_the_default_stage1_once_and_reproducibly() {
     let again = other.rkt(&["fetch", "coreos.com/rkt/stage1-rs"]);
     assert_eq!(stdout(&again).trim(), ids[0]);
 }
+
+#[test]
+fn any_stage1_image_is_run_through_rkts_interface() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    // A stage1 of scripts that only record how they were called.
+    let layout = env.path("stub");
+    fs::create_dir_all(layout.join("rootfs")).unwrap();
+    let script = "#!/bin/sh\n{ echo \"args=$*\"; echo \"lock=$RKT_LOCK_FD\"; echo \"cwd=$(pwd)\"; } > record\n";
+    let run = layout.join("rootfs/run");
+    fs::write(&run, script).unwrap();
+    fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let manifest = serde_json::json!({
+        "acKind": "ImageManifest", "acVersion": "0.8.11", "name": "example.com/stub-stage1",
+        "labels": [{"name": "version", "value": "1"}, {"name": "os", "value": "linux"},
+                   {"name": "arch", "value": rkt::fetch::host_arch()}],
+        "annotations": [{"name": "coreos.com/rkt/stage1/run", "value": "/run"}],
+    });
+    fs::write(layout.join("manifest"), manifest.to_string()).unwrap();
+    let stub = env.path("stub.aci");
+    appc::aci::build_aci(
+        &layout,
+        fs::File::create(&stub).unwrap(),
+        Default::default(),
+    )
+    .unwrap();
+    let aci = busybox(&env);
+    let uuid_file = env.path("uuid");
+    let out = env.rkt(&[
+        "--insecure-options=image",
+        "--debug",
+        "run",
+        "--net=host",
+        "--hostname=stubbed",
+        &format!("--uuid-file-save={}", uuid_file.display()),
+        &format!("--stage1-path={}", stub.display()),
+        aci.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let uuid = fs::read_to_string(&uuid_file).unwrap().trim().to_string();
+    let pod = env.path(&format!("data/pods/run/{uuid}"));
+    let record = fs::read_to_string(pod.join("record")).unwrap();
+    let lines: Vec<&str> = record.lines().collect();
+    let args = lines[0].trim_start_matches("args=");
+    assert!(args.ends_with(&uuid), "{args}");
+    for flag in [
+        "--net=host",
+        "--debug",
+        "--hostname=stubbed",
+        "--local-config=",
+    ] {
+        assert!(args.contains(flag), "{flag} not in {args}");
+    }
+    assert!(
+        lines[1].trim_start_matches("lock=").parse::<u32>().is_ok(),
+        "{record}"
+    );
+    let cwd = lines[2].trim_start_matches("cwd=");
+    assert_eq!(
+        fs::canonicalize(cwd).unwrap(),
+        fs::canonicalize(&pod).unwrap()
+    );
+}

@@ -8,6 +8,12 @@ pub struct Args {
     pub uuid: String,
     pub lock_fd: i32,
     pub hostname: Option<String>,
+    /// `--interactive`: the terminal's stdin (and tty) passed through.
+    pub interactive_flag: bool,
+    /// `--dns=IP` (repeated) and `--dns-search=DOMAIN`: the pod's own
+    /// resolv.conf, instead of the host's.
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
     /// `--insecure-options=capabilities`: apps keep every capability.
     pub disable_capabilities: bool,
     /// `--insecure-options=paths`: /proc and /sys are not protected.
@@ -17,9 +23,16 @@ pub struct Args {
 }
 
 impl Args {
+    /// rkt's run interface: run in the pod directory, with the pod lock's
+    /// descriptor in `RKT_LOCK_FD` and the pod's UUID as the argument,
+    /// flags as rkt passes them (`--hostname`, `--interactive`, `--dns*`,
+    /// `--disable-*`; others, such as `--net`, `--debug`, `--local-config`,
+    /// `--mds-token` or `--private-users`, are accepted and not used here).
+    /// `--pod-dir`, `--uuid` and `--lock-fd` may say the same explicitly.
     pub fn parse(argv: &[String]) -> Result<Args, String> {
         let (mut pod_dir, mut uuid, mut lock_fd, mut hostname) = (None, None, None, None);
         let mut insecure = [false; 3];
+        let (mut interactive, mut dns, mut dns_search) = (false, Vec::new(), Vec::new());
         for a in argv {
             // rkt's names for the insecure options a stage1 honours.
             let disabled = [
@@ -31,26 +44,57 @@ impl Args {
                 insecure[i] = true;
                 continue;
             }
-            let (k, v) = a
-                .split_once('=')
-                .ok_or_else(|| format!("unexpected argument {a:?}"))?;
+            if !a.starts_with("--") {
+                if uuid.replace(a.clone()).is_some() {
+                    return Err(format!("unexpected argument {a:?}"));
+                }
+                continue;
+            }
+            let (k, v) = a.split_once('=').unwrap_or((a.as_str(), "true"));
             match k {
                 "--pod-dir" => pod_dir = Some(PathBuf::from(v)),
                 "--uuid" => uuid = Some(v.to_string()),
                 "--lock-fd" => {
                     lock_fd = Some(v.parse().map_err(|_| format!("bad --lock-fd {v:?}"))?)
                 }
-                "--hostname" => hostname = Some(v.to_string()),
-                // Flags rkt passes to any stage1 that this one does not use.
-                "--debug" | "--net" | "--local-config" => {}
-                other => return Err(format!("unknown argument {other}")),
+                "--hostname" if !v.is_empty() => hostname = Some(v.to_string()),
+                "--interactive" => interactive = v == "true",
+                "--dns" => dns.extend(v.split(',').filter(|s| !s.is_empty()).map(str::to_string)),
+                "--dns-search" => {
+                    dns_search.extend(v.split(',').filter(|s| !s.is_empty()).map(str::to_string))
+                }
+                // Flags of rkt's interface this stage1 has no use for (yet).
+                _ => {}
             }
         }
+        let lock_fd = match lock_fd {
+            Some(fd) => fd,
+            None => std::env::var("RKT_LOCK_FD")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .ok_or("the pod lock is required: RKT_LOCK_FD or --lock-fd")?,
+        };
+        let pod_dir = match pod_dir {
+            Some(d) => d,
+            None => std::env::current_dir().map_err(|e| format!("the pod directory: {e}"))?,
+        };
+        // Written into files and system calls: checked as stage0 does.
+        for server in &dns {
+            server
+                .parse::<std::net::IpAddr>()
+                .map_err(|_| format!("--dns {server:?}: not an IP address"))?;
+        }
+        if let Some(bad) = dns_search.iter().find(|d| d.contains(char::is_whitespace)) {
+            return Err(format!("--dns-search {bad:?}: no whitespace"));
+        }
         Ok(Args {
-            pod_dir: pod_dir.ok_or("--pod-dir is required")?,
-            uuid: uuid.ok_or("--uuid is required")?,
-            lock_fd: lock_fd.ok_or("--lock-fd is required")?,
+            pod_dir,
+            uuid: uuid.ok_or("the pod's UUID is required")?,
+            lock_fd,
             hostname,
+            interactive_flag: interactive,
+            dns,
+            dns_search,
             disable_capabilities: insecure[0],
             disable_paths: insecure[1],
             disable_seccomp: insecure[2],
@@ -87,14 +131,78 @@ impl Args {
         self.pod_dir.join("no-overlay").exists()
     }
 
-    /// Whether stage0 asked for the terminal to be passed through.
+    /// Whether stage0 asked for the terminal to be passed through (by
+    /// flag, or by the pod directory's `interactive` file).
     pub fn interactive(&self) -> bool {
-        self.pod_dir.join("interactive").exists()
+        self.interactive_flag || self.pod_dir.join("interactive").exists()
+    }
+
+    /// The pod's own resolv.conf from `--dns` flags (which the
+    /// supervisor writes as the pod directory's `resolv.conf`, where
+    /// stage0 may have written it instead).
+    pub fn dns_resolv_conf(&self) -> Option<String> {
+        if self.dns.is_empty() {
+            return None;
+        }
+        let mut text: String = self
+            .dns
+            .iter()
+            .map(|ip| format!("nameserver {ip}\n"))
+            .collect();
+        if !self.dns_search.is_empty() {
+            text.push_str(&format!("search {}\n", self.dns_search.join(" ")));
+        }
+        Some(text)
     }
 
     pub fn hostname(&self) -> String {
         self.hostname
             .clone()
             .unwrap_or_else(|| format!("rkt-{}", self.uuid))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Result<Args, String> {
+        Args::parse(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn rkts_run_interface_and_ours() {
+        let a = args(&[
+            "--debug",
+            "--net=default",
+            "--local-config=/etc/rkt",
+            "--hostname=web",
+            "--interactive",
+            "--dns=1.1.1.1",
+            "--dns-search=example.com",
+            "--mds-token=x",
+            "--disable-seccomp",
+            "--lock-fd=3",
+            "--pod-dir=/p",
+            "0b4f2a34-0000-4000-8000-000000000000",
+        ])
+        .unwrap();
+        assert_eq!(a.uuid, "0b4f2a34-0000-4000-8000-000000000000");
+        assert_eq!(
+            (a.lock_fd, a.pod_dir.as_path()),
+            (3, std::path::Path::new("/p"))
+        );
+        assert_eq!(a.hostname.as_deref(), Some("web"));
+        assert!(a.interactive_flag && a.disable_seccomp && !a.disable_paths);
+        assert_eq!(
+            a.dns_resolv_conf().unwrap(),
+            "nameserver 1.1.1.1\nsearch example.com\n"
+        );
+        let ours = args(&["--pod-dir=/p", "--uuid=u", "--lock-fd=4"]).unwrap();
+        assert_eq!((ours.uuid.as_str(), ours.lock_fd), ("u", 4));
+        assert!(args(&["--lock-fd=3", "--pod-dir=/p"]).is_err());
+        assert!(args(&["--lock-fd=3", "--pod-dir=/p", "a", "b"]).is_err());
+        assert!(args(&["--lock-fd=3", "--pod-dir=/p", "--dns=x", "u"]).is_err());
+        assert!(args(&["--lock-fd=3", "--pod-dir=/p", "--dns-search=a b", "u"]).is_err());
     }
 }

@@ -37,7 +37,9 @@ fn read_only_clone(path: &Path) -> Result<OwnedFd, String> {
             libc::SYS_open_tree,
             libc::AT_FDCWD,
             c.as_ptr(),
-            libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC,
+            // Not close-on-exec: a script's interpreter opens it by
+            // /dev/fd/N (stage1 closes what it inherits).
+            libc::OPEN_TREE_CLONE,
         )
     };
     if fd < 0 {
@@ -69,22 +71,26 @@ fn read_only_clone(path: &Path) -> Result<OwnedFd, String> {
     Ok(fd)
 }
 
-/// Executes the program `path` through a read-only mount of it, with
-/// `argv` and the current environment. Returns only on failure.
-pub fn exec_read_only(path: &Path, argv: &[CString]) -> String {
-    let fd = match read_only_clone(path) {
-        Ok(fd) => fd,
-        Err(e) => return e,
-    };
-    let env: Vec<CString> = std::env::vars_os()
+/// This process's environment, as execve takes it.
+pub fn current_env() -> Vec<CString> {
+    std::env::vars_os()
         .filter_map(|(k, v)| {
             let mut kv = k.into_encoded_bytes();
             kv.push(b'=');
             kv.extend(v.into_encoded_bytes());
             CString::new(kv).ok()
         })
-        .collect();
-    let e = nix::unistd::execveat(&fd, c"", argv, &env, nix::fcntl::AtFlags::AT_EMPTY_PATH)
+        .collect()
+}
+
+/// Executes the program `path` through a read-only mount of it, with
+/// `argv` and `env`. Returns only on failure.
+pub fn exec_read_only(path: &Path, argv: &[CString], env: &[CString]) -> String {
+    let fd = match read_only_clone(path) {
+        Ok(fd) => fd,
+        Err(e) => return e,
+    };
+    let e = nix::unistd::execveat(&fd, c"", argv, env, nix::fcntl::AtFlags::AT_EMPTY_PATH)
         .err()
         .unwrap_or(nix::errno::Errno::UnknownErrno);
     format!("cannot execute {}: {e}", path.display())
@@ -101,7 +107,11 @@ pub fn ensure_read_only() -> Result<(), String> {
             CString::new(a.into_encoded_bytes()).map_err(|_| "a NUL in an argument".to_string())
         })
         .collect::<Result<_, _>>()?;
-    Err(exec_read_only(Path::new("/proc/self/exe"), &argv))
+    Err(exec_read_only(
+        Path::new("/proc/self/exe"),
+        &argv,
+        &current_env(),
+    ))
 }
 
 #[cfg(test)]

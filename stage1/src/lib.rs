@@ -5,20 +5,27 @@
 //! # The contract with stage0
 //!
 //! stage0 (`rkt run`) prepares the pod directory, takes its lock and exec()s
+//! the image's run entrypoint as rkt's stage1 interface has it, in the pod
+//! directory:
 //!
 //! ```text
-//! <stage1 tree>/rootfs/{init,fly} --pod-dir=DIR --uuid=UUID --lock-fd=N [--hostname=NAME]
-//!     [--disable-capabilities-restriction] [--disable-paths] [--disable-seccomp]
+//! RKT_LOCK_FD=N <stage1 tree>/rootfs/{init,fly} [--net=...] [--local-config=DIR]
+//!     [--debug] [--hostname=NAME] [--interactive] [--dns=IP] [--dns-search=D]
+//!     [--disable-capabilities-restriction] [--disable-paths] [--disable-seccomp] UUID
 //! ```
 //!
-//! (the last three from `--insecure-options=capabilities,paths,seccomp`)
-//! with the lock's descriptor `N` inherited: stage1 keeps it open for the
+//! (the `--disable-*` from `--insecure-options=capabilities,paths,seccomp`;
+//! other flags of rkt's are accepted and unused; `--pod-dir`, `--uuid` and
+//! `--lock-fd` say the same explicitly), with the lock's descriptor `N`
+//! inherited: stage1 keeps it open for the
 //! pod's whole life, so the pod is running exactly while the lock is held,
 //! even if stage1 is killed. The pod directory holds:
 //!
 //! - `pod`: the pod manifest (apps with their resolved `app` sections);
 //! - `appsinfo/<app>/tree`: the path of the app's rendered image tree
 //!   (`manifest`, `rootfs/`) in the store, the overlay's lower layer;
+//! - `resolv.conf`, `interactive`: what `--dns` and `--interactive` say,
+//!   written by stage0 (so a prepared pod keeps them) or by stage1 itself;
 //! - `overlay/<app>/{upper,work}`: the overlay's writable layer (absent
 //!   when the app's root is a copy: with a `no-overlay` file, which
 //!   `rkt run --no-overlay` leaves, or where overlayfs cannot be used);

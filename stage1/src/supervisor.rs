@@ -64,6 +64,9 @@ pub fn run(args: &Args, fly: bool) -> Result<u8, String> {
         std::fs::write(&path, value).map_err(|e| format!("{}: {e}", path.display()))
     };
     write("ppid", std::process::id().to_string())?;
+    if let Some(text) = args.dns_resolv_conf() {
+        write("resolv.conf", text)?;
+    }
     write("started", now_nanos().to_string())?;
 
     let apps = manifest.apps.as_deref().unwrap_or_default();

@@ -70,5 +70,8 @@ pub fn run(settings: &Settings, a: Args) -> anyhow::Result<()> {
         .collect::<anyhow::Result<_>>()?;
     std::env::set_current_dir(&pod.path)
         .with_context(|| format!("pod {}: {}", pod.uuid, pod.path.display()))?;
-    bail!("{}", stage1::exe::exec_read_only(&entrypoint, &argv))
+    bail!(
+        "{}",
+        stage1::exe::exec_read_only(&entrypoint, &argv, &stage1::exe::current_env())
+    )
 }

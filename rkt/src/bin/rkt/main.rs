@@ -108,6 +108,8 @@ pub struct Settings {
     pub user_config: Option<PathBuf>,
     /// From `fetch.d`, then the flags.
     pub fetch_limits: rkt::fetch::FetchLimits,
+    /// `--debug`, passed on to stage1.
+    pub debug: bool,
 }
 
 impl Settings {
@@ -152,6 +154,7 @@ impl Settings {
             system_config: g.system_config.clone(),
             user_config: g.user_config.clone(),
             fetch_limits,
+            debug: g.debug,
         })
     }
 

@@ -889,13 +889,16 @@ pub fn exec_stage1(
 ) -> anyhow::Result<()> {
     rustix::io::fcntl_setfd(lock, rustix::io::FdFlags::empty())?;
     let lock_fd = std::os::fd::AsRawFd::as_raw_fd(lock);
-    let pod_dir = std::path::absolute(&pod.path)?;
+    // rkt's run interface: in the pod directory, the lock in RKT_LOCK_FD,
+    // rkt's flags, the UUID last.
     let mut argv = vec![
         entrypoint.display().to_string(),
-        format!("--pod-dir={}", pod_dir.display()),
-        format!("--uuid={}", pod.uuid),
-        format!("--lock-fd={lock_fd}"),
+        "--net=host".to_string(),
+        format!("--local-config={}", settings.local_config.display()),
     ];
+    if settings.debug {
+        argv.push("--debug".into());
+    }
     if let Some(h) = hostname {
         argv.push(format!("--hostname={h}"));
     }
@@ -909,16 +912,21 @@ pub fn exec_stage1(
             argv.push(flag.to_string());
         }
     }
+    argv.push(pod.uuid.clone());
     let argv = argv
         .into_iter()
         .map(|a| std::ffi::CString::new(a).context("a NUL in stage1's arguments"))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    // rkt's contract: stage1 runs in the pod's directory.
+    let mut env: Vec<_> = stage1::exe::current_env()
+        .into_iter()
+        .filter(|kv| !kv.as_bytes().starts_with(b"RKT_LOCK_FD="))
+        .collect();
+    env.push(std::ffi::CString::new(format!("RKT_LOCK_FD={lock_fd}"))?);
     std::env::set_current_dir(&pod.path).with_context(|| pod.path.display().to_string())?;
     // Read-only, so the pod cannot change the program (see stage1::exe).
     bail!(
         "cannot execute stage1: {}",
-        stage1::exe::exec_read_only(entrypoint, &argv)
+        stage1::exe::exec_read_only(entrypoint, &argv, &env)
     )
 }
 
