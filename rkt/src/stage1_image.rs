@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 pub const RUN: &str = "coreos.com/rkt/stage1/run";
 pub const GC: &str = "coreos.com/rkt/stage1/gc";
 pub const ENTER: &str = "coreos.com/rkt/stage1/enter";
+pub const STOP: &str = "coreos.com/rkt/stage1/stop";
 /// Identifies the executable an image was made from.
 const BINARY: &str = "rkt-rs.dev/stage1-binary";
 
@@ -162,13 +163,14 @@ pub fn ensure(
             {"name": RUN, "value": format!("/{}", flavor.entrypoint())},
             {"name": GC, "value": "/gc"},
             {"name": ENTER, "value": "/enter"},
+            {"name": STOP, "value": "/stop"},
             {"name": "coreos.com/rkt/stage1/interface-version", "value": "5"},
             {"name": BINARY, "value": key},
         ],
     });
     std::fs::write(layout.join("manifest"), manifest.to_string()).map_err(io_at(&layout))?;
     std::fs::copy(&bin, rootfs.join("stage1")).map_err(io_at(&bin))?;
-    for entrypoint in [flavor.entrypoint(), "gc", "enter"] {
+    for entrypoint in [flavor.entrypoint(), "gc", "enter", "stop"] {
         std::os::unix::fs::symlink("stage1", rootfs.join(entrypoint)).map_err(io_at(&rootfs))?;
     }
     let aci = stage.dir().join("stage1.aci");
@@ -200,6 +202,11 @@ pub fn run_entrypoint(store: &ImageStore, stage1: &ImageRecord) -> Result<PathBu
 /// The program that releases a pod's stage1 resources, if the image has one.
 pub fn gc_entrypoint(store: &ImageStore, stage1: &ImageRecord) -> Option<PathBuf> {
     entrypoint(store, stage1, GC)
+}
+
+/// The program that stops a running pod, if the image has one.
+pub fn stop_entrypoint(store: &ImageStore, stage1: &ImageRecord) -> Option<PathBuf> {
+    entrypoint(store, stage1, STOP)
 }
 
 /// The program that runs a command inside a running pod, if the image has one.

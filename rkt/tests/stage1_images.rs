@@ -133,46 +133,78 @@ fn any_stage1_image_is_run_through_rkts_interface() {
         return;
     }
     let env = Env::new();
-    // A stage1 of scripts that only record how they were called.
+    // A stage1 of scripts that only record how they were called: run
+    // holds the pod (its lock) until stopped; stop records and ends it.
     let layout = env.path("stub");
     fs::create_dir_all(layout.join("rootfs")).unwrap();
-    let script = "#!/bin/sh\n{ echo \"args=$*\"; echo \"lock=$RKT_LOCK_FD\"; echo \"cwd=$(pwd)\"; } > record\n";
-    let run = layout.join("rootfs/run");
-    fs::write(&run, script).unwrap();
-    fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let scripts = [
+        (
+            "run",
+            "#!/bin/sh\n{ echo \"args=$*\"; echo \"lock=$RKT_LOCK_FD\"; echo \"cwd=$(pwd)\"; } > record\necho $$ > ppid\nexec sleep 30\n",
+        ),
+        (
+            "stop",
+            "#!/bin/sh\necho \"stop=$* cwd=$(pwd)\" > stop-record\nkill $(cat ppid)\n",
+        ),
+    ];
+    for (name, text) in scripts {
+        let p = layout.join("rootfs").join(name);
+        fs::write(&p, text).unwrap();
+        fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
     let manifest = serde_json::json!({
         "acKind": "ImageManifest", "acVersion": "0.8.11", "name": "example.com/stub-stage1",
         "labels": [{"name": "version", "value": "1"}, {"name": "os", "value": "linux"},
                    {"name": "arch", "value": rkt::fetch::host_arch()}],
-        "annotations": [{"name": "coreos.com/rkt/stage1/run", "value": "/run"}],
+        "annotations": [{"name": "coreos.com/rkt/stage1/run", "value": "/run"},
+                        {"name": "coreos.com/rkt/stage1/stop", "value": "/stop"}],
     });
     fs::write(layout.join("manifest"), manifest.to_string()).unwrap();
     let stub = env.path("stub.aci");
-    appc::aci::build_aci(
-        &layout,
-        fs::File::create(&stub).unwrap(),
-        Default::default(),
-    )
-    .unwrap();
+    let file = fs::File::create(&stub).unwrap();
+    appc::aci::build_aci(&layout, file, Default::default()).unwrap();
     let aci = busybox(&env);
     let uuid_file = env.path("uuid");
-    let out = env.rkt(&[
-        "--insecure-options=image",
-        "--debug",
-        "run",
-        "--net=host",
-        "--hostname=stubbed",
-        &format!("--uuid-file-save={}", uuid_file.display()),
-        &format!("--stage1-path={}", stub.display()),
-        aci.to_str().unwrap(),
-    ]);
+    let mut child = env
+        .rkt_command(&[
+            "--insecure-options=image",
+            "--debug",
+            "run",
+            "--net=host",
+            "--hostname=stubbed",
+            &format!("--uuid-file-save={}", uuid_file.display()),
+            &format!("--stage1-path={}", stub.display()),
+            aci.to_str().unwrap(),
+        ])
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let (uuid, pod) = loop {
+        let uuid = fs::read_to_string(&uuid_file).unwrap_or_default();
+        let pod = env.path(&format!("data/pods/run/{}", uuid.trim()));
+        if !uuid.trim().is_empty() && pod.join("ppid").exists() {
+            break (uuid.trim().to_string(), pod);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the stub stage1 did not start");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    // rkt stop goes through the image's stop entrypoint, in the pod's directory.
+    let stopped = env.rkt(&["stop", &uuid]);
     assert!(
-        out.status.success(),
+        stopped.status.success(),
         "{}",
-        String::from_utf8_lossy(&out.stderr)
+        String::from_utf8_lossy(&stopped.stderr)
     );
-    let uuid = fs::read_to_string(&uuid_file).unwrap().trim().to_string();
-    let pod = env.path(&format!("data/pods/run/{uuid}"));
+    let _ = child.wait();
+    let stop_record = fs::read_to_string(pod.join("stop-record")).unwrap();
+    let canonical = fs::canonicalize(&pod).unwrap();
+    assert_eq!(
+        stop_record.trim(),
+        format!("stop={uuid} cwd={}", canonical.display())
+    );
     let record = fs::read_to_string(pod.join("record")).unwrap();
     let lines: Vec<&str> = record.lines().collect();
     let args = lines[0].trim_start_matches("args=");
@@ -185,13 +217,8 @@ fn any_stage1_image_is_run_through_rkts_interface() {
     ] {
         assert!(args.contains(flag), "{flag} not in {args}");
     }
-    assert!(
-        lines[1].trim_start_matches("lock=").parse::<u32>().is_ok(),
-        "{record}"
-    );
+    let lock = lines[1].trim_start_matches("lock=");
+    assert!(lock.parse::<u32>().is_ok(), "{record}");
     let cwd = lines[2].trim_start_matches("cwd=");
-    assert_eq!(
-        fs::canonicalize(cwd).unwrap(),
-        fs::canonicalize(&pod).unwrap()
-    );
+    assert_eq!(fs::canonicalize(cwd).unwrap(), canonical);
 }

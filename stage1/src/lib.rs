@@ -46,6 +46,9 @@
 //! `enter --pid=PID --appname=APP -- CMD [ARGS...]`, it runs the command in
 //! the app's root, confined like the app (see [`enter`]).
 //!
+//! Invoked as `stop` (`coreos.com/rkt/stage1/stop`) in a running pod's
+//! directory as `stop [--force] UUID`, it stops the pod (see [`stop`]).
+//!
 //! stage0 executes the entrypoints through a read-only bind mount of the
 //! executable; stage1 re-executes itself that way when it was not (see
 //! [`exe`]).
@@ -72,6 +75,7 @@ pub mod pod_root;
 pub mod rootdir;
 pub mod rootfs;
 pub mod seccomp;
+pub mod stop;
 pub mod supervisor;
 pub mod users;
 pub mod volumes;

@@ -1,5 +1,5 @@
-//! The stage1 executable: `init` (default flavour), `fly`, `enter` or
-//! `gc` (the garbage-collection entrypoint), by the name it is invoked as.
+//! The stage1 executable: `init` (default flavour), `fly`, `enter`, `stop`
+//! or `gc` (the garbage-collection entrypoint), by the name it is invoked as.
 
 use std::process::ExitCode;
 
@@ -11,6 +11,15 @@ fn main() -> ExitCode {
         .unwrap_or_default();
     if invoked == "gc" {
         return gc(&argv[1..]);
+    }
+    if invoked == "stop" {
+        return match stage1::stop::run(&argv[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("stage1 stop: {e}");
+                ExitCode::from(254)
+            }
+        };
     }
     // What a pod can see of stage1 runs from a read-only executable.
     if let Err(e) = stage1::exe::ensure_read_only() {

@@ -260,6 +260,20 @@ pub fn status(settings: &Settings, a: StatusArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The entrypoint (`which`) of the stage1 image pod `pod` runs with.
+fn stage1_entrypoint(
+    settings: &Settings,
+    pod: &Pod,
+    which: fn(&rkt::store::ImageStore, &rkt::store::ImageRecord) -> Option<PathBuf>,
+) -> anyhow::Result<Option<PathBuf>> {
+    let Ok(id) = std::fs::read_to_string(pod.path.join("stage1-image")) else {
+        return Ok(None);
+    };
+    let store = settings.image_store()?;
+    let stage1 = store.resolve(id.trim())?;
+    Ok(which(&store, &stage1))
+}
+
 pub fn stop(settings: &Settings, a: StopArgs) -> anyhow::Result<()> {
     let pods = Pods::open(&settings.data_dir)?;
     for given in uuids(a.uuids, a.uuid_file)? {
@@ -267,6 +281,23 @@ pub fn stop(settings: &Settings, a: StopArgs) -> anyhow::Result<()> {
         if pod.state()? != State::Running {
             bail!("pod {} is not running", pod.uuid);
         }
+        if let Some(stop) = stage1_entrypoint(settings, &pod, rkt::stage1_image::stop_entrypoint)? {
+            let mut cmd = std::process::Command::new(&stop);
+            if a.force {
+                cmd.arg("--force");
+            }
+            let status = cmd
+                .arg(&pod.uuid)
+                .current_dir(&pod.path)
+                .status()
+                .with_context(|| format!("pod {}: running {}", pod.uuid, stop.display()))?;
+            if !status.success() {
+                bail!("pod {}: its stage1 could not stop it ({status})", pod.uuid);
+            }
+            println!("{}", pod.uuid);
+            continue;
+        }
+        // A stage1 without a stop entrypoint: as ours does it.
         // Graceful: the supervisor forwards SIGTERM to the pod's init.
         // Forced: the init itself is killed, and the whole pod with it.
         let (file, signal) = if a.force {
