@@ -124,3 +124,33 @@ fn older_spellings_and_rkts_messages() {
         "{text}"
     );
 }
+
+#[test]
+fn commands_that_need_root_say_so_first() {
+    let env = Env::new();
+    if !rustix::process::geteuid().is_root() || !std::path::Path::new("/usr/bin/setpriv").exists() {
+        assert!(std::env::var_os("CI").is_none(), "needs root and setpriv");
+        appc::testing::skipped("not root, or no setpriv: the unprivileged-user check");
+        return;
+    }
+    let rkt = env.rkt_command(&[]);
+    for args in [
+        &["run", "--no-such-flag-either", "x"][..],
+        &["enter", "x"],
+        &["gc"],
+    ] {
+        let out = std::process::Command::new("/usr/bin/setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(rkt.get_program())
+            .args(rkt.get_args())
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(254), "{args:?}: {err}");
+        assert!(
+            err.ends_with("cannot run as unprivileged user\n"),
+            "{args:?}: {err}"
+        );
+    }
+}

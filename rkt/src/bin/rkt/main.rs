@@ -259,6 +259,22 @@ fn main() -> ExitCode {
         Command::Config => "config",
         Command::Export(_) => "export",
     };
+    // As rkt: what makes or enters pods needs root, said before anything else.
+    let needs_root = matches!(
+        g.command,
+        Command::Run(_)
+            | Command::RunPrepared(_)
+            | Command::Prepare(_)
+            | Command::Enter(_)
+            | Command::Stop(_)
+            | Command::Rm(_)
+            | Command::Gc(_)
+            | Command::Export(_)
+    );
+    if needs_root && !rustix::process::geteuid().is_root() {
+        eprintln!("{name}: cannot run as unprivileged user");
+        return ExitCode::from(254);
+    }
     let result = Settings::new(&g).and_then(|settings| match g.command {
         Command::Fetch(a) => fetch::run(&settings, a),
         Command::Trust(a) => trust::run(&settings, a),
