@@ -82,9 +82,8 @@ fn supervise(
     let watched = handled_signals();
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&watched), None)
         .map_err(|e| format!("sigprocmask: {e}"))?;
-    // Apps (even with CAP_SYS_PTRACE) reach the init's /proc entries
-    // only with CAP_SYS_PTRACE, and its executable is read-only (see
-    // crate::exe).
+    // Not dumpable: apps reach the init's /proc entries only with
+    // CAP_SYS_PTRACE; its executable is read-only even then (crate::exe).
     nix::sys::prctl::set_dumpable(false).map_err(|e| format!("non-dumpable: {e}"))?;
     let ns = if fly {
         CloneFlags::CLONE_NEWNS
