@@ -3,6 +3,19 @@
 use appc::schema::PodManifest;
 use std::path::PathBuf;
 
+/// A pod's own resolv.conf: its name servers and search domains (the
+/// pod directory's `resolv.conf`, whichever stage writes it).
+pub fn resolv_conf(servers: &[impl std::fmt::Display], search: &[String]) -> String {
+    let mut text: String = servers
+        .iter()
+        .map(|ip| format!("nameserver {ip}\n"))
+        .collect();
+    if !search.is_empty() {
+        text.push_str(&format!("search {}\n", search.join(" ")));
+    }
+    text
+}
+
 pub struct Args {
     pub pod_dir: PathBuf,
     pub uuid: String,
@@ -141,18 +154,7 @@ impl Args {
     /// supervisor writes as the pod directory's `resolv.conf`, where
     /// stage0 may have written it instead).
     pub fn dns_resolv_conf(&self) -> Option<String> {
-        if self.dns.is_empty() {
-            return None;
-        }
-        let mut text: String = self
-            .dns
-            .iter()
-            .map(|ip| format!("nameserver {ip}\n"))
-            .collect();
-        if !self.dns_search.is_empty() {
-            text.push_str(&format!("search {}\n", self.dns_search.join(" ")));
-        }
-        Some(text)
+        (!self.dns.is_empty()).then(|| resolv_conf(&self.dns, &self.dns_search))
     }
 
     pub fn hostname(&self) -> String {

@@ -82,14 +82,7 @@ impl PodRunOptions {
     /// What stage1 reads of them in the pod directory.
     pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
         if !self.dns.is_empty() {
-            let mut text: String = self
-                .dns
-                .iter()
-                .map(|ip| format!("nameserver {ip}\n"))
-                .collect();
-            if !self.dns_search.is_empty() {
-                text.push_str(&format!("search {}\n", self.dns_search.join(" ")));
-            }
+            let text = stage1::args::resolv_conf(&self.dns, &self.dns_search);
             std::fs::write(dir.join("resolv.conf"), text)?;
         }
         if self.interactive {
