@@ -102,6 +102,28 @@ fn which(cmd: &str, path: &str) -> Option<String> {
         .find(|p| nix::unistd::access(p.as_str(), nix::unistd::AccessFlags::X_OK).is_ok())
 }
 
+/// Closes every descriptor but stdin, stdout, stderr and `keep` (the pod
+/// lock): whatever the caller of rkt left open stays out of the pod, even
+/// in the moments before an exec. Called before opening anything.
+pub fn close_inherited(keep: Option<i32>) -> Result<(), String> {
+    let keep = match keep {
+        Some(fd) => Some(u32::try_from(fd).map_err(|_| format!("bad descriptor {fd}"))?),
+        None => None,
+    };
+    let ranges = match keep {
+        Some(k) => vec![(3, k.saturating_sub(1)), (k.saturating_add(1), u32::MAX)],
+        None => vec![(3, u32::MAX)],
+    };
+    for (first, last) in ranges.into_iter().filter(|(f, l)| f <= l) {
+        // SAFETY: close_range takes no memory; the caller uses none of these.
+        if unsafe { nix::libc::close_range(first, last, 0) } != 0 {
+            let e = std::io::Error::last_os_error();
+            return Err(format!("closing inherited descriptors: {e}"));
+        }
+    }
+    Ok(())
+}
+
 /// Where an app's processes go: its root (as the calling process sees
 /// it) and its cgroups' `cgroup.procs` files, opened beforehand (none
 /// when there are no cgroups to join, or when already joined).

@@ -71,10 +71,6 @@ impl RootDir {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     fn err(&self, rel: &str, e: Errno) -> String {
         format!("{} in {}: {e}", display(rel), self.path.display())
     }
@@ -93,11 +89,6 @@ impl RootDir {
     pub fn resolve(&self, rel: &str) -> Result<OwnedFd, String> {
         self.open_at(rel, OFlag::O_PATH)
             .map_err(|e| self.err(rel, e))
-    }
-
-    /// Whether `rel` exists inside the root.
-    pub fn exists(&self, rel: &str) -> bool {
-        self.open_at(rel, OFlag::O_PATH).is_ok()
     }
 
     /// The directory `rel`, made (0755, like `mkdir -p`) where missing;

@@ -49,7 +49,7 @@ pub fn run(args: &Args, fly: bool) -> Result<u8, String> {
         Some(&mut original_mask),
     )
     .map_err(|e| format!("sigprocmask: {e}"))?;
-    close_inherited(args.lock_fd)?;
+    crate::exec::close_inherited(Some(args.lock_fd))?;
     crate::caps::clear_inherited()?;
     // SAFETY: stage0 passed this descriptor open; we only read and set its flags.
     let lock = unsafe { BorrowedFd::borrow_raw(args.lock_fd) };
@@ -87,39 +87,21 @@ pub fn run(args: &Args, fly: bool) -> Result<u8, String> {
         seccomp: !fly && !args.disable_seccomp,
         all_capabilities: args.disable_capabilities,
     };
-    write(CONFINEMENT_RECORD, confinement.to_record())?;
-    let status = start(
-        args,
-        &manifest,
-        &confinement,
-        cgroups.as_ref(),
-        &original_mask,
-    );
+    // Whatever fails from here, the cgroups are removed below.
+    let status = write(CONFINEMENT_RECORD, confinement.to_record()).and_then(|()| {
+        start(
+            args,
+            &manifest,
+            &confinement,
+            cgroups.as_ref(),
+            &original_mask,
+        )
+    });
     if let Some(Err(e)) = cgroups.as_ref().map(PodCgroups::remove) {
         // Left for `rkt gc`, which retries through the gc entrypoint.
         eprintln!("stage1: removing the pod's cgroups: {e}");
     }
     status
-}
-
-/// Closes every descriptor but stdin, stdout, stderr and the pod lock:
-/// whatever the caller of rkt left open stays out of the pod.
-fn close_inherited(lock_fd: i32) -> Result<(), String> {
-    let lock = u32::try_from(lock_fd).map_err(|_| format!("bad lock fd {lock_fd}"))?;
-    for (first, last) in [(3, lock.saturating_sub(1)), (lock + 1, u32::MAX)] {
-        if first > last {
-            continue;
-        }
-        // SAFETY: close_range takes no memory; these descriptors are not
-        // in use by this process (it has opened none yet).
-        if unsafe { nix::libc::close_range(first, last, 0) } != 0 {
-            return Err(format!(
-                "closing inherited descriptors: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// The terminal an interactive pod's app gets as its console.
