@@ -194,6 +194,13 @@ pub struct Fetcher<'a> {
     pub http: HttpClient,
 }
 
+/// What one read of an image file told: its stored image, or that it is
+/// new (with its digest when that read took it).
+enum Recognised {
+    Stored(Box<ImageRecord>),
+    New(Option<String>),
+}
+
 impl Fetcher<'_> {
     /// Fetches `image` (and its dependencies) into the store.
     pub fn fetch(&self, image: &ImageRef) -> Result<ImageRecord, FetchError> {
@@ -210,14 +217,18 @@ impl Fetcher<'_> {
 
     fn fetch_file(&self, path: &Path, stack: &mut Vec<String>) -> Result<ImageRecord, FetchError> {
         let signature = self.signature_of_file(path)?;
-        if let Some(rec) = self.stored_file(path, signature.as_deref())? {
-            return Ok(rec);
-        }
+        let digest = match self.stored_file(path, signature.as_deref())? {
+            Recognised::Stored(rec) => return Ok(*rec),
+            Recognised::New(digest) => digest,
+        };
         let stage = self.store.stage()?;
         let blob = stage.blob_path();
-        let from = File::open(path).map_err(io_at(path))?;
-        let to = File::create(&blob).map_err(io_at(&blob))?;
-        let digest = file_digest::copy(from, to).map_err(io_at(path))?;
+        let digest = match digest {
+            // Known already: a plain (kernel) copy.
+            Some(d) => std::fs::copy(path, &blob).map(|_| d),
+            None => File::open(path).and_then(|from| file_digest::copy(from, File::create(&blob)?)),
+        }
+        .map_err(io_at(path))?;
         let rec = self.import(stage, path.display().to_string(), signature, None, stack)?;
         self.store.set_remote(&RemoteRecord {
             url: file_digest::key(&digest),
@@ -247,42 +258,43 @@ impl Fetcher<'_> {
     /// The stored image that this very file gave before, recognised by
     /// its digest in one read of it (which also checks its signature,
     /// when one is required), without decompressing or extracting it.
-    /// None sends the file the whole way, which reports any problem.
-    fn stored_file(
-        &self,
-        path: &Path,
-        signature: Option<&[u8]>,
-    ) -> Result<Option<ImageRecord>, FetchError> {
+    /// A new file goes the whole way, which reports any problem; its
+    /// digest, when taken, is not taken again.
+    fn stored_file(&self, path: &Path, signature: Option<&[u8]>) -> Result<Recognised, FetchError> {
         let open = || File::open(path).map_err(io_at(path));
+        let unknown = Ok(Recognised::New(None));
         let (digest, signed_name) = if self.insecure.image {
             let digest = file_digest::HashingReader::new(open()?).finish();
             (digest.map_err(io_at(path))?, None)
         } else {
             let Some(signature) = signature else {
-                return Ok(None);
+                return unknown;
             };
-            // The name is the manifest's, at the head of the archive.
             let Ok(manifest) = aci::manifest_from_archive(open()?) else {
-                return Ok(None);
+                return unknown;
             };
             let name = manifest.name.to_string();
             let Ok(keys) = self.keys_for(&name) else {
-                return Ok(None);
+                return unknown;
             };
             let mut reader = file_digest::HashingReader::new(open()?);
             if pgp::verify_detached(signature, &mut reader, &keys).is_err() {
-                return Ok(None);
+                return unknown;
             }
             (reader.finish().map_err(io_at(path))?, Some(name))
         };
-        let Some(remote) = self.store.remote(&file_digest::key(&digest))? else {
-            return Ok(None);
+        let stored = match self.store.remote(&file_digest::key(&digest))? {
+            Some(remote) => match appc::schema::types::Hash::new(&remote.image_id) {
+                Ok(id) => self.store.record(&id)?,
+                Err(_) => None,
+            },
+            None => None,
         };
-        let Ok(id) = appc::schema::types::Hash::new(&remote.image_id) else {
-            return Ok(None);
-        };
-        let rec = self.store.record(&id)?;
-        Ok(rec.filter(|r| signed_name.is_none_or(|n| r.manifest.name.as_str() == n)))
+        let stored = stored.filter(|r| signed_name.is_none_or(|n| r.manifest.name.as_str() == n));
+        Ok(match stored {
+            Some(rec) => Recognised::Stored(Box::new(rec)),
+            None => Recognised::New(Some(digest)),
+        })
     }
 
     fn fetch_url(
