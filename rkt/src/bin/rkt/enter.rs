@@ -45,18 +45,9 @@ pub fn run(settings: &Settings, a: Args) -> anyhow::Result<()> {
     }
     let app = &pod.app(a.app.as_deref())?;
     let pid = init_pid(&pod)?;
-    let id = std::fs::read_to_string(pod.path.join("stage1-image"))
-        .with_context(|| format!("pod {}: no stage1 image recorded", pod.uuid))?;
-    let store = settings.image_store()?;
-    let stage1 = store
-        .resolve(id.trim())
-        .with_context(|| format!("pod {}: its stage1 image", pod.uuid))?;
-    let entrypoint = rkt::stage1_image::enter_entrypoint(&store, &stage1).with_context(|| {
-        format!(
-            "pod {}: its stage1 image {} cannot enter pods",
-            pod.uuid, stage1.id
-        )
-    })?;
+    let entrypoint =
+        crate::pods::stage1_entrypoint(settings, &pod, rkt::stage1_image::enter_entrypoint)?
+            .with_context(|| format!("pod {}: its stage1 image cannot enter pods", pod.uuid))?;
     let mut argv = vec![
         entrypoint.display().to_string(),
         format!("--pid={pid}"),

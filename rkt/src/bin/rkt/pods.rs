@@ -260,8 +260,9 @@ pub fn status(settings: &Settings, a: StatusArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The entrypoint (`which`) of the stage1 image pod `pod` runs with.
-fn stage1_entrypoint(
+/// The entrypoint (`which`) of the stage1 image pod `pod` runs with, if
+/// the pod records one and the image has it.
+pub fn stage1_entrypoint(
     settings: &Settings,
     pod: &Pod,
     which: fn(&rkt::store::ImageStore, &rkt::store::ImageRecord) -> Option<PathBuf>,
