@@ -56,6 +56,10 @@ fn usage_errors_exit_254() {
 
 #[test]
 fn older_spellings_and_rkts_messages() {
+    // prepare imports the stage1 image from the executable beside rkt.
+    if !support::pods::ensure_stage1() {
+        return;
+    }
     let env = Env::new();
     let aci = support::pods::busybox(&env);
     let img = aci.to_str().unwrap();
