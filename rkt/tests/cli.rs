@@ -23,6 +23,12 @@ fn boolean_flags_take_true_and_false() {
         (vec!["list", "--no-legend=false"], true),
         (vec!["image", "list", "--no-legend=false"], true),
         (vec!["image", "list", "--no-legend=true"], false),
+        // cobra's order: a subcommand's flags before its name, and the
+        // last of a flag given twice.
+        (vec!["--no-legend", "list"], false),
+        (vec!["--no-legend", "image", "list"], false),
+        (vec!["--fields", "name", "image", "list"], true),
+        (vec!["list", "--no-legend", "--no-legend=false"], true),
     ] {
         let (code, text) = out(&env, &args);
         assert_eq!(code, Some(0), "{args:?}");
@@ -73,6 +79,24 @@ fn older_spellings_and_rkts_messages() {
             .code()
             == Some(254)
     );
+    // A run's flags before its name, as cobra takes them.
+    let ran_uuid = env.path("ran-uuid");
+    let ran = env.rkt(&[
+        "--insecure-options=image",
+        "--set-env=COBRA=order",
+        &format!("--uuid-file-save={}", ran_uuid.display()),
+        "run",
+        "--net=host",
+        img,
+        "--exec=/bin/sh",
+        "--",
+        "-c",
+        "echo $COBRA",
+    ]);
+    let text = String::from_utf8_lossy(&ran.stdout);
+    assert!(ran.status.success() && text.contains("order"), "{text}");
+    let rm = env.rkt(&["rm", &format!("--uuid-file={}", ran_uuid.display())]);
+    assert!(rm.status.success());
     // status --uuid-file, of a prepared pod.
     let prepared = env.rkt(&[
         "--insecure-options=image",

@@ -1,6 +1,7 @@
 //! rkt: the App Container executor, stage0. Every error is one line on
 //! stderr and exit status 254.
 
+mod cobra_order;
 mod enter;
 mod export;
 mod fetch;
@@ -200,29 +201,33 @@ fn one_line(e: &anyhow::Error) -> String {
 }
 
 /// rkt's flags are pflag's: every boolean flag also takes `=true` or
-/// `=false` (`--no-legend=false`, `--mark-only=true`), which scripts use.
+/// `=false` (`--no-legend=false`, `--mark-only=true`), which scripts use,
+/// and a flag given twice takes the last value.
 fn pflag_booleans(cmd: clap::Command) -> clap::Command {
-    cmd.mut_args(|a| {
-        if matches!(a.get_action(), clap::ArgAction::SetTrue) {
-            a.action(clap::ArgAction::Set)
-                .num_args(0..=1)
-                .require_equals(true)
-                .default_missing_value("true")
-                .default_value("false")
-                .value_parser(clap::value_parser!(bool))
-        } else {
-            a
-        }
-    })
-    .mut_subcommands(pflag_booleans)
+    cmd.args_override_self(true)
+        .mut_args(|a| {
+            if matches!(a.get_action(), clap::ArgAction::SetTrue) {
+                a.action(clap::ArgAction::Set)
+                    .num_args(0..=1)
+                    .require_equals(true)
+                    .default_missing_value("true")
+                    .default_value("false")
+                    .value_parser(clap::value_parser!(bool))
+            } else {
+                a
+            }
+        })
+        .mut_subcommands(pflag_booleans)
 }
 
 /// The command line; a usage error exits 254, as every rkt error does.
 fn parse_args() -> Global {
     use clap::error::ErrorKind;
     use clap::{CommandFactory, FromArgMatches};
-    let parsed = pflag_booleans(Global::command())
-        .try_get_matches()
+    let cmd = pflag_booleans(Global::command());
+    let args = cobra_order::reorder(&cmd, std::env::args_os().collect());
+    let parsed = cmd
+        .try_get_matches_from(args)
         .and_then(|m| Global::from_arg_matches(&m));
     parsed.unwrap_or_else(|e| match e.kind() {
         ErrorKind::DisplayHelp
