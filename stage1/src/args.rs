@@ -1,20 +1,8 @@
 //! The arguments stage0 passes, and what they lead to in the pod directory.
 
+use crate::dns::Dns;
 use appc::schema::PodManifest;
 use std::path::PathBuf;
-
-/// A pod's own resolv.conf: its name servers and search domains (the
-/// pod directory's `resolv.conf`, whichever stage writes it).
-pub fn resolv_conf(servers: &[impl std::fmt::Display], search: &[String]) -> String {
-    let mut text: String = servers
-        .iter()
-        .map(|ip| format!("nameserver {ip}\n"))
-        .collect();
-    if !search.is_empty() {
-        text.push_str(&format!("search {}\n", search.join(" ")));
-    }
-    text
-}
 
 pub struct Args {
     pub pod_dir: PathBuf,
@@ -22,11 +10,9 @@ pub struct Args {
     pub lock_fd: i32,
     pub hostname: Option<String>,
     /// `--interactive`: the terminal's stdin (and tty) passed through.
-    pub interactive_flag: bool,
-    /// `--dns=IP` (repeated) and `--dns-search=DOMAIN`: the pod's own
-    /// resolv.conf, instead of the host's.
-    pub dns: Vec<String>,
-    pub dns_search: Vec<String>,
+    pub interactive: bool,
+    /// `--dns*` and `--hosts-entry`: the pod's resolv.conf and hosts.
+    pub dns: Dns,
     /// `--insecure-options=capabilities`: apps keep every capability.
     pub disable_capabilities: bool,
     /// `--insecure-options=paths`: /proc and /sys are not protected.
@@ -39,13 +25,13 @@ impl Args {
     /// rkt's run interface: run in the pod directory, with the pod lock's
     /// descriptor in `RKT_LOCK_FD` and the pod's UUID as the argument,
     /// flags as rkt passes them (`--hostname`, `--interactive`, `--dns*`,
-    /// `--disable-*`; others, such as `--net`, `--debug`, `--local-config`,
+    /// `--hosts-entry`, `--disable-*`; others, such as `--net`, `--debug`, `--local-config`,
     /// `--mds-token` or `--private-users`, are accepted and not used here).
     /// `--pod-dir`, `--uuid` and `--lock-fd` may say the same explicitly.
     pub fn parse(argv: &[String]) -> Result<Args, String> {
         let (mut pod_dir, mut uuid, mut lock_fd, mut hostname) = (None, None, None, None);
         let mut insecure = [false; 3];
-        let (mut interactive, mut dns, mut dns_search) = (false, Vec::new(), Vec::new());
+        let (mut interactive, mut dns) = (false, Dns::default());
         for a in argv {
             // rkt's names for the insecure options a stage1 honours.
             let disabled = [
@@ -64,6 +50,9 @@ impl Args {
                 continue;
             }
             let (k, v) = a.split_once('=').unwrap_or((a.as_str(), "true"));
+            if dns.take(&k[2..], v) {
+                continue;
+            }
             match k {
                 "--pod-dir" => pod_dir = Some(PathBuf::from(v)),
                 "--uuid" => uuid = Some(v.to_string()),
@@ -72,10 +61,6 @@ impl Args {
                 }
                 "--hostname" if !v.is_empty() => hostname = Some(v.to_string()),
                 "--interactive" => interactive = v == "true",
-                "--dns" => dns.extend(v.split(',').filter(|s| !s.is_empty()).map(str::to_string)),
-                "--dns-search" => {
-                    dns_search.extend(v.split(',').filter(|s| !s.is_empty()).map(str::to_string))
-                }
                 // Flags of rkt's interface this stage1 has no use for (yet).
                 _ => {}
             }
@@ -91,23 +76,15 @@ impl Args {
             Some(d) => d,
             None => std::env::current_dir().map_err(|e| format!("the pod directory: {e}"))?,
         };
-        // Written into files and system calls: checked as stage0 does.
-        for server in &dns {
-            server
-                .parse::<std::net::IpAddr>()
-                .map_err(|_| format!("--dns {server:?}: not an IP address"))?;
-        }
-        if let Some(bad) = dns_search.iter().find(|d| d.contains(char::is_whitespace)) {
-            return Err(format!("--dns-search {bad:?}: no whitespace"));
-        }
+        // Written into files: checked as stage0 does.
+        dns.check()?;
         Ok(Args {
             pod_dir,
             uuid: uuid.ok_or("the pod's UUID is required")?,
             lock_fd,
             hostname,
-            interactive_flag: interactive,
+            interactive,
             dns,
-            dns_search,
             disable_capabilities: insecure[0],
             disable_paths: insecure[1],
             disable_seccomp: insecure[2],
@@ -142,19 +119,6 @@ impl Args {
     /// Whether stage0 asked for apps' roots to be copies, not overlays.
     pub fn no_overlay(&self) -> bool {
         self.pod_dir.join("no-overlay").exists()
-    }
-
-    /// Whether stage0 asked for the terminal to be passed through (by
-    /// flag, or by the pod directory's `interactive` file).
-    pub fn interactive(&self) -> bool {
-        self.interactive_flag || self.pod_dir.join("interactive").exists()
-    }
-
-    /// The pod's own resolv.conf from `--dns` flags (which the
-    /// supervisor writes as the pod directory's `resolv.conf`, where
-    /// stage0 may have written it instead).
-    pub fn dns_resolv_conf(&self) -> Option<String> {
-        (!self.dns.is_empty()).then(|| resolv_conf(&self.dns, &self.dns_search))
     }
 
     pub fn hostname(&self) -> String {
@@ -195,10 +159,13 @@ mod tests {
             (3, std::path::Path::new("/p"))
         );
         assert_eq!(a.hostname.as_deref(), Some("web"));
-        assert!(a.interactive_flag && a.disable_seccomp && !a.disable_paths);
+        assert!(a.interactive && a.disable_seccomp && !a.disable_paths);
         assert_eq!(
-            a.dns_resolv_conf().unwrap(),
-            "nameserver 1.1.1.1\nsearch example.com\n"
+            (a.dns.servers.as_slice(), a.dns.search.as_slice()),
+            (
+                &["1.1.1.1".to_string()][..],
+                &["example.com".to_string()][..]
+            )
         );
         let ours = args(&["--pod-dir=/p", "--uuid=u", "--lock-fd=4"]).unwrap();
         assert_eq!((ours.uuid.as_str(), ours.lock_fd), ("u", 4));

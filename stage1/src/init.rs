@@ -117,7 +117,7 @@ fn supervise(
             cgroup_procs,
         });
     }
-    if !args.interactive() {
+    if !args.interactive {
         // Apps read nothing from rkt's terminal unless asked to.
         let null = File::open("/dev/null").map_err(|e| format!("/dev/null: {e}"))?;
         nix::unistd::dup2_stdin(&null).map_err(|e| format!("stdin: {e}"))?;

@@ -10,7 +10,8 @@
 //!
 //! ```text
 //! RKT_LOCK_FD=N <stage1 tree>/rootfs/{init,fly} [--net=...] [--local-config=DIR]
-//!     [--debug] [--hostname=NAME] [--interactive] [--dns=IP] [--dns-search=D]
+//!     [--debug] [--hostname=NAME] [--interactive] [--dns=IP|host|none]
+//!     [--dns-search=D] [--dns-opt=O] [--dns-domain=D] [--hosts-entry=IP=NAME|host]
 //!     [--disable-capabilities-restriction] [--disable-paths] [--disable-seccomp] UUID
 //! ```
 //!
@@ -24,8 +25,6 @@
 //! - `pod`: the pod manifest (apps with their resolved `app` sections);
 //! - `appsinfo/<app>/tree`: the path of the app's rendered image tree
 //!   (`manifest`, `rootfs/`) in the store, the overlay's lower layer;
-//! - `resolv.conf`, `interactive`: what `--dns` and `--interactive` say,
-//!   written by stage0 (so a prepared pod keeps them) or by stage1 itself;
 //! - `overlay/<app>/{upper,work}`: the overlay's writable layer (absent
 //!   when the app's root is a copy: with a `no-overlay` file, which
 //!   `rkt run --no-overlay` leaves, or where overlayfs cannot be used);
@@ -33,8 +32,9 @@
 //!   mounted (inside the pod's own mount namespace, so nothing is left
 //!   mounted on the host when the pod ends).
 //!
-//! stage1 writes `pid` (the pod init, as the host sees it), `ppid` (the
-//! supervisor), `started` (nanoseconds since the epoch), `cgroups` (the
+//! stage1 writes `resolv.conf` and `hosts` (the pod's own, from the
+//! `--dns*` and `--hosts-entry` flags; see [`dns`]), `pid` (the pod init,
+//! as the host sees it), `ppid` (the supervisor), `started` (nanoseconds since the epoch), `cgroups` (the
 //! pod's cgroup directories, see [`cgroups`]), `confinement` (how apps
 //! are confined, for `enter`; see [`exec::Confinement`]) and, per app,
 //! `stage1/rootfs/rkt/status/<app>` (its exit code). Its own exit status is
@@ -67,6 +67,7 @@ pub mod args;
 pub mod caps;
 pub mod cgroups;
 pub mod copy;
+pub mod dns;
 pub mod enter;
 pub mod exe;
 pub mod exec;

@@ -3,6 +3,7 @@
 //! `/dev`, `/etc/hosts` and `/etc/resolv.conf`.
 
 use crate::args::Args;
+use crate::dns::{FileSource, default_hosts};
 use crate::init::path_str;
 use crate::rootdir::{RootDir, fd_path, mount_on};
 use appc::schema::pod_manifest::RuntimeApp;
@@ -265,7 +266,7 @@ pub fn prepare(args: &Args, app: &RuntimeApp, fly: bool) -> Result<PathBuf, Stri
     if !fly && !args.disable_paths {
         protect_kernel_paths(&root)?;
     }
-    if !fly && args.interactive() && nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
+    if !fly && args.interactive && nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
         // The terminal, as the app's console (in the pod's fresh /dev).
         let tty = std::fs::read_link("/proc/self/fd/0").map_err(|e| format!("stdin: {e}"))?;
         let console = root.make_file("dev/console")?;
@@ -280,42 +281,50 @@ pub fn prepare(args: &Args, app: &RuntimeApp, fly: bool) -> Result<PathBuf, Stri
     }
 
     root.mkdir_all("etc")?;
-    let hosts = format!(
-        "127.0.0.1\tlocalhost localhost.localdomain {0}\n::1\tlocalhost ip6-localhost {0}\n",
-        args.hostname()
-    );
-    root.create_new("etc/hosts", &hosts)?;
     if !fly {
         // rkt's: the pod's hostname, and the mount table where tools look.
         root.replace_file("etc/hostname", &format!("{}\n", args.hostname()))?;
         root.symlink_new("etc/mtab", "../proc/self/mounts")?;
     }
-    // The pod's own resolv.conf (rkt run --dns), else the host's, bound
-    // read-only on the image's (made empty where it has none; a dangling
-    // symlink there is left alone).
-    let pod_resolv = args.pod_dir.join("resolv.conf");
-    let source = if pod_resolv.exists() {
-        pod_resolv
-    } else {
-        PathBuf::from("/etc/resolv.conf")
-    };
-    if source.exists() {
-        root.create_new("etc/resolv.conf", "")?;
-        let target = root.resolve("etc/resolv.conf").ok();
-        let is_file = |fd: &std::os::fd::OwnedFd| {
-            nix::sys::stat::fstat(fd).is_ok_and(|st| {
-                SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG
-            })
-        };
-        if let Some(target) = target.filter(is_file) {
-            let what = "/etc/resolv.conf";
-            mount_on(Some(&source), &target, None, MsFlags::MS_BIND, None, what)?;
-            let target = root.resolve("etc/resolv.conf")?;
-            let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
-            mount_on(None, &target, None, ro, None, what)?;
+    // rkt's --hosts-entry and --dns: the pod's own file (written by the
+    // supervisor) or the host's, bound read-only, or else the image's
+    // (for hosts, a stub where the image has none).
+    let own = |name: &str| args.pod_dir.join(name);
+    match args.dns.hosts(&args.hostname()) {
+        FileSource::Own(_) => bind_file(&root, "etc/hosts", &own("hosts"))?,
+        FileSource::Host => bind_file(&root, "etc/hosts", Path::new("/etc/hosts"))?,
+        FileSource::Image => {
+            root.create_new("etc/hosts", &default_hosts(&args.hostname()))?;
         }
     }
+    match args.dns.resolv_conf() {
+        FileSource::Own(_) => bind_file(&root, "etc/resolv.conf", &own("resolv.conf"))?,
+        FileSource::Host => bind_file(&root, "etc/resolv.conf", Path::new("/etc/resolv.conf"))?,
+        FileSource::Image => {}
+    }
     Ok(root_path)
+}
+
+/// Binds `source` read-only on the file `rel` of the app's root (made
+/// empty where the image has none); a missing source, or anything but a
+/// file there (a dangling symlink, say), leaves the image's as it is.
+fn bind_file(root: &RootDir, rel: &str, source: &Path) -> Result<(), String> {
+    if !source.exists() {
+        return Ok(());
+    }
+    root.create_new(rel, "")?;
+    let is_file = |fd: &std::os::fd::OwnedFd| {
+        nix::sys::stat::fstat(fd)
+            .is_ok_and(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG)
+    };
+    let Some(target) = root.resolve(rel).ok().filter(is_file) else {
+        return Ok(());
+    };
+    let what = format!("/{rel}");
+    mount_on(Some(source), &target, None, MsFlags::MS_BIND, None, &what)?;
+    let target = root.resolve(rel)?;
+    let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+    mount_on(None, &target, None, ro, None, &what)
 }
 
 /// Makes the app's root mount read-only (its submounts keep their own

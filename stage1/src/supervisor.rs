@@ -5,6 +5,7 @@
 
 use crate::args::Args;
 use crate::cgroups::PodCgroups;
+use crate::dns::FileSource;
 use crate::exec::{CONFINEMENT_RECORD, Confinement};
 use appc::schema::PodManifest;
 use nix::fcntl::{FcntlArg, FdFlag, fcntl};
@@ -64,8 +65,12 @@ pub fn run(args: &Args, fly: bool) -> Result<u8, String> {
         std::fs::write(&path, value).map_err(|e| format!("{}: {e}", path.display()))
     };
     write("ppid", std::process::id().to_string())?;
-    if let Some(text) = args.dns_resolv_conf() {
+    // The pod's own files, bound into every app's root (see rootfs).
+    if let FileSource::Own(text) = args.dns.resolv_conf() {
         write("resolv.conf", text)?;
+    }
+    if let FileSource::Own(text) = args.dns.hosts(&args.hostname()) {
+        write("hosts", text)?;
     }
     write("started", now_nanos().to_string())?;
 
@@ -106,7 +111,7 @@ pub fn run(args: &Args, fly: bool) -> Result<u8, String> {
 
 /// The terminal an interactive pod's app gets as its console.
 fn terminal_device(args: &Args) -> Option<(u64, u64)> {
-    if !args.interactive() || !nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
+    if !args.interactive || !nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
         return None;
     }
     let st = nix::sys::stat::fstat(std::io::stdin()).ok()?;

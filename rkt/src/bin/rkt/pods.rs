@@ -414,6 +414,7 @@ pub struct PrepareArgs {
 
 /// `rkt prepare`: a pod ready to run, its UUID on stdout.
 pub fn prepare(settings: &Settings, a: PrepareArgs) -> anyhow::Result<()> {
+    a.run.pod.refuse_at_prepare()?;
     let (pod, _lock, _) = crate::run::prepare(settings, &a.run, true)?;
     if !a.quiet {
         eprintln!("pod {} prepared", pod.uuid);
@@ -453,15 +454,8 @@ pub fn run_prepared(settings: &Settings, a: RunPreparedArgs) -> anyhow::Result<(
     let fly = stage1.name == rkt::stage1_image::Flavor::Fly.image_name();
     // The network `rkt prepare` accepted, unless given again here.
     a.pod.check_for(apps, fly, "host")?;
-    a.pod.write(&pod.path)?;
     pod.move_to(&pods, Dir::Run)?;
-    crate::run::exec_stage1(
-        settings,
-        &pod,
-        &lock,
-        &entrypoint,
-        a.pod.hostname.as_deref(),
-    )
+    crate::run::exec_stage1(settings, &pod, &lock, &entrypoint, &a.pod)
 }
 
 #[derive(clap::Args)]

@@ -31,12 +31,22 @@ pub struct PodRunOptions {
     /// shares the host's); rkt run's default is "default"
     #[arg(long)]
     pub net: Option<String>,
-    /// name servers for the pod's resolv.conf (instead of the host's)
-    #[arg(long)]
-    pub dns: Vec<std::net::IpAddr>,
+    /// name servers for the pod's resolv.conf, or "host" (the host's, the
+    /// default) or "none" (the image's)
+    #[arg(long, value_delimiter = ',')]
+    pub dns: Vec<String>,
     /// search domains for the pod's resolv.conf
-    #[arg(long)]
+    #[arg(long, value_delimiter = ',')]
     pub dns_search: Vec<String>,
+    /// options for the pod's resolv.conf
+    #[arg(long, value_delimiter = ',')]
+    pub dns_opt: Vec<String>,
+    /// the domain of the pod's resolv.conf
+    #[arg(long)]
+    pub dns_domain: Option<String>,
+    /// entries for the pod's /etc/hosts (IP=HOSTNAME), or "host" (the host's)
+    #[arg(long, value_delimiter = ',')]
+    pub hosts_entry: Vec<String>,
     /// run one app with the terminal's stdin (and tty) passed through
     #[arg(long)]
     pub interactive: bool,
@@ -46,6 +56,17 @@ pub struct PodRunOptions {
 }
 
 impl PodRunOptions {
+    /// The name-resolution flags as stage1 takes them.
+    fn dns(&self) -> stage1::dns::Dns {
+        stage1::dns::Dns {
+            servers: self.dns.clone(),
+            search: self.dns_search.clone(),
+            options: self.dns_opt.clone(),
+            domain: self.dns_domain.clone(),
+            hosts_entries: self.hosts_entry.clone(),
+        }
+    }
+
     /// Checks what is wrong whatever the pod; before any pod exists.
     pub fn check(&self) -> anyhow::Result<()> {
         if self.dns.is_empty() && !self.dns_search.is_empty() {
@@ -54,13 +75,31 @@ impl PodRunOptions {
         if let Some(h) = &self.hostname {
             rkt::pod_input::hostname(h)?;
         }
-        for d in &self.dns_search {
+        for d in self.dns_search.iter().chain(&self.dns_domain) {
             rkt::pod_input::search_domain(d)?;
         }
+        self.dns().check().map_err(anyhow::Error::msg)?;
         if self.mds_register {
             bail!(
                 "--mds-register: no metadata service is running (it is not part of rkt-rs yet); use --mds-register=false"
             );
+        }
+        Ok(())
+    }
+
+    /// What only a pod's run takes (rkt's prepare has none of these).
+    pub fn refuse_at_prepare(&self) -> anyhow::Result<()> {
+        let given = [
+            ("--hostname", self.hostname.is_some()),
+            ("--dns", !self.dns.is_empty()),
+            ("--dns-search", !self.dns_search.is_empty()),
+            ("--dns-opt", !self.dns_opt.is_empty()),
+            ("--dns-domain", self.dns_domain.is_some()),
+            ("--hosts-entry", !self.hosts_entry.is_empty()),
+            ("--interactive", self.interactive),
+        ];
+        if let Some((flag, _)) = given.iter().find(|(_, g)| *g) {
+            bail!("{flag} is an option of run-prepared, not of prepare");
         }
         Ok(())
     }
@@ -79,16 +118,18 @@ impl PodRunOptions {
         Ok(())
     }
 
-    /// What stage1 reads of them in the pod directory.
-    pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
-        if !self.dns.is_empty() {
-            let text = stage1::args::resolv_conf(&self.dns, &self.dns_search);
-            std::fs::write(dir.join("resolv.conf"), text)?;
-        }
+    /// rkt's run flags for stage1 that come from these options.
+    fn stage1_flags(&self) -> Vec<String> {
+        let mut flags: Vec<String> = self
+            .hostname
+            .iter()
+            .map(|h| format!("--hostname={h}"))
+            .collect();
         if self.interactive {
-            std::fs::write(dir.join("interactive"), "")?;
+            flags.push("--interactive".into());
         }
-        Ok(())
+        flags.extend(self.dns().flags());
+        flags
     }
 }
 
@@ -818,7 +859,6 @@ pub fn prepare(
         std::fs::write(dir.join("pod"), manifest.to_json()?)?;
         std::fs::write(dir.join("created"), rkt::display::now_nanos().to_string())?;
         std::fs::write(dir.join("stage1-image"), &stage1.id)?;
-        args.pod.write(dir)?;
         if args.no_overlay {
             std::fs::write(dir.join("no-overlay"), "")?;
         }
@@ -862,13 +902,7 @@ pub fn prepare(
 
 pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
     let (pod, lock, entrypoint) = prepare(settings, &args, false)?;
-    exec_stage1(
-        settings,
-        &pod,
-        &lock,
-        &entrypoint,
-        args.pod.hostname.as_deref(),
-    )
+    exec_stage1(settings, &pod, &lock, &entrypoint, &args.pod)
 }
 
 /// Replaces this process with stage1, which inherits the pod lock and
@@ -878,7 +912,7 @@ pub fn exec_stage1(
     pod: &Pod,
     lock: &File,
     entrypoint: &Path,
-    hostname: Option<&str>,
+    options: &PodRunOptions,
 ) -> anyhow::Result<()> {
     rustix::io::fcntl_setfd(lock, rustix::io::FdFlags::empty())?;
     let lock_fd = std::os::fd::AsRawFd::as_raw_fd(lock);
@@ -892,9 +926,7 @@ pub fn exec_stage1(
     if settings.debug {
         argv.push("--debug".into());
     }
-    if let Some(h) = hostname {
-        argv.push(format!("--hostname={h}"));
-    }
+    argv.extend(options.stage1_flags());
     let insecure = &settings.insecure;
     for (disabled, flag) in [
         (insecure.capabilities, "--disable-capabilities-restriction"),
