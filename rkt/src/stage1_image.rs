@@ -149,6 +149,10 @@ pub fn ensure(
         r.name == flavor.image_name() && r.manifest.annotations.get(BINARY) == Some(key.as_str())
     });
     if let Some(rec) = existing {
+        fetcher.debug(format_args!(
+            "using image from local store for image name {}",
+            flavor.image_name()
+        ));
         return Ok(rec);
     }
     let stage = store.stage()?;

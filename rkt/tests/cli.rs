@@ -97,6 +97,21 @@ fn older_spellings_and_rkts_messages() {
     assert!(ran.status.success() && text.contains("order"), "{text}");
     let rm = env.rkt(&["rm", &format!("--uuid-file={}", ran_uuid.display())]);
     assert!(rm.status.success());
+    // rkt's words: --debug lines, and image IDs that match nothing.
+    let o = env.rkt(&["--debug", "fetch", "--store-only", "example.com/hello"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success()
+            && err.contains("image: using image from local store for image name example.com/hello"),
+        "{err}"
+    );
+    for (id, said) in [
+        ("sha512-00", "no image IDs found"),
+        ("sha512-0", "image ID too short"),
+    ] {
+        let err = support::one_line_error(&env.rkt(&["image", "cat-manifest", id]));
+        assert!(err.contains(said), "{id}: {err}");
+    }
     // status --uuid-file, of a prepared pod.
     let prepared = env.rkt(&[
         "--insecure-options=image",

@@ -160,7 +160,7 @@ fn bad_signatures_are_refused_and_store_nothing() {
 
     fs::remove_file(env.path("hello.aci.asc")).unwrap();
     let err = env.fetch(&[path]).unwrap_err();
-    assert!(err.contains("no signature found"), "{err}");
+    assert!(err.contains("error opening signature file"), "{err}");
     let err = one_line_error(&env.rkt(&["trust", env.public_key("signer").to_str().unwrap()]));
     assert!(err.contains("--prefix or --root is required"), "{err}");
     assert_store(&env, 0);
@@ -459,7 +459,8 @@ fn image_commands() {
     assert_eq!(fs::read_to_string(dir.join("etc/motd")).unwrap(), "hi\n");
 
     assert!(
-        one_line_error(&env.rkt(&["image", "rm", "sha512-0000"])).contains("no image sha512-0000")
+        one_line_error(&env.rkt(&["image", "rm", "sha512-0000"]))
+            .contains("no image IDs found matching \"sha512-0000\"")
     );
     assert!(
         one_line_error(&env.rkt(&["image", "cat-manifest", "example.com/none"]))

@@ -48,7 +48,7 @@ pub enum FetchError {
     #[error("{image}: {source}")]
     Signature { image: String, source: PgpError },
     #[error(
-        "{image}: no signature found (give one with --signature, or skip the check with --insecure-options=image)"
+        "{image}: error opening signature file {image}.asc: not found (give one with --signature, or skip the check with --insecure-options=image)"
     )]
     NoSignature { image: String },
     #[error("no key is trusted for {name} (trust one with: rkt trust --prefix {name})")]
@@ -192,6 +192,8 @@ pub struct Fetcher<'a> {
     pub signature: Option<PathBuf>,
     pub trust_keys_from_https: bool,
     pub http: HttpClient,
+    /// `--debug`: say where each image comes from, as rkt does.
+    pub debug: bool,
 }
 
 /// What one read of an image file told: its stored image, or that it is
@@ -202,6 +204,13 @@ enum Recognised {
 }
 
 impl Fetcher<'_> {
+    /// One of rkt's `--debug` lines about images.
+    pub(crate) fn debug(&self, what: std::fmt::Arguments) {
+        if self.debug {
+            eprintln!("image: {what}");
+        }
+    }
+
     /// Fetches `image` (and its dependencies) into the store.
     pub fn fetch(&self, image: &ImageRef) -> Result<ImageRecord, FetchError> {
         let mut stack = Vec::new();
@@ -211,7 +220,12 @@ impl Fetcher<'_> {
                 self.fetch_url(url, None, None, self.signature.as_deref(), &mut stack)
             }
             ImageRef::Name(app) => self.fetch_name(app, self.signature.as_deref(), &mut stack),
-            ImageRef::Id(id) => Ok(self.store.resolve(id)?),
+            ImageRef::Id(id) => {
+                self.debug(format_args!(
+                    "using image from local store for image ID {id}"
+                ));
+                Ok(self.store.resolve(id)?)
+            }
         }
     }
 
@@ -319,12 +333,17 @@ impl Fetcher<'_> {
         let now = crate::display::now_nanos();
         match (self.pull_policy, &stored, &remote) {
             (PullPolicy::Never, None, _) => return Err(FetchError::NotInStore(url.into())),
-            (PullPolicy::Never | PullPolicy::New, Some(rec), _) => return self.used(rec.clone()),
+            (PullPolicy::Never | PullPolicy::New, Some(rec), _) => {
+                self.debug(format_args!("using image from local store for URL {url}"));
+                return self.used(rec.clone());
+            }
             (PullPolicy::Update, Some(rec), Some(r)) if r.is_fresh(now) => {
+                self.debug(format_args!("using image from local store for URL {url}"));
                 return self.used(rec.clone());
             }
             _ => {}
         }
+        self.debug(format_args!("fetching image from {url}"));
         let stage = self.store.stage()?;
         let etag = stored
             .as_ref()
@@ -377,6 +396,9 @@ impl Fetcher<'_> {
         if self.pull_policy != PullPolicy::Update
             && let Some(rec) = self.store.find(app.name.as_str(), &asked)?
         {
+            self.debug(format_args!(
+                "using image from local store for image name {app}"
+            ));
             return self.used(rec);
         }
         if self.pull_policy == PullPolicy::Never {

@@ -37,7 +37,12 @@ pub enum StoreError {
     BadRecord { path: PathBuf, reason: String },
     #[error("no image {0} in the store")]
     NotFound(String),
-    #[error("{given} is ambiguous: it matches {count} images")]
+    // rkt's words for image IDs, with the ID given.
+    #[error("no image IDs found matching {0:?}")]
+    NoSuchId(String),
+    #[error("image ID too short: {0:?} (at least sha512-XX)")]
+    IdTooShort(String),
+    #[error("ambiguous image ID: {given:?} matches {count} images")]
     Ambiguous { given: String, count: usize },
 }
 
@@ -155,12 +160,15 @@ impl ImageStore {
     pub fn resolve(&self, given: &str) -> Result<ImageRecord, StoreError> {
         let records = self.records()?;
         if given.starts_with("sha512-") {
+            if given.len() < "sha512-".len() + 2 {
+                return Err(StoreError::IdTooShort(given.into()));
+            }
             let matches: Vec<_> = records
                 .into_iter()
                 .filter(|r| r.id.starts_with(given))
                 .collect();
             return match matches.len() {
-                0 => Err(StoreError::NotFound(given.into())),
+                0 => Err(StoreError::NoSuchId(given.into())),
                 1 => Ok(matches.into_iter().next().expect("one match")),
                 count => Err(StoreError::Ambiguous {
                     given: given.into(),

@@ -61,6 +61,7 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
                 progress,
                 settings.fetch_limits,
             )?,
+            debug: settings.debug,
         };
         let images_dir = settings.config.stage1_images_dir.as_deref();
         let record = match own_stage1 {

@@ -835,6 +835,7 @@ pub fn prepare(
                     false,
                     settings.fetch_limits,
                 )?,
+                debug: settings.debug,
             })
         };
 
