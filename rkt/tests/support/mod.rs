@@ -44,7 +44,7 @@ impl Env {
         self.tmp.path().join(rel)
     }
 
-    fn gpg(&self) -> Command {
+    pub fn gpg(&self) -> Command {
         let mut c = Command::new("gpg");
         c.env("GNUPGHOME", self.path("gnupg")).args([
             "--batch",

@@ -1,5 +1,7 @@
 //! OpenPGP keys and detached signatures, with sequoia.
 
+mod mpi;
+
 use openpgp::parse::Parse;
 use openpgp::parse::stream::{
     DetachedVerifierBuilder, MessageLayer, MessageStructure, VerificationError, VerificationHelper,
@@ -117,6 +119,8 @@ pub fn verify_detached(
         signer: None,
         problems: Vec::new(),
     };
+    let lenient = go_style_signature(signature);
+    let signature = lenient.as_deref().unwrap_or(signature);
     let builder = DetachedVerifierBuilder::from_bytes(signature)
         .map_err(|e| PgpError::BadSignatureFile(e.to_string()))?;
     let mut verifier = builder
@@ -132,4 +136,19 @@ pub fn verify_detached(
             .next()
             .unwrap_or_else(|| PgpError::BadSignatureFile("no signature found".into()))),
     }
+}
+
+/// `signature` (armored or binary) with its MPIs canonical, when it was
+/// written as Go's OpenPGP library writes them (see [`mpi`]).
+fn go_style_signature(signature: &[u8]) -> Option<Vec<u8>> {
+    use openpgp::armor::{Reader, ReaderMode};
+    let text = signature.trim_ascii_start();
+    if !text.starts_with(b"-----BEGIN PGP") {
+        return mpi::canonical(signature);
+    }
+    let mut binary = Vec::new();
+    Reader::from_bytes(text, ReaderMode::Tolerant(None))
+        .read_to_end(&mut binary)
+        .ok()?;
+    mpi::canonical(&binary)
 }
