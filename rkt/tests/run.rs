@@ -440,6 +440,27 @@ fn volumes_are_mounted_and_shared_and_handlers_run() {
         fs::read_to_string(outdir.join("post")).unwrap(),
         "post-ran\n"
     );
+
+    // A mount point given no volume gets one filled with the image's files
+    // there (Docker's semantics, as rkt); one given an empty volume, none.
+    let seeded = env.image(
+        "seeded.aci",
+        "example.com/seeded",
+        "1",
+        json!({
+            "dependencies": [{"imageName": "example.com/hello", "labels": [{"name": "version", "value": "1.0.0"}]}],
+            "app": {
+                "exec": ["/bin/sh", "-c", "cat /data/seed /data/sub/deep 2>/dev/null || echo empty"],
+                "user": "0", "group": "0",
+                "mountPoints": [{"name": "data", "path": "/data"}]
+            }
+        }),
+        &[("data/seed", "seeded\n"), ("data/sub/deep", "deeper\n")],
+    );
+    let seeded = seeded.to_str().unwrap();
+    assert_eq!(stdout(&run(&env, &[seeded])), "seeded\ndeeper\n");
+    let given = run(&env, &["--volume=data,kind=empty", seeded]);
+    assert_eq!(stdout(&given), "empty\n");
     assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
     assert_eq!(mounts_under(env.tmp.path()), 0);
 }

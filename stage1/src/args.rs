@@ -121,6 +121,14 @@ impl Args {
         self.pod_dir.join("no-overlay").exists()
     }
 
+    /// The empty volumes stage0 made for image mount points given no
+    /// volume, which get the image's files there (Docker's semantics).
+    pub fn implicit_volumes(&self) -> Vec<String> {
+        std::fs::read_to_string(self.pod_dir.join("implicit-volumes"))
+            .map(|text| text.lines().map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+
     pub fn hostname(&self) -> String {
         self.hostname
             .clone()

@@ -25,6 +25,9 @@
 //! - `pod`: the pod manifest (apps with their resolved `app` sections);
 //! - `appsinfo/<app>/tree`: the path of the app's rendered image tree
 //!   (`manifest`, `rootfs/`) in the store, the overlay's lower layer;
+//! - `implicit-volumes`: the names (one a line) of the empty volumes stage0
+//!   made for image mount points given no volume; stage1 fills each, when
+//!   it creates it, with the image's files at the mount point;
 //! - `overlay/<app>/{upper,work}`: the overlay's writable layer (absent
 //!   when the app's root is a copy: with a `no-overlay` file, which
 //!   `rkt run --no-overlay` leaves, or where overlayfs cannot be used);

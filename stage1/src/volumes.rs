@@ -6,7 +6,7 @@
 
 use crate::args::Args;
 use crate::init::path_str;
-use crate::rootdir::{RootDir, mount_on};
+use crate::rootdir::{RootDir, fd_path, mount_on};
 use appc::schema::pod_manifest::RuntimeApp;
 use appc::schema::types::Volume;
 use appc::schema::types::volume::VolumeKind;
@@ -14,10 +14,12 @@ use nix::mount::MsFlags;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-/// The pod directory of an empty volume, created with its mode and owner.
-fn empty_dir(args: &Args, v: &Volume) -> Result<PathBuf, String> {
+/// The pod directory of an empty volume, created with its mode and owner;
+/// whether it was created now.
+fn empty_dir(args: &Args, v: &Volume) -> Result<(PathBuf, bool), String> {
     let dir = args.pod_dir.join("volumes").join(v.name.as_str());
-    if !dir.exists() {
+    let create = !dir.exists();
+    if create {
         let mode = u32::from_str_radix(v.mode.as_deref().unwrap_or("0755"), 8)
             .map_err(|_| format!("volume {}: bad mode", v.name))?;
         std::fs::DirBuilder::new()
@@ -35,7 +37,25 @@ fn empty_dir(args: &Args, v: &Volume) -> Result<PathBuf, String> {
         )
         .map_err(|e| format!("{}: {e}", path_str(&dir)))?;
     }
-    Ok(dir)
+    Ok((dir, create))
+}
+
+/// Fills a new implicit volume with what the image has at `target` (a
+/// directory, resolved inside the root), owner and mode included, as
+/// Docker fills a new volume. Nothing runs in the app yet, so the tree
+/// copied is the image's as extracted.
+fn fill_from_image(root: &RootDir, target: &str, volume: &Path) -> Result<(), String> {
+    let Ok(fd) = root.resolve(target) else {
+        return Ok(());
+    };
+    let is_dir = nix::sys::stat::fstat(&fd).is_ok_and(|st| {
+        nix::sys::stat::SFlag::from_bits_truncate(st.st_mode) & nix::sys::stat::SFlag::S_IFMT
+            == nix::sys::stat::SFlag::S_IFDIR
+    });
+    if !is_dir {
+        return Ok(());
+    }
+    crate::copy::tree(&fd_path(&fd), volume)
 }
 
 /// Mounts the volumes `app` asks for into its root.
@@ -46,6 +66,7 @@ pub fn mount_all(
     root: &Path,
 ) -> Result<(), String> {
     let root = RootDir::open(root)?;
+    let implicit = args.implicit_volumes();
     for m in &app.mounts {
         let v = volumes
             .iter()
@@ -53,7 +74,14 @@ pub fn mount_all(
             .ok_or_else(|| format!("app {}: no volume {}", app.name, m.volume))?;
         let (source, recursive) = match v.kind() {
             VolumeKind::Host => (PathBuf::from(&v.source), v.recursive.unwrap_or(true)),
-            VolumeKind::Empty => (empty_dir(args, v)?, false),
+            VolumeKind::Empty => {
+                let (dir, created) = empty_dir(args, v)?;
+                if created && implicit.iter().any(|i| i == v.name.as_str()) {
+                    fill_from_image(&root, &m.path, &dir)
+                        .map_err(|e| format!("app {}: volume {}: {e}", app.name, v.name))?;
+                }
+                (dir, false)
+            }
         };
         let is_file = std::fs::metadata(&source)
             .map_err(|e| format!("volume {}: {}: {e}", v.name, path_str(&source)))?

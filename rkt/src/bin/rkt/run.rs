@@ -471,7 +471,8 @@ fn check_app(name: &str, root: &Path, app: &App) -> anyhow::Result<()> {
 }
 
 /// The app's mounts: its --mount flags, then its image's mount points by
-/// name; a mount point without a volume gets an empty one (as rkt does).
+/// name; a mount point without a volume gets an empty one (as rkt does),
+/// filled by stage1 with the image's files at that path.
 fn mounts(
     name: &AcName,
     a: &AppArgs,
@@ -847,6 +848,16 @@ pub fn prepare(
         None => pod_from_flags(args, &store, &fetcher)?,
     };
     rkt::pod_input::pod(&manifest)?;
+    // The empty volumes made for image mount points that were given none,
+    // which stage1 fills with the image's files there.
+    let explicit = pod_volumes(&args.volume)?;
+    let implicit: Vec<String> = manifest
+        .volumes
+        .iter()
+        .flatten()
+        .filter(|v| args.pod_manifest.is_none() && !explicit.iter().any(|e| e.name == v.name))
+        .map(|v| v.name.to_string())
+        .collect();
     let app_count = manifest.apps.as_ref().map_or(0, Vec::len);
     let images_dir = settings.config.stage1_images_dir.as_deref();
     let stage1 = choose_stage1(args, images_dir, &store, &fetcher)?;
@@ -862,6 +873,9 @@ pub fn prepare(
         std::fs::write(dir.join("stage1-image"), &stage1.id)?;
         if args.no_overlay {
             std::fs::write(dir.join("no-overlay"), "")?;
+        }
+        if !implicit.is_empty() {
+            std::fs::write(dir.join("implicit-volumes"), implicit.join("\n") + "\n")?;
         }
         for (app, rec) in manifest.apps.iter().flatten().zip(&records) {
             let info = dir.join("appsinfo").join(app.name.as_str());
