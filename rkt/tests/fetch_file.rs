@@ -25,9 +25,15 @@ fn assert_store(env: &Env, n: usize) {
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), n);
     let cas = env.path("data/cas");
-    for sub in ["images", "blobs", "trees"] {
+    for sub in ["images", "tree"] {
         assert_eq!(fs::read_dir(cas.join(sub)).unwrap().count(), n, "{sub}");
     }
+    // rkt's blob layout: blob/sha512/<first two hex digits>/sha512-<hex>.
+    let blobs: usize = fs::read_dir(cas.join("blob/sha512"))
+        .unwrap()
+        .map(|d| fs::read_dir(d.unwrap().path()).unwrap().count())
+        .sum();
+    assert_eq!(blobs, n, "blobs");
     assert_eq!(
         fs::read_dir(cas.join("tmp")).unwrap().count(),
         0,
@@ -294,11 +300,16 @@ fn dependencies_are_layered_beneath_and_whitelists_honoured() {
         "pathWhitelist not honoured"
     );
     // The stored tree is rendered the same way.
-    let hex = id.trim_start_matches("sha512-");
-    let tree = fs::read_dir(env.path("data/cas/trees"))
+    let tree = fs::read_dir(env.path("data/cas/tree"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(hex))
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with(id.trim())
+        })
         .unwrap();
     assert_eq!(
         fs::read_to_string(tree.join("rootfs/etc/os-release")).unwrap(),

@@ -113,7 +113,7 @@ fn a_chroot_escape_stays_in_the_apps_root() {
 fn stage1_files(env: &Env) -> Vec<(PathBuf, u32, u64, i64)> {
     use std::os::unix::fs::MetadataExt;
     let beside = Path::new(env!("CARGO_BIN_EXE_rkt")).with_file_name("stage1");
-    let trees = env.path("data/cas/trees");
+    let trees = env.path("data/cas/tree");
     let mut files = vec![beside];
     for t in fs::read_dir(&trees).into_iter().flatten().flatten() {
         files.push(t.path().join("rootfs/stage1"));

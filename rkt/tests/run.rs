@@ -69,7 +69,7 @@ fn apps_run_isolated_and_their_exit_codes_propagate() {
         "{lines:?}"
     );
     // The stored image is unchanged.
-    let trees = env.path("data/cas/trees");
+    let trees = env.path("data/cas/tree");
     for tree in fs::read_dir(trees).unwrap() {
         let root = tree.unwrap().path().join("rootfs");
         assert!(!root.join("etc/new").exists());

@@ -2,18 +2,24 @@
 //!
 //! ```text
 //! cas/lock                 flock: held exclusively while publishing or removing
-//! cas/blobs/<hex>          each image as fetched (compressed), once, by ID
-//! cas/trees/<hex>/         the rendered image: manifest, rootfs/ (dependencies applied)
+//! cas/blob/sha512/<xx>/sha512-<hex>
+//!                          each image as fetched (compressed), once, by ID
+//! cas/tree/sha512-<hex>/   the rendered image: manifest, rootfs/ (dependencies applied)
 //! cas/images/<hex>.json    the index record: name, labels, times, size, source, manifest
 //! cas/remote/<sha256>.json what a URL gave last time: ETag, max-age, image ID
 //! cas/tmp/<stage>/         staging of fetches in progress, each with its own lock
 //! ```
 //!
+//! `blob` and `tree` are laid out as rkt lays them out (`<xx>` is the
+//! hex's first two digits), for the scripts and tools that look there.
+//! A store of the earlier layout (`blobs/<hex>`, `trees/<hex>`) is moved
+//! into this one when opened.
+//!
 //! Crash safety comes from ordering and renames: a fetch builds everything
 //! in a staging directory, then renames the blob, then the tree, and writes
 //! the record last (to a temporary file renamed over the final name). A
 //! record therefore means a complete image; anything without a record is
-//! garbage that [`ImageStore::gc`] removes. Concurrent processes serialise
+//! garbage that [`ImageStore::collect_garbage`] removes. Concurrent processes serialise
 //! only the publishing step; readers never lock. A staging directory is
 //! locked by its fetch for its whole life, so a crashed fetch is recognised
 //! (its lock is free) and cleaned up by the next process.
@@ -77,25 +83,66 @@ fn hex(id: &Hash) -> &str {
     id.hex()
 }
 
+/// `cas/blob/sha512/<xx>/sha512-<hex>` under `root`, as rkt's.
+fn blob_at(root: &Path, hex: &str) -> PathBuf {
+    let dir = root.join("blob/sha512").join(hex.get(..2).unwrap_or(hex));
+    dir.join(format!("sha512-{hex}"))
+}
+
+/// `cas/tree/sha512-<hex>` under `root`.
+fn tree_at(root: &Path, hex: &str) -> PathBuf {
+    root.join("tree").join(format!("sha512-{hex}"))
+}
+
+/// Moves a store of the earlier layout (`blobs/<hex>`, `trees/<hex>`)
+/// into this one; under the store lock, each entry by one rename.
+fn migrate(root: &Path) -> Result<(), StoreError> {
+    for (old, new) in [
+        ("blobs", blob_at as fn(&Path, &str) -> PathBuf),
+        ("trees", tree_at),
+    ] {
+        let dir = root.join(old);
+        let entries = match fs::read_dir(&dir) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            other => other.map_err(io_at(&dir))?,
+        };
+        for entry in entries {
+            let name = entry.map_err(io_at(&dir))?.file_name();
+            let to = new(root, &name.to_string_lossy());
+            if let Some(parent) = to.parent() {
+                fs::create_dir_all(parent).map_err(io_at(parent))?;
+            }
+            fs::rename(dir.join(&name), &to).map_err(io_at(&to))?;
+        }
+        fs::remove_dir(&dir).map_err(io_at(&dir))?;
+    }
+    Ok(())
+}
+
 impl ImageStore {
     /// Opens (creating) the store under `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
         crate::data_dir::ensure(data_dir).map_err(io_at(data_dir))?;
         let root = data_dir.join("cas");
-        for sub in ["blobs", "trees", "images", "remote", "tmp"] {
+        for sub in ["blob/sha512", "tree", "images", "remote", "tmp"] {
             let d = root.join(sub);
             fs::create_dir_all(&d).map_err(io_at(&d))?;
         }
-        Ok(ImageStore { root })
+        let store = ImageStore { root };
+        if store.root.join("trees").exists() || store.root.join("blobs").exists() {
+            let _lock = store.lock()?;
+            migrate(&store.root)?;
+        }
+        Ok(store)
     }
 
     pub fn blob_path(&self, id: &Hash) -> PathBuf {
-        self.root.join("blobs").join(hex(id))
+        blob_at(&self.root, hex(id))
     }
 
     /// The rendered image: `manifest` and `rootfs/`.
     pub fn tree_path(&self, id: &Hash) -> PathBuf {
-        self.root.join("trees").join(hex(id))
+        tree_at(&self.root, hex(id))
     }
 
     fn record_path(&self, id: &Hash) -> PathBuf {
@@ -217,6 +264,9 @@ impl ImageStore {
         // Leftovers of a crashed publication of the same image.
         let _ = fs::remove_file(&blob);
         let _ = fs::remove_dir_all(&tree);
+        if let Some(parent) = blob.parent() {
+            fs::create_dir_all(parent).map_err(io_at(parent))?;
+        }
         fs::rename(stage.blob_path(), &blob).map_err(io_at(&blob))?;
         fs::rename(stage.tree_path(), &tree).map_err(io_at(&tree))?;
         record.save(&self.record_path(&id))?;
@@ -248,14 +298,14 @@ impl ImageStore {
     }
 
     fn remove_data(&self, hex: &str) -> Result<(), StoreError> {
-        let tree = self.root.join("trees").join(hex);
+        let tree = tree_at(&self.root, hex);
         if tree.exists() {
             // Renamed away first so no one sees a half-removed tree.
             let doomed = self.root.join("tmp").join(format!("rm-{hex}"));
             fs::rename(&tree, &doomed).map_err(io_at(&tree))?;
             fs::remove_dir_all(&doomed).map_err(io_at(&doomed))?;
         }
-        let blob = self.root.join("blobs").join(hex);
+        let blob = blob_at(&self.root, hex);
         match fs::remove_file(&blob) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_at(&blob)(e)),
             _ => Ok(()),
@@ -272,16 +322,18 @@ impl ImageStore {
             .into_iter()
             .map(|r| r.hash().hex().to_string())
             .collect();
-        for sub in ["blobs", "trees"] {
-            let dir = self.root.join(sub);
+        let mut dirs = vec![self.root.join("tree")];
+        let blobs = self.root.join("blob/sha512");
+        for entry in fs::read_dir(&blobs).map_err(io_at(&blobs))? {
+            dirs.push(entry.map_err(io_at(&blobs))?.path());
+        }
+        for dir in dirs {
             for entry in fs::read_dir(&dir).map_err(io_at(&dir))? {
-                let name = entry
-                    .map_err(io_at(&dir))?
-                    .file_name()
-                    .to_string_lossy()
-                    .into_owned();
-                if !have.contains(&name) {
-                    self.remove_data(&name)?;
+                let name = entry.map_err(io_at(&dir))?.file_name();
+                let name = name.to_string_lossy();
+                let hex = name.strip_prefix("sha512-").unwrap_or(&name);
+                if !have.contains(hex) {
+                    self.remove_data(hex)?;
                     removed += 1;
                 }
             }
@@ -296,5 +348,39 @@ impl ImageStore {
 
     pub fn set_remote(&self, remote: &RemoteRecord) -> Result<(), StoreError> {
         remote.save(&self.root.join("remote"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blobs_and_trees_are_where_rkt_keeps_them() {
+        let root = Path::new("/var/lib/rkt/cas");
+        assert_eq!(
+            blob_at(root, "ab12"),
+            Path::new("/var/lib/rkt/cas/blob/sha512/ab/sha512-ab12")
+        );
+        assert_eq!(
+            tree_at(root, "ab12"),
+            Path::new("/var/lib/rkt/cas/tree/sha512-ab12")
+        );
+    }
+
+    #[test]
+    fn a_store_of_the_earlier_layout_is_moved_into_this_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        fs::create_dir_all(root.join("blobs")).unwrap();
+        fs::create_dir_all(root.join("trees/cd34/rootfs")).unwrap();
+        fs::write(root.join("blobs/cd34"), "blob").unwrap();
+        fs::write(root.join("trees/cd34/manifest"), "{}").unwrap();
+        migrate(root).unwrap();
+        assert_eq!(fs::read(blob_at(root, "cd34")).unwrap(), b"blob");
+        assert!(tree_at(root, "cd34").join("rootfs").is_dir());
+        assert!(!root.join("blobs").exists() && !root.join("trees").exists());
+        // Nothing to move: nothing done.
+        migrate(root).unwrap();
     }
 }
