@@ -1,11 +1,12 @@
 //! The arguments stage0 passes, and what they lead to in the pod directory.
 
-use crate::dns::Dns;
 use appc::schema::PodManifest;
+use pod::PodDir;
+use pod::dns::Dns;
 use std::path::PathBuf;
 
 pub struct Args {
-    pub pod_dir: PathBuf,
+    pub pod_dir: PodDir,
     pub uuid: String,
     pub lock_fd: i32,
     pub hostname: Option<String>,
@@ -72,10 +73,10 @@ impl Args {
                 .and_then(|v| v.parse().ok())
                 .ok_or("the pod lock is required: RKT_LOCK_FD or --lock-fd")?,
         };
-        let pod_dir = match pod_dir {
+        let pod_dir = PodDir::new(match pod_dir {
             Some(d) => d,
             None => std::env::current_dir().map_err(|e| format!("the pod directory: {e}"))?,
-        };
+        });
         // Written into files: checked as stage0 does.
         dns.check()?;
         Ok(Args {
@@ -92,7 +93,7 @@ impl Args {
     }
 
     pub fn manifest(&self) -> Result<PodManifest, String> {
-        let path = self.pod_dir.join("pod");
+        let path = self.pod_dir.manifest();
         let text =
             std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         PodManifest::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))
@@ -100,33 +101,24 @@ impl Args {
 
     /// The app's rendered image tree in the store.
     pub fn tree(&self, app: &str) -> Result<PathBuf, String> {
-        let path = self.pod_dir.join("appsinfo").join(app).join("tree");
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(PathBuf::from(text.trim()))
+        self.pod_dir
+            .read_app_tree(app)
+            .map_err(|e| format!("{}: {e}", self.pod_dir.app_tree(app).display()))
     }
 
     /// The pod's stage1 root, which becomes the init's root.
     pub fn stage1_root(&self) -> PathBuf {
-        self.pod_dir.join("stage1/rootfs")
+        self.pod_dir.stage1_root()
     }
 
     /// Where the app's root is mounted, as the host names it.
     pub fn app_rootfs(&self, app: &str) -> PathBuf {
-        crate::pod_root::app_root(&self.stage1_root(), app)
+        self.pod_dir.app_root(app)
     }
 
     /// Whether stage0 asked for apps' roots to be copies, not overlays.
     pub fn no_overlay(&self) -> bool {
-        self.pod_dir.join("no-overlay").exists()
-    }
-
-    /// The empty volumes stage0 made for image mount points given no
-    /// volume, which get the image's files there (Docker's semantics).
-    pub fn implicit_volumes(&self) -> Vec<String> {
-        std::fs::read_to_string(self.pod_dir.join("implicit-volumes"))
-            .map(|text| text.lines().map(str::to_string).collect())
-            .unwrap_or_default()
+        self.pod_dir.no_overlay().exists()
     }
 
     pub fn hostname(&self) -> String {
@@ -163,7 +155,7 @@ mod tests {
         .unwrap();
         assert_eq!(a.uuid, "0b4f2a34-0000-4000-8000-000000000000");
         assert_eq!(
-            (a.lock_fd, a.pod_dir.as_path()),
+            (a.lock_fd, a.pod_dir.path()),
             (3, std::path::Path::new("/p"))
         );
         assert_eq!(a.hostname.as_deref(), Some("web"));

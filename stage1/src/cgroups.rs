@@ -9,10 +9,8 @@
 
 use appc::schema::pod_manifest::RuntimeApp;
 use appc::schema::types::isolator::IsolatorValue;
+use pod::PodDir;
 use std::path::{Path, PathBuf};
-
-/// The name of the record in the pod directory.
-pub const RECORD: &str = "cgroups";
 
 /// The CFS period the CPU limit is a quota of, in microseconds.
 const CPU_PERIOD_US: i64 = 100_000;
@@ -182,7 +180,7 @@ impl PodCgroups {
     /// `extra_device` is one more character device the apps may open (the
     /// terminal of an interactive pod).
     pub fn create(
-        pod_dir: &Path,
+        pod_dir: &PodDir,
         uuid: &str,
         apps: &[RuntimeApp],
         extra_device: Option<(u64, u64)>,
@@ -208,23 +206,24 @@ impl PodCgroups {
         Ok(pod)
     }
 
-    fn record(&self, pod_dir: &Path) -> Result<(), String> {
+    fn record(&self, pod_dir: &PodDir) -> Result<(), String> {
         let text: String = self
             .dirs
             .iter()
             .map(|d| format!("{}\n", d.display()))
             .collect();
         // Whole or not at all: gc trusts every line to name this pod.
-        let tmp = pod_dir.join(format!("{RECORD}.tmp"));
+        let path = pod_dir.cgroups();
+        let tmp = path.with_extension("tmp");
         write(&tmp, &text)?;
-        std::fs::rename(&tmp, pod_dir.join(RECORD)).map_err(|e| format!("{}: {e}", tmp.display()))
+        std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", tmp.display()))
     }
 
     /// Makes the pod's directory in each hierarchy. A hierarchy this
     /// process may not write to (cgroupfs mounted read-only, as in some
     /// containers) is left out, and the record says so; what it would
     /// have enforced is then refused or, for devices, not relied on.
-    fn make_pod_dirs(&mut self, pod_dir: &Path) -> Result<(), String> {
+    fn make_pod_dirs(&mut self, pod_dir: &PodDir) -> Result<(), String> {
         let mut writable = Vec::new();
         for (h, dir) in self.hierarchies.iter().zip(&self.dirs) {
             match std::fs::create_dir(dir) {
@@ -366,8 +365,8 @@ fn remove_tree(dir: &Path) -> Result<(), String> {
 /// The cgroup directories recorded in `pod_dir` for pod `uuid` (none
 /// when there is no record). Only directories named for this pod, on a
 /// cgroup file system (or gone), are accepted.
-fn recorded(pod_dir: &Path, uuid: &str) -> Result<Vec<PathBuf>, String> {
-    let path = pod_dir.join(RECORD);
+fn recorded(pod_dir: &PodDir, uuid: &str) -> Result<Vec<PathBuf>, String> {
+    let path = pod_dir.cgroups();
     let text = match std::fs::read_to_string(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         other => other.map_err(|e| format!("{}: {e}", path.display()))?,
@@ -398,7 +397,7 @@ fn recorded(pod_dir: &Path, uuid: &str) -> Result<Vec<PathBuf>, String> {
 
 /// Removes the cgroups recorded in `pod_dir` for pod `uuid` (the stage1
 /// gc entrypoint, for pods whose supervisor could not).
-pub fn remove_recorded(pod_dir: &Path, uuid: &str) -> Result<(), String> {
+pub fn remove_recorded(pod_dir: &PodDir, uuid: &str) -> Result<(), String> {
     recorded(pod_dir, uuid)?
         .iter()
         .try_for_each(|d| remove_tree(d))
@@ -406,7 +405,7 @@ pub fn remove_recorded(pod_dir: &Path, uuid: &str) -> Result<(), String> {
 
 /// Moves the calling process into the cgroups of app `app` of the running
 /// pod `uuid` (for `rkt enter`).
-pub fn join_recorded_app(pod_dir: &Path, uuid: &str, app: &str) -> Result<(), String> {
+pub fn join_recorded_app(pod_dir: &PodDir, uuid: &str, app: &str) -> Result<(), String> {
     for dir in recorded(pod_dir, uuid)? {
         write(&dir.join(app).join("cgroup.procs"), "0")?;
     }

@@ -7,11 +7,12 @@
 //! no-new-privileges, environment, and only stdin, stdout and stderr.
 //! Whatever the app has planted in its root runs no stronger than the app.
 
-use crate::exec::{CONFINEMENT_RECORD, Confinement, Placement};
+use crate::exec::{Confinement, Placement};
 use appc::schema::PodManifest;
 use nix::sched::{CloneFlags, setns};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, fork};
+use pod::PodDir;
 use std::fs::File;
 use std::path::Path;
 
@@ -80,18 +81,20 @@ pub fn run(argv: &[String]) -> Result<i32, String> {
         .and_then(|n| n.to_str())
         .ok_or("not run in a pod directory")?
         .to_string();
-    let read = |name: &str| {
-        std::fs::read_to_string(name).map_err(|e| format!("{}: {e}", pod_dir.join(name).display()))
+    let pod_files = PodDir::new(&pod_dir);
+    let read = |path: std::path::PathBuf| {
+        std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))
     };
-    let manifest = PodManifest::from_json(&read("pod")?).map_err(|e| format!("pod: {e}"))?;
+    let manifest = PodManifest::from_json(&read(pod_files.manifest())?)
+        .map_err(|e| format!("{}: {e}", pod_files.manifest().display()))?;
     let app = manifest
         .apps
         .iter()
         .flatten()
         .find(|a| a.name.as_str() == req.app)
         .ok_or_else(|| format!("pod {uuid} has no app {}", req.app))?;
-    let confinement = Confinement::from_record(&read(CONFINEMENT_RECORD)?)
-        .map_err(|e| format!("{CONFINEMENT_RECORD}: {e}"))?;
+    let confinement = Confinement::from_record(&read(pod_files.confinement())?)
+        .map_err(|e| format!("{}: {e}", pod_files.confinement().display()))?;
 
     wait_for_pod_root(req.pid)?;
     // Opened before joining anything: /proc/<pid> is the host's view.
@@ -111,14 +114,14 @@ pub fn run(argv: &[String]) -> Result<i32, String> {
                 .map_err(|e| format!("pod {uuid}: {path}: {e}"))
         })
         .collect::<Result<_, _>>()?;
-    crate::cgroups::join_recorded_app(Path::new("."), &uuid, &req.app)
+    crate::cgroups::join_recorded_app(&pod_files, &uuid, &req.app)
         .map_err(|e| format!("pod {uuid}: joining app {}'s cgroups: {e}", req.app))?;
     for (file, flag) in &files {
         setns(file, *flag).map_err(|e| format!("joining pod {uuid}'s namespaces: {e}"))?;
     }
     drop(files);
     // The pod's root (the init's) is now this process's; the app's is below.
-    let root = crate::pod_root::app_root(Path::new("/"), &req.app);
+    let root = pod::dir::app_root_under(Path::new("/"), &req.app);
     let at = Placement {
         root: &root,
         cgroup_procs: &[],

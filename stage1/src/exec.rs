@@ -22,16 +22,14 @@ pub struct Confinement {
     /// Whether the app's seccomp policy applies (not in the fly flavour
     /// nor with `--insecure-options=seccomp`). It is worked out in the
     /// app's own process: libseccomp and the dynamic linking it brings
-    /// stay out of the long-lived init. (stage0 checks it beforehand.)
+    /// stay out of the long-lived init.
     pub seccomp: bool,
     /// Keep every capability (`--insecure-options=capabilities`).
     pub all_capabilities: bool,
 }
 
-/// The pod directory's record of how its apps are confined, which the
-/// enter entrypoint confines entered commands by.
-pub const CONFINEMENT_RECORD: &str = "confinement";
-
+/// The pod directory's `confinement` record, which the enter entrypoint
+/// confines entered commands by.
 impl Confinement {
     const WORDS: [&str; 4] = ["own-root", "devices-limited", "seccomp", "all-capabilities"];
 
@@ -72,14 +70,12 @@ impl Confinement {
     }
 }
 
-pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
 /// The app's environment in the spec's order: PATH default, AC_APP_NAME,
 /// container=rkt, then the app's own (which stage0 already merged with
 /// the user's overrides); later entries replace earlier ones.
 pub fn environment(app: &RuntimeApp) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = vec![
-        ("PATH".into(), DEFAULT_PATH.into()),
+        ("PATH".into(), pod::DEFAULT_PATH.into()),
         ("AC_APP_NAME".into(), app.name.to_string()),
         ("container".into(), "rkt".into()),
     ];
@@ -229,7 +225,7 @@ fn try_exec(
     let path = env
         .iter()
         .find(|(k, _)| k == "PATH")
-        .map_or(DEFAULT_PATH, |(_, v)| v.as_str());
+        .map_or(pod::DEFAULT_PATH, |(_, v)| v.as_str());
     let program = which(&exec[0], path)
         .ok_or_else(|| format!("{} not found in the image (PATH={path})", exec[0]))?;
     let program = cstr(&program)?;

@@ -113,7 +113,7 @@ fn supervise(
         };
         started.push(Started {
             app,
-            root: pod_root::app_root(Path::new("/"), app.name.as_str()),
+            root: pod::dir::app_root_under(Path::new("/"), app.name.as_str()),
             cgroup_procs,
         });
     }
@@ -124,14 +124,14 @@ fn supervise(
     }
     pod_root::enter(&stage1_root)?;
     crate::caps::keep_for_init()?;
-    let status_dir = Path::new("/").join(pod_root::STATUS);
+    let status_dir = Path::new("/").join(pod::dir::STATUS);
     let record = |name: &str, code: u8| -> Result<(), String> {
         let path = status_dir.join(name);
         std::fs::write(&path, code.to_string()).map_err(|e| {
             format!(
                 "app {name}: cannot record its exit status {code} in {}: {e}",
                 args.stage1_root()
-                    .join(pod_root::STATUS)
+                    .join(pod::dir::STATUS)
                     .join(name)
                     .display()
             )

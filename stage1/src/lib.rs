@@ -20,27 +20,10 @@
 //! `--lock-fd` say the same explicitly), with the lock's descriptor `N`
 //! inherited: stage1 keeps it open for the
 //! pod's whole life, so the pod is running exactly while the lock is held,
-//! even if stage1 is killed. The pod directory holds:
-//!
-//! - `pod`: the pod manifest (apps with their resolved `app` sections);
-//! - `appsinfo/<app>/tree`: the path of the app's rendered image tree
-//!   (`manifest`, `rootfs/`) in the store, the overlay's lower layer;
-//! - `implicit-volumes`: the names (one a line) of the empty volumes stage0
-//!   made for image mount points given no volume; stage1 fills each, when
-//!   it creates it, with the image's files at the mount point;
-//! - `overlay/<app>/{upper,work}`: the overlay's writable layer (absent
-//!   when the app's root is a copy: with a `no-overlay` file, which
-//!   `rkt run --no-overlay` leaves, or where overlayfs cannot be used);
-//! - `stage1/rootfs/opt/stage2/<app>/rootfs`: where the app's root is
-//!   mounted (inside the pod's own mount namespace, so nothing is left
-//!   mounted on the host when the pod ends).
-//!
-//! stage1 writes `resolv.conf` and `hosts` (the pod's own, from the
-//! `--dns*` and `--hosts-entry` flags; see [`dns`]), `pid` (the pod init,
-//! as the host sees it), `ppid` (the supervisor), `started` (nanoseconds since the epoch), `cgroups` (the
-//! pod's cgroup directories, see [`cgroups`]), `confinement` (how apps
-//! are confined, for `enter`; see [`exec::Confinement`]) and, per app,
-//! `stage1/rootfs/rkt/status/<app>` (its exit code). Its own exit status is
+//! even if stage1 is killed. The pod directory's files, what stage0 writes
+//! and what stage1 writes, are `pod::PodDir`'s (the `pod` crate, which
+//! both stages use); the `cgroups` record is [`cgroups`]'s and the
+//! `confinement` record [`exec::Confinement`]'s. stage1's own exit status is
 //! the first failing app's exit code, or 0 (254 when an exit status could
 //! not be recorded).
 //!
@@ -54,7 +37,7 @@
 //!
 //! stage0 executes the entrypoints through a read-only bind mount of the
 //! executable; stage1 re-executes itself that way when it was not (see
-//! [`exe`]).
+//! `pod::exe`).
 //!
 //! Invoked as `gc` (the image's `coreos.com/rkt/stage1/gc` entrypoint) in a
 //! pod's directory with the pod's UUID, it releases what a killed
@@ -70,9 +53,7 @@ pub mod args;
 pub mod caps;
 pub mod cgroups;
 pub mod copy;
-pub mod dns;
 pub mod enter;
-pub mod exe;
 pub mod exec;
 pub mod init;
 pub mod pod_root;

@@ -22,7 +22,7 @@ fn main() -> ExitCode {
         };
     }
     // What a pod can see of stage1 runs from a read-only executable.
-    if let Err(e) = stage1::exe::ensure_read_only() {
+    if let Err(e) = pod::exe::ensure_read_only() {
         eprintln!("stage1: {e}");
         return ExitCode::from(254);
     }
@@ -60,7 +60,7 @@ fn gc(args: &[String]) -> ExitCode {
         eprintln!("stage1 gc: expected one pod UUID");
         return ExitCode::from(254);
     };
-    match stage1::cgroups::remove_recorded(std::path::Path::new("."), uuid) {
+    match stage1::cgroups::remove_recorded(&pod::PodDir::new("."), uuid) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("stage1 gc: {e}");

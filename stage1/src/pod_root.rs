@@ -9,17 +9,8 @@
 
 use crate::init::path_str;
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
-use std::path::{Path, PathBuf};
-
-/// The apps' roots, under the stage1 root.
-pub const STAGE2: &str = "opt/stage2";
-/// The apps' exit statuses, under the stage1 root.
-pub const STATUS: &str = "rkt/status";
-
-/// App `name`'s root, as seen from the stage1 root `stage1_root`.
-pub fn app_root(stage1_root: &Path, name: &str) -> PathBuf {
-    stage1_root.join(STAGE2).join(name).join("rootfs")
-}
+use pod::dir::STATUS;
+use std::path::Path;
 
 /// Binds the stage1 root on itself, so that the apps' roots, mounted
 /// below it next, make one tree that can become the init's root.

@@ -3,12 +3,12 @@
 //! `/dev`, `/etc/hosts` and `/etc/resolv.conf`.
 
 use crate::args::Args;
-use crate::dns::{FileSource, default_hosts};
 use crate::init::path_str;
 use crate::rootdir::{RootDir, fd_path, mount_on};
 use appc::schema::pod_manifest::RuntimeApp;
 use nix::mount::{MsFlags, mount};
 use nix::sys::stat::{FchmodatFlags, Mode, SFlag, fchmodat, makedev, mknodat};
+use pod::dns::{FileSource, default_hosts};
 use std::path::{Path, PathBuf};
 
 fn mnt(
@@ -184,27 +184,16 @@ fn protect_kernel_paths(root: &RootDir) -> Result<(), String> {
     Ok(())
 }
 
-/// The overlay's mount options: the image tree's rootfs under the pod's
-/// writable layer `overlay` (`upper`, `work`). `rkt export` mounts the same.
-pub fn overlay_options(tree: &Path, overlay: &Path) -> String {
-    format!(
-        "lowerdir={},upperdir={},workdir={}",
-        path_str(&tree.join("rootfs")),
-        path_str(&overlay.join("upper")),
-        path_str(&overlay.join("work"))
-    )
-}
-
 /// Mounts an overlay of the image's tree on `root`, its writable layer in
 /// the pod's `overlay/<app>`. Where overlayfs is missing or refuses the
 /// store's file system, says so and returns false (the caller copies).
 fn mount_overlay(args: &Args, name: &str, tree: &Path, root: &Path) -> Result<bool, String> {
-    let overlay = args.pod_dir.join("overlay").join(name);
+    let overlay = args.pod_dir.overlay(name);
     let (upper, work) = (overlay.join("upper"), overlay.join("work"));
     for d in [&upper, &work] {
         mkdirs(d)?;
     }
-    let opts = overlay_options(tree, &overlay);
+    let opts = pod::dir::overlay_options(tree, &overlay);
     use nix::errno::Errno;
     match mount(
         Some("overlay"),
@@ -289,16 +278,15 @@ pub fn prepare(args: &Args, app: &RuntimeApp, fly: bool) -> Result<PathBuf, Stri
     // rkt's --hosts-entry and --dns: the pod's own file (written by the
     // supervisor) or the host's, bound read-only, or else the image's
     // (for hosts, a stub where the image has none).
-    let own = |name: &str| args.pod_dir.join(name);
     match args.dns.hosts(&args.hostname()) {
-        FileSource::Own(_) => bind_file(&root, "etc/hosts", &own("hosts"))?,
+        FileSource::Own(_) => bind_file(&root, "etc/hosts", &args.pod_dir.hosts())?,
         FileSource::Host => bind_file(&root, "etc/hosts", Path::new("/etc/hosts"))?,
         FileSource::Image => {
             root.create_new("etc/hosts", &default_hosts(&args.hostname()))?;
         }
     }
     match args.dns.resolv_conf() {
-        FileSource::Own(_) => bind_file(&root, "etc/resolv.conf", &own("resolv.conf"))?,
+        FileSource::Own(_) => bind_file(&root, "etc/resolv.conf", &args.pod_dir.resolv_conf())?,
         FileSource::Host => bind_file(&root, "etc/resolv.conf", Path::new("/etc/resolv.conf"))?,
         FileSource::Image => {}
     }

@@ -14,12 +14,14 @@ pub fn run(argv: &[String]) -> Result<(), String> {
     if uuids.len() != 1 {
         return Err("expected one pod UUID".into());
     }
-    let (file, signal) = if force {
-        ("pid", Signal::SIGKILL)
+    let pod_dir = pod::PodDir::new(".");
+    let (path, signal) = if force {
+        (pod_dir.pid(), Signal::SIGKILL)
     } else {
-        ("ppid", Signal::SIGTERM)
+        (pod_dir.ppid(), Signal::SIGTERM)
     };
-    let text = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
+    let file = path.display();
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{file}: {e}"))?;
     let pid: i32 = text
         .trim()
         .parse()

@@ -5,8 +5,7 @@
 
 use crate::args::Args;
 use crate::cgroups::PodCgroups;
-use crate::dns::FileSource;
-use crate::exec::{CONFINEMENT_RECORD, Confinement};
+use crate::exec::Confinement;
 use appc::schema::PodManifest;
 use nix::fcntl::{FcntlArg, FdFlag, fcntl};
 use nix::sched::{CloneFlags, unshare};
@@ -15,6 +14,7 @@ use nix::sys::signal::{
 };
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, fork};
+use pod::dns::FileSource;
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -60,19 +60,19 @@ pub fn run(args: &Args, fly: bool) -> Result<u8, String> {
     let flags = FdFlag::from_bits_truncate(flags) | FdFlag::FD_CLOEXEC;
     fcntl(lock, FcntlArg::F_SETFD(flags)).map_err(|e| format!("lock fd {}: {e}", args.lock_fd))?;
     let manifest = args.manifest()?;
-    let write = |name: &str, value: String| {
-        let path = args.pod_dir.join(name);
+    let files = &args.pod_dir;
+    let write = |path: std::path::PathBuf, value: String| {
         std::fs::write(&path, value).map_err(|e| format!("{}: {e}", path.display()))
     };
-    write("ppid", std::process::id().to_string())?;
+    write(files.ppid(), std::process::id().to_string())?;
     // The pod's own files, bound into every app's root (see rootfs).
     if let FileSource::Own(text) = args.dns.resolv_conf() {
-        write("resolv.conf", text)?;
+        write(files.resolv_conf(), text)?;
     }
     if let FileSource::Own(text) = args.dns.hosts(&args.hostname()) {
-        write("hosts", text)?;
+        write(files.hosts(), text)?;
     }
-    write("started", now_nanos().to_string())?;
+    write(files.started(), now_nanos().to_string())?;
 
     let apps = manifest.apps.as_deref().unwrap_or_default();
     // fly runs privileged tools as they are: no cgroups, no limits.
@@ -93,7 +93,7 @@ pub fn run(args: &Args, fly: bool) -> Result<u8, String> {
         all_capabilities: args.disable_capabilities,
     };
     // Whatever fails from here, the cgroups are removed below.
-    let status = write(CONFINEMENT_RECORD, confinement.to_record()).and_then(|()| {
+    let status = write(files.confinement(), confinement.to_record()).and_then(|()| {
         start(
             args,
             &manifest,
@@ -164,7 +164,7 @@ fn start(
     // Stops that came meanwhile are delivered now, and forwarded.
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(original_mask), None)
         .map_err(|e| format!("sigprocmask: {e}"))?;
-    let path = args.pod_dir.join("pid");
+    let path = args.pod_dir.pid();
     std::fs::write(&path, child.as_raw().to_string())
         .map_err(|e| format!("{}: {e}", path.display()))?;
     // Moved by the supervisor while the init sets up the pod: the first

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 /// The pod directory of an empty volume, created with its mode and owner;
 /// whether it was created now.
 fn empty_dir(args: &Args, v: &Volume) -> Result<(PathBuf, bool), String> {
-    let dir = args.pod_dir.join("volumes").join(v.name.as_str());
+    let dir = args.pod_dir.volume(v.name.as_str());
     let create = !dir.exists();
     if create {
         let mode = u32::from_str_radix(v.mode.as_deref().unwrap_or("0755"), 8)
@@ -66,7 +66,7 @@ pub fn mount_all(
     root: &Path,
 ) -> Result<(), String> {
     let root = RootDir::open(root)?;
-    let implicit = args.implicit_volumes();
+    let implicit = args.pod_dir.read_implicit_volumes();
     for m in &app.mounts {
         let v = volumes
             .iter()

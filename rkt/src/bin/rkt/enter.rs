@@ -5,7 +5,7 @@
 
 use crate::Settings;
 use anyhow::{Context, bail};
-use rkt::pod::{Pods, State};
+use rkt::pods::{Pods, State};
 use std::ffi::CString;
 
 #[derive(clap::Args)]
@@ -25,10 +25,10 @@ fn cstring(s: &str) -> anyhow::Result<CString> {
 
 /// The pod's init, once stage1 has recorded it: a pod is running from the
 /// moment its lock is taken, a little before its init exists.
-fn init_pid(pod: &rkt::pod::Pod) -> anyhow::Result<i64> {
+fn init_pid(pod: &rkt::pods::Pod) -> anyhow::Result<i64> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        if let Some(pid) = pod.number("pid") {
+        if let Some(pid) = pod.number(pod::PodDir::pid) {
             return Ok(pid);
         }
         if pod.state()? != State::Running || std::time::Instant::now() > deadline {
@@ -63,6 +63,6 @@ pub fn run(settings: &Settings, a: Args) -> anyhow::Result<()> {
         .with_context(|| format!("pod {}: {}", pod.uuid, pod.path.display()))?;
     bail!(
         "{}",
-        stage1::exe::exec_read_only(&entrypoint, &argv, &stage1::exe::current_env())
+        pod::exe::exec_read_only(&entrypoint, &argv, &pod::exe::current_env())
     )
 }

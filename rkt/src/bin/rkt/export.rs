@@ -12,7 +12,7 @@ use nix::mount::{MsFlags, mount};
 use nix::sched::{CloneFlags, unshare};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, fork};
-use rkt::pod::{Pods, State};
+use rkt::pods::{Pods, State};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
@@ -46,7 +46,7 @@ fn build(
         None::<&str>,
     )
     .context("making mounts private")?;
-    let opts = stage1::rootfs::overlay_options(tree, overlay);
+    let opts = pod::dir::overlay_options(tree, overlay);
     let target = layout.join("rootfs");
     if overlay.exists() {
         mount(
@@ -87,12 +87,13 @@ pub fn run(settings: &Settings, a: Args) -> anyhow::Result<()> {
     }
     let app = &pod.app(a.app.as_deref())?;
     let name = app.name.as_str();
-    let tree = PathBuf::from(
-        std::fs::read_to_string(pod.path.join("appsinfo").join(name).join("tree"))?.trim(),
-    );
-    let overlay = pod.path.join("overlay").join(name);
+    let files = pod.files();
+    let tree = files
+        .read_app_tree(name)
+        .with_context(|| files.app_tree(name).display().to_string())?;
+    let overlay = files.overlay(name);
     // The layout: the image's manifest, and a rootfs to mount on.
-    let layout = pod.path.join("export").join(name);
+    let layout = files.export().join(name);
     let _ = std::fs::remove_dir_all(&layout);
     std::fs::create_dir_all(layout.join("rootfs"))?;
     std::fs::copy(tree.join("manifest"), layout.join("manifest"))
@@ -106,11 +107,7 @@ pub fn run(settings: &Settings, a: Args) -> anyhow::Result<()> {
     // child exits without returning.
     let result = match unsafe { fork() }.context("fork")? {
         ForkResult::Child => {
-            let copy = pod
-                .path
-                .join("stage1/rootfs/opt/stage2")
-                .join(name)
-                .join("rootfs");
+            let copy = files.app_root(name);
             let code = match build(&tree, &overlay, &copy, &layout, &tmp) {
                 Ok(()) => 0,
                 Err(e) => {
@@ -122,7 +119,7 @@ pub fn run(settings: &Settings, a: Args) -> anyhow::Result<()> {
         }
         ForkResult::Parent { child } => waitpid(child, None),
     };
-    let _ = std::fs::remove_dir_all(pod.path.join("export"));
+    let _ = std::fs::remove_dir_all(files.export());
     match result {
         Ok(WaitStatus::Exited(_, 0)) => {
             std::fs::rename(&tmp, &a.output).with_context(|| a.output.display().to_string())

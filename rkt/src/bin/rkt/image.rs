@@ -4,7 +4,7 @@ use crate::Settings;
 use anyhow::{Context, bail};
 use rkt::display::{ago, full_time, iec_bytes, now_nanos, parse_duration};
 use rkt::fetch::{Fetcher, HttpClient, PullPolicy};
-use rkt::pod::Pods;
+use rkt::pods::Pods;
 use rkt::store::{ImageRecord, ImageStore};
 use std::path::{Path, PathBuf};
 

@@ -2,8 +2,9 @@
 
 use crate::Settings;
 use anyhow::{Context, bail};
+use pod::PodDir;
 use rkt::display::{ago, full_time, now_nanos, parse_duration};
-use rkt::pod::{Dir, Pod, Pods, State};
+use rkt::pods::{Dir, Pod, Pods, State};
 use rkt::store::ImageStore;
 use std::path::PathBuf;
 
@@ -112,7 +113,7 @@ fn describe(pod: Pod) -> anyhow::Result<Row> {
             .collect(),
         Err(_) => Vec::new(),
     };
-    let (created, started) = (pod.number("created"), pod.number("started"));
+    let (created, started) = (pod.number(PodDir::created), pod.number(PodDir::started));
     Ok(Row {
         pod,
         state,
@@ -233,7 +234,7 @@ pub fn status(settings: &Settings, a: StatusArgs) -> anyhow::Result<()> {
     );
     let statuses = row.pod.app_statuses()?;
     let pid = if row.state == State::Running {
-        row.pod.number("pid")
+        row.pod.number(PodDir::pid)
     } else {
         None
     };
@@ -267,7 +268,7 @@ pub fn stage1_entrypoint(
     pod: &Pod,
     which: fn(&rkt::store::ImageStore, &rkt::store::ImageRecord) -> Option<PathBuf>,
 ) -> anyhow::Result<Option<PathBuf>> {
-    let Ok(id) = std::fs::read_to_string(pod.path.join("stage1-image")) else {
+    let Ok(id) = std::fs::read_to_string(pod.files().stage1_image()) else {
         return Ok(None);
     };
     let store = settings.image_store()?;
@@ -301,15 +302,15 @@ pub fn stop(settings: &Settings, a: StopArgs) -> anyhow::Result<()> {
         // A stage1 without a stop entrypoint: as ours does it.
         // Graceful: the supervisor forwards SIGTERM to the pod's init.
         // Forced: the init itself is killed, and the whole pod with it.
-        let (file, signal) = if a.force {
-            ("pid", rustix::process::Signal::KILL)
+        let (file, signal): (fn(&PodDir) -> PathBuf, _) = if a.force {
+            (PodDir::pid, rustix::process::Signal::KILL)
         } else {
-            ("ppid", rustix::process::Signal::TERM)
+            (PodDir::ppid, rustix::process::Signal::TERM)
         };
         let pid = pod
             .number(file)
             .and_then(|p| rustix::process::Pid::from_raw(p as i32))
-            .with_context(|| format!("pod {}: no {file} recorded", pod.uuid))?;
+            .with_context(|| format!("{}: no process recorded", file(&pod.files()).display()))?;
         rustix::process::kill_process(pid, signal).with_context(|| format!("pod {}", pod.uuid))?;
         println!("{}", pod.uuid);
     }
@@ -338,7 +339,7 @@ pub fn rm(settings: &Settings, a: RmArgs) -> anyhow::Result<()> {
 /// the stage1 image's gc entrypoint, as rkt does), then removes the pod.
 /// A pod whose stage1 gc fails is kept, for the next gc to retry.
 fn collect(store: &ImageStore, pods: &Pods, pod: Pod) -> anyhow::Result<()> {
-    if let Ok(id) = std::fs::read_to_string(pod.path.join("stage1-image")) {
+    if let Ok(id) = std::fs::read_to_string(pod.files().stage1_image()) {
         match store.resolve(id.trim()) {
             Ok(stage1) => {
                 if let Some(gc) = rkt::stage1_image::gc_entrypoint(store, &stage1) {
@@ -373,16 +374,16 @@ pub fn gc(settings: &Settings, a: GcArgs) -> anyhow::Result<()> {
     let mut failed = 0;
     for mut pod in pods.list()? {
         let state = pod.state()?;
-        let age = |file: &str| pod.number(file).map_or(i64::MAX, |t| now - t);
+        let age = |file: fn(&PodDir) -> PathBuf| pod.number(file).map_or(i64::MAX, |t| now - t);
         let due = match state {
             State::Exited => {
                 println!("Moving pod \"{}\" to garbage", pod.uuid);
                 pod.move_to(&pods, Dir::ExitedGarbage)?;
-                std::fs::write(pod.path.join("gc-marked"), now.to_string())?;
+                std::fs::write(pod.files().gc_marked(), now.to_string())?;
                 grace.is_zero()
             }
-            State::ExitedGarbage => age("gc-marked") >= grace.as_nanos() as i64,
-            State::Prepared => age("created") >= expire.as_nanos() as i64,
+            State::ExitedGarbage => age(PodDir::gc_marked) >= grace.as_nanos() as i64,
+            State::Prepared => age(PodDir::created) >= expire.as_nanos() as i64,
             // A crashed rkt left these; nobody holds their lock.
             State::AbortedPrepare | State::Garbage => true,
             State::Embryo => pod.try_lock()?.is_some(),
@@ -446,7 +447,7 @@ pub fn run_prepared(settings: &Settings, a: RunPreparedArgs) -> anyhow::Result<(
         bail!("pod {} is being run already", pod.uuid)
     };
     let store = settings.image_store()?;
-    let stage1_id = std::fs::read_to_string(pod.path.join("stage1-image"))
+    let stage1_id = std::fs::read_to_string(pod.files().stage1_image())
         .with_context(|| format!("pod {}: no stage1 recorded", pod.uuid))?;
     let stage1 = store.resolve(stage1_id.trim())?;
     let entrypoint = rkt::stage1_image::run_entrypoint(&store, &stage1)?;

@@ -13,8 +13,9 @@ use appc::schema::types::isolator::{
 };
 use appc::schema::types::{AcName, App, Hash, Isolator, IsolatorValue, Volume};
 use appc::schema::{AC_VERSION, PodManifest};
+use pod::PodDir;
 use rkt::fetch::{Fetcher, HttpClient, ImageRef, PullPolicy};
-use rkt::pod::{Dir, Pod, Pods};
+use rkt::pods::{Dir, Pod, Pods};
 use rkt::stage1_image::{self, Flavor};
 use rkt::store::{ImageRecord, ImageStore};
 use rustix::fs::{Mode, OFlags, ResolveFlags};
@@ -57,8 +58,8 @@ pub struct PodRunOptions {
 
 impl PodRunOptions {
     /// The name-resolution flags as stage1 takes them.
-    fn dns(&self) -> stage1::dns::Dns {
-        stage1::dns::Dns {
+    fn dns(&self) -> pod::dns::Dns {
+        pod::dns::Dns {
             servers: self.dns.clone(),
             search: self.dns_search.clone(),
             options: self.dns_opt.clone(),
@@ -425,19 +426,13 @@ fn check_app(name: &str, root: &Path, app: &App) -> anyhow::Result<()> {
             bail!("app {name}: unknown capability {bad}");
         }
     }
-    // stage1 works the filter out again in the app's process; checked here,
-    // a bad set is refused before there is a pod.
-    stage1::seccomp::Policy::of(app).map_err(|e| anyhow::anyhow!("app {name}: {e}"))?;
     let exec = app
         .exec
         .as_ref()
         .filter(|e| !e.is_empty())
         .with_context(|| format!("app {name}: the image has no exec; give one with --exec"))?;
     let program = &exec[0];
-    let path = app
-        .environment
-        .get("PATH")
-        .unwrap_or(stage1::exec::DEFAULT_PATH);
+    let path = app.environment.get("PATH").unwrap_or(pod::DEFAULT_PATH);
     let found = if program.contains('/') {
         exists_in(root, program)
     } else {
@@ -867,33 +862,27 @@ pub fn prepare(
 
     let pods = Pods::open(&settings.data_dir)?;
     let (mut pod, lock) = pods.create()?;
-    let prepare = |dir: &Path| -> anyhow::Result<()> {
-        std::fs::write(dir.join("pod"), manifest.to_json()?)?;
-        std::fs::write(dir.join("created"), rkt::display::now_nanos().to_string())?;
-        std::fs::write(dir.join("stage1-image"), &stage1.id)?;
+    let prepare = |files: &PodDir| -> anyhow::Result<()> {
+        std::fs::write(files.manifest(), manifest.to_json()?)?;
+        std::fs::write(files.created(), rkt::display::now_nanos().to_string())?;
+        std::fs::write(files.stage1_image(), &stage1.id)?;
         if args.no_overlay {
-            std::fs::write(dir.join("no-overlay"), "")?;
+            std::fs::write(files.no_overlay(), "")?;
         }
         if !implicit.is_empty() {
-            std::fs::write(dir.join("implicit-volumes"), implicit.join("\n") + "\n")?;
+            std::fs::write(files.implicit_volumes(), implicit.join("\n") + "\n")?;
         }
         for (app, rec) in manifest.apps.iter().flatten().zip(&records) {
-            let info = dir.join("appsinfo").join(app.name.as_str());
-            std::fs::create_dir_all(&info)?;
-            std::fs::write(
-                info.join("tree"),
-                store.tree_path(&rec.hash()).display().to_string(),
-            )?;
-            std::fs::create_dir_all(
-                dir.join("stage1/rootfs/opt/stage2")
-                    .join(app.name.as_str())
-                    .join("rootfs"),
-            )?;
+            let name = app.name.as_str();
+            std::fs::create_dir_all(files.app_info(name))?;
+            let tree = store.tree_path(&rec.hash());
+            std::fs::write(files.app_tree(name), tree.display().to_string())?;
+            std::fs::create_dir_all(files.app_root(name))?;
         }
         Ok(())
     };
     pod.move_to(&pods, Dir::Prepare)?;
-    if let Err(e) = prepare(&pod.path) {
+    if let Err(e) = prepare(&pod.files()) {
         let _ = pod.remove(&pods);
         return Err(e);
     }
@@ -957,7 +946,7 @@ pub fn exec_stage1(
         .into_iter()
         .map(|a| std::ffi::CString::new(a).context("a NUL in stage1's arguments"))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let mut env: Vec<_> = stage1::exe::current_env()
+    let mut env: Vec<_> = pod::exe::current_env()
         .into_iter()
         .filter(|kv| !kv.as_bytes().starts_with(b"RKT_LOCK_FD="))
         .collect();
@@ -966,7 +955,7 @@ pub fn exec_stage1(
     // Read-only, so the pod cannot change the program (see stage1::exe).
     bail!(
         "cannot execute stage1: {}",
-        stage1::exe::exec_read_only(entrypoint, &argv, &env)
+        pod::exe::exec_read_only(entrypoint, &argv, &env)
     )
 }
 

@@ -15,10 +15,11 @@
 //! Moves between directories are atomic renames. The running pod's lock is
 //! held by stage1 (inherited from `rkt run`, which exec()s it), so exit is
 //! seen by the kernel releasing the lock, even after SIGKILL or a crash.
-//! The files inside are described in the stage1 crate's documentation.
+//! The files inside are [`PodDir`]'s, the contract shared with stage1.
 
 use appc::schema::PodManifest;
 use appc::schema::types::Hash;
+use pod::PodDir;
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io;
@@ -266,8 +267,13 @@ impl Pod {
         })
     }
 
+    /// The files of the pod's directory.
+    pub fn files(&self) -> PodDir {
+        PodDir::new(&self.path)
+    }
+
     pub fn manifest(&self) -> Result<PodManifest, PodError> {
-        let path = self.path.join("pod");
+        let path = self.files().manifest();
         let text = fs::read_to_string(&path).map_err(io_at(&path))?;
         PodManifest::from_json(&text)
             .map_err(|e| PodError::Manifest(self.uuid.clone(), e.to_string()))
@@ -281,7 +287,7 @@ impl Pod {
             .ok()
             .and_then(|m| m.apps)
             .unwrap_or_default();
-        let stage1 = fs::read_to_string(self.path.join("stage1-image")).ok();
+        let stage1 = fs::read_to_string(self.files().stage1_image()).ok();
         apps.into_iter()
             .filter_map(|a| a.image.id)
             .chain(stage1.and_then(|id| Hash::new(id.trim()).ok()))
@@ -307,19 +313,16 @@ impl Pod {
         }
     }
 
-    /// A number stage0 or stage1 wrote in file `name`.
-    pub fn number(&self, name: &str) -> Option<i64> {
-        fs::read_to_string(self.path.join(name))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
+    /// A number stage0 or stage1 wrote in one of the pod's files
+    /// (`PodDir::pid`, say).
+    pub fn number(&self, file: impl Fn(&PodDir) -> PathBuf) -> Option<i64> {
+        PodDir::number(&file(&self.files()))
     }
 
     /// Exit statuses of the apps that have exited, by app name. A status
     /// file that cannot be read or holds no number is an error naming it.
     pub fn app_statuses(&self) -> Result<Vec<(String, i32)>, PodError> {
-        let dir = self.path.join("stage1/rootfs/rkt/status");
+        let dir = self.files().status_dir();
         let entries = match fs::read_dir(&dir) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             other => other.map_err(io_at(&dir))?,

@@ -127,7 +127,7 @@ mod tests {
         let file = dir.path().join("prog");
         std::fs::write(&file, "x").unwrap();
         let fd = super::read_only_clone(&file).unwrap();
-        let through = crate::rootdir::fd_path(&fd);
+        let through = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd));
         let e = std::fs::OpenOptions::new()
             .write(true)
             .open(&through)
