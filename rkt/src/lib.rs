@@ -16,6 +16,7 @@ pub mod fetch;
 pub mod pgp;
 pub mod pod_input;
 pub mod pods;
+pub mod prepare;
 pub mod stage1_image;
 pub mod store;
 pub mod trust;

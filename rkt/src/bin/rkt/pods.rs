@@ -416,7 +416,7 @@ pub struct PrepareArgs {
 /// `rkt prepare`: a pod ready to run, its UUID on stdout.
 pub fn prepare(settings: &Settings, a: PrepareArgs) -> anyhow::Result<()> {
     a.run.pod.refuse_at_prepare()?;
-    let (pod, _lock, _) = crate::run::prepare(settings, &a.run, true)?;
+    let pod = crate::run::prepare(settings, &a.run, true)?.pod;
     if !a.quiet {
         eprintln!("pod {} prepared", pod.uuid);
     }

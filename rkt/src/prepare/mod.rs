@@ -1,0 +1,421 @@
+//! Pod preparation, what `rkt run` and `rkt prepare` do before stage1:
+//! the apps' images fetched, their app sections resolved and checked, the
+//! stage1 image chosen, and the pod directory written (`embryo` →
+//! `prepare` → `prepared` or `run`) with the files [`pod::PodDir`] names.
+
+pub mod app_flags;
+mod apps;
+
+use crate::fetch::{FetchError, Fetcher, ImageRef};
+use crate::pods::{Dir, Pod, PodError, Pods};
+use crate::stage1_image::{self, Flavor};
+use crate::store::{ImageRecord, ImageStore, StoreError};
+use app_flags::{env_pair, parse_apps};
+use appc::schema::pod_manifest::RuntimeApp;
+use appc::schema::types::{Hash, Volume};
+use appc::schema::{AC_VERSION, PodManifest};
+use pod::PodDir;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+pub type Result<T, E = PrepareError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    /// What was asked for cannot be: the message says what and why.
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Pods(#[from] PodError),
+    #[error(transparent)]
+    Input(#[from] crate::pod_input::BadInput),
+    #[error(transparent)]
+    Spec(#[from] appc::schema::SchemaError),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Refuses with a message, as `anyhow::bail!` would.
+macro_rules! refuse {
+    ($($t:tt)*) => {
+        return Err(PrepareError::Refused(format!($($t)*)))
+    };
+}
+pub(crate) use refuse;
+
+/// A failure, or a missing value, explained by what was being done.
+pub(crate) trait Explain<T> {
+    fn explain(self, what: impl FnOnce() -> String) -> Result<T, PrepareError>;
+    fn explain_str(self, what: &str) -> Result<T, PrepareError>;
+}
+
+impl<T, E: std::fmt::Display> Explain<T> for Result<T, E> {
+    fn explain(self, what: impl FnOnce() -> String) -> Result<T, PrepareError> {
+        self.map_err(|e| PrepareError::Refused(format!("{}: {e}", what())))
+    }
+    fn explain_str(self, what: &str) -> Result<T, PrepareError> {
+        self.explain(|| what.to_string())
+    }
+}
+
+impl<T> Explain<T> for Option<T> {
+    fn explain(self, what: impl FnOnce() -> String) -> Result<T, PrepareError> {
+        self.ok_or_else(|| PrepareError::Refused(what()))
+    }
+    fn explain_str(self, what: &str) -> Result<T, PrepareError> {
+        self.explain(|| what.to_string())
+    }
+}
+
+fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> PrepareError + '_ {
+    move |source| PrepareError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The stage1 image asked for: at most one of these; none is the default.
+#[derive(Debug, Default, Clone)]
+pub struct Stage1Choice {
+    pub path: Option<PathBuf>,
+    pub name: Option<String>,
+    pub hash: Option<String>,
+    pub url: Option<String>,
+}
+
+/// The pod `rkt run` or `rkt prepare` was asked for.
+#[derive(Debug, Default, Clone)]
+pub struct PodRequest {
+    /// `IMAGE [APP FLAGS] [-- ARGS] [--- IMAGE ...]` (see [`app_flags`]).
+    pub apps: Vec<String>,
+    /// `--pod-manifest`: run the pod it describes (no apps then).
+    pub pod_manifest: Option<PathBuf>,
+    /// `--volume` specifications.
+    pub volumes: Vec<String>,
+    pub set_env: Vec<String>,
+    pub set_env_file: Option<PathBuf>,
+    pub inherit_env: bool,
+    pub no_overlay: bool,
+    pub stage1: Stage1Choice,
+}
+
+/// Fetchers for the pod's images: one trusting the image as part of
+/// this installation (`true`: a stage1 given by path or name) or not, with
+/// the signature file given for it.
+pub type FetcherFor<'s> = dyn Fn(bool, Option<PathBuf>) -> Result<Fetcher<'s>, FetchError> + 's;
+
+/// Where a pod is prepared.
+pub struct Preparation<'s> {
+    pub store: &'s ImageStore,
+    pub data_dir: &'s Path,
+    /// The stage1-images directory of the configuration, if any.
+    pub stage1_images_dir: Option<&'s Path>,
+    pub fetcher: &'s FetcherFor<'s>,
+}
+
+/// A prepared pod, with its lock (held for `run`) and the stage1's run
+/// entrypoint.
+pub struct Prepared {
+    pub pod: Pod,
+    pub lock: File,
+    pub entrypoint: PathBuf,
+}
+
+/// How many apps `apps` (the command line's images and app flags) starts.
+pub fn app_count(apps: &[String]) -> Result<usize, PrepareError> {
+    Ok(parse_apps(apps)?.len())
+}
+
+/// A host volume's source must exist (the spec's rule), checked before
+/// the pod is made.
+fn check_host_source(v: &Volume) -> Result<()> {
+    if v.kind() == appc::schema::types::volume::VolumeKind::Host && !Path::new(&v.source).exists() {
+        refuse!(
+            "volume {}: the host source {} does not exist",
+            v.name,
+            v.source
+        );
+    }
+    Ok(())
+}
+
+/// The pod's volumes from `--volume`: unique names, host sources present.
+fn pod_volumes(specs: &[String]) -> Result<Vec<Volume>> {
+    let mut volumes: Vec<Volume> = Vec::new();
+    for spec in specs {
+        let v = Volume::from_cli(spec).explain(|| format!("--volume {spec:?}"))?;
+        if volumes.iter().any(|o| o.name == v.name) {
+            refuse!(
+                "--volume {spec:?}: a volume named {} is already given",
+                v.name
+            );
+        }
+        check_host_source(&v)?;
+        volumes.push(v);
+    }
+    Ok(volumes)
+}
+
+/// The stage1 image the pod runs with.
+fn choose_stage1(at: &Preparation<'_>, choice: &Stage1Choice) -> Result<ImageRecord> {
+    let (store, fetcher, images_dir) = (at.store, at.fetcher, at.stage1_images_dir);
+    let given = [
+        choice.path.is_some(),
+        choice.name.is_some(),
+        choice.hash.is_some(),
+        choice.url.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() > 1 {
+        refuse!("give at most one of --stage1-path, --stage1-name, --stage1-hash and --stage1-url");
+    }
+    // A stage1 given by path is part of this installation and trusted as
+    // such; one from a URL is verified like any image.
+    let stage1 = if let Some(path) = &choice.path {
+        fetcher(true, None)?.fetch(&ImageRef::File(path.clone()))?
+    } else if let Some(name) = &choice.name {
+        match Flavor::from_name(name) {
+            Some(flavor) => stage1_image::ensure(store, &fetcher(true, None)?, flavor, images_dir)?,
+            None => store.resolve(name)?,
+        }
+    } else if let Some(hash) = &choice.hash {
+        if !hash.starts_with("sha512-") {
+            refuse!("--stage1-hash {hash:?}: an image ID (sha512-...) is expected");
+        }
+        store.resolve(hash)?
+    } else if let Some(url) = &choice.url {
+        fetcher(false, None)?.fetch(&ImageRef::Url(url.clone()))?
+    } else {
+        stage1_image::ensure(store, &fetcher(true, None)?, Flavor::Default, images_dir)?
+    };
+    Ok(stage1)
+}
+
+/// The pod the command line describes: its apps' images fetched.
+fn pod_from_flags(
+    args: &PodRequest,
+    store: &ImageStore,
+    fetcher: &FetcherFor<'_>,
+) -> Result<(PodManifest, Vec<ImageRecord>)> {
+    let apps = parse_apps(&args.apps)?;
+    // rkt's own environment only fills in what an app does not set; the
+    // file, then --set-env, override the apps' environments.
+    let inherited: Vec<(String, String)> = if args.inherit_env {
+        std::env::vars()
+            .filter(|(k, _)| appc::schema::types::environment::validate_env_name(k).is_ok())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut set_env: Vec<(String, String)> = Vec::new();
+    if let Some(file) = &args.set_env_file {
+        let text = std::fs::read_to_string(file).explain(|| file.display().to_string())?;
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            set_env.push(env_pair(line).explain(|| format!("{}", file.display()))?);
+        }
+    }
+    for s in &args.set_env {
+        set_env.push(env_pair(s)?);
+    }
+    let mut volumes = pod_volumes(&args.volumes)?;
+    let mut runtime_apps: Vec<RuntimeApp> = Vec::new();
+    let mut records = Vec::new();
+    for a in &apps {
+        let rec = fetcher(false, a.signature.clone())?.fetch(&ImageRef::parse(&a.image)?)?;
+        let app = apps::runtime_app(store, a, &rec, &set_env, &inherited, &mut volumes)?;
+        if runtime_apps.iter().any(|r| r.name == app.name) {
+            refuse!(
+                "two apps are named {}; give one another name with --name",
+                app.name
+            );
+        }
+        runtime_apps.push(app);
+        records.push(rec);
+    }
+    let manifest = PodManifest {
+        ac_version: appc::schema::types::SemVer::new(AC_VERSION)?,
+        ac_kind: appc::schema::types::AcKind::PodManifest,
+        apps: Some(runtime_apps),
+        volumes: if volumes.is_empty() {
+            None
+        } else {
+            Some(volumes)
+        },
+        isolators: None,
+        annotations: Default::default(),
+        ports: None,
+        user_annotations: Default::default(),
+        user_labels: Default::default(),
+    };
+    Ok((manifest, records))
+}
+
+/// The pod a manifest file describes (`--pod-manifest`): each app's image
+/// from the store by ID, or fetched by name; an app without an `app`
+/// section runs its image's.
+fn pod_from_file(
+    path: &Path,
+    store: &ImageStore,
+    fetcher: &FetcherFor<'_>,
+) -> Result<(PodManifest, Vec<ImageRecord>)> {
+    let text = std::fs::read_to_string(path).explain(|| path.display().to_string())?;
+    let mut manifest = PodManifest::from_json(&text).explain(|| path.display().to_string())?;
+    let mut records = Vec::new();
+    for app in manifest.apps.iter_mut().flatten() {
+        let stored = match &app.image.id {
+            Some(id) => store.record(id)?,
+            None => None,
+        };
+        let rec = match (stored, &app.image.name) {
+            (Some(rec), _) => rec,
+            (None, Some(name)) => {
+                let labels = app
+                    .image
+                    .labels
+                    .iter()
+                    .map(|l| (l.name.clone(), l.value.clone()))
+                    .collect();
+                let wanted = appc::discovery::AppName {
+                    name: name.clone(),
+                    labels,
+                };
+                let rec = fetcher(false, None)?.fetch(&ImageRef::Name(wanted))?;
+                if app
+                    .image
+                    .id
+                    .as_ref()
+                    .is_some_and(|id| id.as_str() != rec.id)
+                {
+                    refuse!(
+                        "app {}: image {name} is {}, not {}",
+                        app.name,
+                        rec.id,
+                        app.image
+                            .id
+                            .as_ref()
+                            .map(|h| h.to_string())
+                            .unwrap_or_default()
+                    );
+                }
+                rec
+            }
+            (None, None) => refuse!(
+                "app {}: its image is neither in the store nor named",
+                app.name
+            ),
+        };
+        app.image.id = Some(Hash::new(&rec.id)?);
+        let section = match app.app.take() {
+            Some(a) => a,
+            None => rec
+                .manifest
+                .app
+                .clone()
+                .explain(|| format!("app {}: the image has no app section", app.name))?,
+        };
+        section.validate().explain(|| format!("app {}", app.name))?;
+        apps::check_app(
+            app.name.as_str(),
+            &store.tree_path(&rec.hash()).join("rootfs"),
+            &section,
+        )?;
+        app.app = Some(section);
+        records.push(rec);
+    }
+    for v in manifest.volumes.iter().flatten() {
+        check_host_source(v)?;
+    }
+    Ok((manifest, records))
+}
+
+/// Prepares the pod `args` asks for: in `prepared` (and unlocked) when
+/// `prepare_only`, else in `run` and locked by the returned file.
+/// `check_run` says what is wrong with running that many apps with that
+/// stage1 (`true`: the fly flavour), before the pod directory is made.
+pub fn prepare(
+    at: &Preparation<'_>,
+    args: &PodRequest,
+    check_run: &dyn Fn(usize, bool) -> Result<(), String>,
+    prepare_only: bool,
+) -> Result<Prepared> {
+    let (store, fetcher) = (at.store, at.fetcher);
+    if args.pod_manifest.is_some() && !args.apps.is_empty() {
+        refuse!("--pod-manifest runs the pod it describes; give no images with it");
+    }
+    let (manifest, records) = match &args.pod_manifest {
+        Some(path) => pod_from_file(path, store, fetcher)?,
+        None => pod_from_flags(args, store, fetcher)?,
+    };
+    crate::pod_input::pod(&manifest)?;
+    // The empty volumes made for image mount points that were given none,
+    // which stage1 fills with the image's files there.
+    let explicit = pod_volumes(&args.volumes)?;
+    let implicit: Vec<String> = manifest
+        .volumes
+        .iter()
+        .flatten()
+        .filter(|v| args.pod_manifest.is_none() && !explicit.iter().any(|e| e.name == v.name))
+        .map(|v| v.name.to_string())
+        .collect();
+    let app_count = manifest.apps.as_ref().map_or(0, Vec::len);
+    let stage1 = choose_stage1(at, &args.stage1)?;
+    let fly = stage1.name == Flavor::Fly.image_name();
+    check_run(app_count, fly).map_err(PrepareError::Refused)?;
+    let entrypoint = stage1_image::run_entrypoint(store, &stage1)?;
+
+    let pods = Pods::open(at.data_dir)?;
+    let (mut pod, lock) = pods.create()?;
+    let json = manifest.to_json().explain_str("the pod manifest")?;
+    let prepare = |files: &PodDir| -> Result<()> {
+        let write = |path: PathBuf, text: &str| std::fs::write(&path, text).map_err(io_at(&path));
+        let mkdir = |path: PathBuf| std::fs::create_dir_all(&path).map_err(io_at(&path));
+        write(files.manifest(), &json)?;
+        write(files.created(), &crate::display::now_nanos().to_string())?;
+        write(files.stage1_image(), &stage1.id)?;
+        if args.no_overlay {
+            write(files.no_overlay(), "")?;
+        }
+        if !implicit.is_empty() {
+            write(files.implicit_volumes(), &(implicit.join("\n") + "\n"))?;
+        }
+        for (app, rec) in manifest.apps.iter().flatten().zip(&records) {
+            let name = app.name.as_str();
+            mkdir(files.app_info(name))?;
+            let tree = store.tree_path(&rec.hash());
+            write(files.app_tree(name), &tree.display().to_string())?;
+            mkdir(files.app_root(name))?;
+        }
+        Ok(())
+    };
+    pod.move_to(&pods, Dir::Prepare)?;
+    if let Err(e) = prepare(&pod.files()) {
+        let _ = pod.remove(&pods);
+        return Err(e);
+    }
+    pod.move_to(
+        &pods,
+        if prepare_only {
+            Dir::Prepared
+        } else {
+            Dir::Run
+        },
+    )?;
+    for rec in &records {
+        store.touch(&rec.hash())?;
+    }
+    Ok(Prepared {
+        pod,
+        lock,
+        entrypoint,
+    })
+}
