@@ -134,7 +134,8 @@ fn any_stage1_image_is_run_through_rkts_interface() {
     }
     let env = Env::new();
     // A stage1 of scripts that only record how they were called: run
-    // holds the pod (its lock) until stopped; stop records and ends it.
+    // holds the pod (its lock) until stopped; stop records and ends it; gc
+    // records beside the pod directory (which rkt gc removes next).
     let layout = env.path("stub");
     fs::create_dir_all(layout.join("rootfs")).unwrap();
     let scripts = [
@@ -145,6 +146,10 @@ fn any_stage1_image_is_run_through_rkts_interface() {
         (
             "stop",
             "#!/bin/sh\necho \"stop=$* cwd=$(pwd)\" > stop-record\nkill $(cat ppid)\n",
+        ),
+        (
+            "gc",
+            "#!/bin/sh\necho \"gc=$* cwd=$(pwd)\" > ../../gc-record\n",
         ),
     ];
     for (name, text) in scripts {
@@ -157,7 +162,8 @@ fn any_stage1_image_is_run_through_rkts_interface() {
         "labels": [{"name": "version", "value": "1"}, {"name": "os", "value": "linux"},
                    {"name": "arch", "value": rkt::fetch::host_arch()}],
         "annotations": [{"name": "coreos.com/rkt/stage1/run", "value": "/run"},
-                        {"name": "coreos.com/rkt/stage1/stop", "value": "/stop"}],
+                        {"name": "coreos.com/rkt/stage1/stop", "value": "/stop"},
+                        {"name": "coreos.com/rkt/stage1/gc", "value": "/gc"}],
     });
     fs::write(layout.join("manifest"), manifest.to_string()).unwrap();
     let stub = env.path("stub.aci");
@@ -172,6 +178,8 @@ fn any_stage1_image_is_run_through_rkts_interface() {
             "run",
             "--net=host",
             "--hostname=stubbed",
+            "--dns=192.0.2.53",
+            "--hosts-entry=192.0.2.7=web",
             &format!("--uuid-file-save={}", uuid_file.display()),
             &format!("--stage1-path={}", stub.display()),
             aci.to_str().unwrap(),
@@ -214,6 +222,8 @@ fn any_stage1_image_is_run_through_rkts_interface() {
         "--debug",
         "--hostname=stubbed",
         "--local-config=",
+        "--dns=192.0.2.53",
+        "--hosts-entry=192.0.2.7=web",
     ] {
         assert!(args.contains(flag), "{flag} not in {args}");
     }
@@ -221,4 +231,19 @@ fn any_stage1_image_is_run_through_rkts_interface() {
     assert!(lock.parse::<u32>().is_ok(), "{record}");
     let cwd = lines[2].trim_start_matches("cwd=");
     assert_eq!(fs::canonicalize(cwd).unwrap(), canonical);
+    // rkt gc runs the gc entrypoint in the exited pod's directory
+    // (exited-garbage by then), with --debug and the UUID.
+    let gc = env.rkt(&["--debug", "gc", "--grace-period=0s"]);
+    assert!(
+        gc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gc.stderr)
+    );
+    let gc_record = fs::read_to_string(env.path("data/pods/gc-record")).unwrap();
+    let garbage = fs::canonicalize(env.path("data/pods/exited-garbage")).unwrap();
+    assert_eq!(
+        gc_record.trim(),
+        format!("gc=--debug {uuid} cwd={}/{uuid}", garbage.display())
+    );
+    assert!(!pod.exists());
 }

@@ -329,7 +329,7 @@ pub fn rm(settings: &Settings, a: RmArgs) -> anyhow::Result<()> {
             )
         };
         let uuid = pod.uuid.clone();
-        collect(&store, &pods, pod)?;
+        collect(&store, &pods, pod, settings.debug)?;
         println!("\"{uuid}\"");
     }
     Ok(())
@@ -338,12 +338,14 @@ pub fn rm(settings: &Settings, a: RmArgs) -> anyhow::Result<()> {
 /// Releases what the pod's stage1 holds outside the pod directory (through
 /// the stage1 image's gc entrypoint, as rkt does), then removes the pod.
 /// A pod whose stage1 gc fails is kept, for the next gc to retry.
-fn collect(store: &ImageStore, pods: &Pods, pod: Pod) -> anyhow::Result<()> {
+fn collect(store: &ImageStore, pods: &Pods, pod: Pod, debug: bool) -> anyhow::Result<()> {
     if let Ok(id) = std::fs::read_to_string(pod.files().stage1_image()) {
         match store.resolve(id.trim()) {
             Ok(stage1) => {
                 if let Some(gc) = rkt::stage1_image::gc_entrypoint(store, &stage1) {
+                    // rkt's gc interface: [--debug] UUID, in the pod directory.
                     let status = std::process::Command::new(&gc)
+                        .args(debug.then_some("--debug"))
                         .arg(&pod.uuid)
                         .current_dir(&pod.path)
                         .status()
@@ -392,7 +394,7 @@ pub fn gc(settings: &Settings, a: GcArgs) -> anyhow::Result<()> {
         if due && !a.mark_only {
             println!("Garbage collecting pod \"{}\"", pod.uuid);
             // One pod that cannot be collected does not hold up the others.
-            if let Err(e) = collect(&store, &pods, pod) {
+            if let Err(e) = collect(&store, &pods, pod, settings.debug) {
                 eprintln!("gc: {e:#}");
                 failed += 1;
             }
