@@ -13,6 +13,7 @@ packages=(
   etcd-server etcd-client                 # the headline test: etcd in a pod
   bc time                                 # benchmarks: arithmetic, peak RSS
   openssl                                 # test certificate authorities
+  containernetworking-plugins iptables    # pod networks (CNI plugins, masquerading, ports)
 )
 
 missing=()

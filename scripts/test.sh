@@ -8,12 +8,18 @@ cd "$here"
 cargo fmt --all -- --check
 cargo clippy --quiet --all-targets -- -D warnings
 
+# Pod networks leave two host-wide things behind by design: the CNI portmap
+# plugin's shared chains and host-local's lease directories. What this run
+# made of them goes at the end (scripts/net-leftovers.sh).
+net_state=$(mktemp)
+./scripts/net-leftovers.sh record "$net_state"
+
 log=$(mktemp)
 # Tests that cannot run here say so in this file (appc::testing::skipped);
 # the harness counts them as passed, so they are taken back out.
 export TEST_SKIP_LOG
 TEST_SKIP_LOG=$(mktemp)
-trap 'rm -f "$log" "$TEST_SKIP_LOG"' EXIT
+trap './scripts/net-leftovers.sh clean "$net_state"; rm -f "$log" "$TEST_SKIP_LOG" "$net_state"' EXIT
 set +e
 cargo test --workspace --quiet --no-fail-fast 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

@@ -19,7 +19,12 @@
 //! - `cgroups` (the pod's cgroup directories) and `confinement` (how apps
 //!   are confined, for `enter`), records of stage1's own format;
 //! - `resolv.conf`, `hosts`: the pod's own, from the `--dns*` and
-//!   `--hosts-entry` flags (see [`crate::dns`]);
+//!   `--hosts-entry` flags (see [`crate::dns`]) or the networks' DNS;
+//! - `netns`: the path where the pod's network namespace is pinned, and
+//!   `net/<n>-<network>.json`: each network joined (the CNI configuration
+//!   given to its plugins and what they answered), in the order joined, so
+//!   that it can be left (CNI DEL) by the supervisor or, after a crash, by
+//!   the gc entrypoint;
 //! - `volumes/<name>`: empty volumes; `overlay/<app>/{upper,work}`: the
 //!   apps' writable layers;
 //! - `stage1/rootfs/opt/stage2/<app>/rootfs`: where the app's root is
@@ -147,6 +152,15 @@ impl PodDir {
 
     pub fn hosts(&self) -> PathBuf {
         self.file("hosts")
+    }
+
+    pub fn netns(&self) -> PathBuf {
+        self.file("netns")
+    }
+
+    /// The networks the pod joined (see the module's list).
+    pub fn networks(&self) -> PathBuf {
+        self.file("net")
     }
 
     pub fn volume(&self, name: &str) -> PathBuf {

@@ -90,6 +90,8 @@ pub struct Config {
     pub data_dir: Option<PathBuf>,
     /// `paths.d` `stage1-images`.
     pub stage1_images_dir: Option<PathBuf>,
+    /// `paths.d` `net-plugins`: CNI plugins, looked for there first.
+    pub net_plugins_dir: Option<PathBuf>,
     /// `stage1.d`: the default stage1 image (name, version, location).
     pub stage1: Option<(String, String, String)>,
     /// `auth.d` by domain.
@@ -136,6 +138,8 @@ struct PathsFile {
     data: Option<PathBuf>,
     #[serde(rename = "stage1-images")]
     stage1_images: Option<PathBuf>,
+    #[serde(rename = "net-plugins")]
+    net_plugins: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -234,6 +238,7 @@ impl Config {
                 let p: PathsFile = serde_json::from_str(&text).map_err(bad)?;
                 self.data_dir = p.data.or(self.data_dir.take());
                 self.stage1_images_dir = p.stage1_images.or(self.stage1_images_dir.take());
+                self.net_plugins_dir = p.net_plugins.or(self.net_plugins_dir.take());
             }
             "fetch" => {
                 // {"rktKind": "fetch", "rktVersion": "v1", "deadline": "1h",

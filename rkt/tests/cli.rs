@@ -117,7 +117,6 @@ fn older_spellings_and_rkts_messages() {
         "--insecure-options=image",
         "prepare",
         "--quiet",
-        "--net=host",
         img,
         "--cap-retain=CAP_SETUID",
     ]);

@@ -1,8 +1,10 @@
 //! The headline flow: an etcd image built from Debian's etcd-server binary,
 //! signed with GnuPG, served with meta discovery over HTTPS on 127.0.0.1 as
 //! `localhost/etcd`; `rkt trust --prefix localhost/etcd`, then
-//! `rkt run --net=host localhost/etcd:VERSION`; `etcdctl endpoint health`
-//! from the host; `rkt stop`; `rkt gc` leaves nothing mounted.
+//! `rkt run localhost/etcd:VERSION` as typed, on the default network (with
+//! its client port forwarded to 127.0.0.1); `etcdctl endpoint health` from
+//! the host at the address `rkt status` gives and through the forwarded
+//! port; `rkt stop`; `rkt gc` leaves nothing mounted.
 
 mod support;
 
@@ -13,7 +15,8 @@ use std::process::{Command, Stdio};
 use support::https::{Server, read};
 use support::{Env, mounts_under};
 
-const CLIENT: &str = "http://127.0.0.1:23790";
+/// The pod's client port, forwarded from here on the host.
+const FORWARDED: &str = "http://127.0.0.1:23790";
 
 fn etcd_version() -> Option<String> {
     let out = Command::new("/usr/bin/etcd")
@@ -49,21 +52,22 @@ fn etcd_layout(dir: &Path, version: &str) {
                    {"name": "arch", "value": rkt::fetch::host_arch()}],
         "app": {
             "exec": ["/usr/bin/etcd", "--name=pod", "--data-dir=/var/lib/etcd",
-                     "--listen-client-urls=http://127.0.0.1:23790", "--advertise-client-urls=http://127.0.0.1:23790",
-                     "--listen-peer-urls=http://127.0.0.1:23800", "--initial-advertise-peer-urls=http://127.0.0.1:23800",
-                     "--initial-cluster=pod=http://127.0.0.1:23800"],
-            "user": "0", "group": "0"
+                     "--listen-client-urls=http://0.0.0.0:2379", "--advertise-client-urls=http://127.0.0.1:2379",
+                     "--listen-peer-urls=http://127.0.0.1:2380", "--initial-advertise-peer-urls=http://127.0.0.1:2380",
+                     "--initial-cluster=pod=http://127.0.0.1:2380"],
+            "user": "0", "group": "0",
+            "ports": [{"name": "client", "protocol": "tcp", "port": 2379}]
         }
     });
     fs::write(dir.join("manifest"), manifest.to_string()).unwrap();
 }
 
-fn healthy() -> bool {
+fn healthy(endpoint: &str) -> bool {
     Command::new("etcdctl")
         .env("ETCDCTL_API", "3")
         .args([
             "--endpoints",
-            CLIENT,
+            endpoint,
             "--dial-timeout=1s",
             "endpoint",
             "health",
@@ -92,7 +96,10 @@ fn etcd_is_trusted_run_checked_stopped_and_collected() {
         return;
     }
     let Some(server) = Server::get() else { return };
-    assert!(!healthy(), "something already answers on {CLIENT}");
+    assert!(
+        !healthy(FORWARDED),
+        "something already answers on {FORWARDED}"
+    );
     let stage1 = Command::new(env!("CARGO"))
         .args(["build", "--quiet", "-p", "stage1"])
         .status()
@@ -138,14 +145,14 @@ fn etcd_is_trusted_run_checked_stopped_and_collected() {
     let uuid_file = env.path("uuid");
     let image = format!("localhost/etcd:{version}");
     let save = format!("--uuid-file-save={}", uuid_file.display());
-    let mut pod = rkt(&["run", "--net=host", &save, &image])
+    let mut pod = rkt(&["run", "--port=client:127.0.0.1:23790", &save, &image])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut up = false;
     for _ in 0..600 {
-        if healthy() {
+        if healthy(FORWARDED) {
             up = true;
             break;
         }
@@ -160,6 +167,16 @@ fn etcd_is_trusted_run_checked_stopped_and_collected() {
         panic!("etcd did not become healthy");
     }
     let uuid = fs::read_to_string(&uuid_file).unwrap().trim().to_string();
+    // The pod's own address, as rkt status gives it, answers too.
+    let status = rkt(&["status", &uuid]).output().unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    let ip = text
+        .lines()
+        .find_map(|l| l.strip_prefix("networks=default:ip4="))
+        .unwrap_or_else(|| panic!("no address in {text}"))
+        .to_string();
+    assert!(ip.starts_with("172.16.28."), "{ip}");
+    assert!(healthy(&format!("http://{ip}:2379")));
     let stop = rkt(&["stop", &uuid]).output().unwrap();
     assert!(
         stop.status.success(),
@@ -168,7 +185,7 @@ fn etcd_is_trusted_run_checked_stopped_and_collected() {
     );
     let status = pod.wait().unwrap();
     assert!(status.success(), "rkt run exited with {status}");
-    assert!(!healthy());
+    assert!(!healthy(FORWARDED));
     let gc = rkt(&["gc", "--grace-period=0s"]).output().unwrap();
     assert!(
         String::from_utf8_lossy(&gc.stdout).contains(&format!("Garbage collecting pod \"{uuid}\""))

@@ -54,13 +54,7 @@ fn images_of_pods_in_any_state_are_kept() {
     assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
 
     // Prepared.
-    let out = env.rkt(&[
-        "--insecure-options=image",
-        "prepare",
-        "--quiet",
-        "--net=host",
-        img,
-    ]);
+    let out = env.rkt(&["--insecure-options=image", "prepare", "--quiet", img]);
     assert!(out.status.success());
     let prepared = stdout(&out).trim().to_string();
     images_are_kept_for(&env, &prepared);

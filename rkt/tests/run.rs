@@ -477,7 +477,6 @@ fn pods_can_be_prepared_then_run() {
         "--insecure-options=image",
         "prepare",
         "--quiet",
-        "--net=host",
         img,
         "--exec=/bin/sh",
         "--",
@@ -504,6 +503,7 @@ fn pods_can_be_prepared_then_run() {
     let out = env.rkt(&[
         "run-prepared",
         "--mds-register=false",
+        "--net=host",
         "--hostname=later",
         "--dns=127.0.0.7",
         &uuid[..8],
@@ -519,13 +519,12 @@ fn pods_can_be_prepared_then_run() {
         "--insecure-options=image",
         "prepare",
         "--quiet",
-        "--net=host",
         img,
         "--exec=/bin/cat",
     ]);
     let uuid = stdout(&out).trim().to_string();
     let mut child = env
-        .rkt_command(&["run-prepared", "--interactive=true", &uuid])
+        .rkt_command(&["run-prepared", "--net=none", "--interactive=true", &uuid])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

@@ -14,6 +14,10 @@ pub struct Args {
     pub interactive: bool,
     /// `--dns*` and `--hosts-entry`: the pod's resolv.conf and hosts.
     pub dns: Dns,
+    /// Each `--net` value (see `pod::net::select`).
+    pub nets: Vec<String>,
+    /// `--local-config`: where the user's `net.d` is.
+    pub local_config: PathBuf,
     /// `--insecure-options=capabilities`: apps keep every capability.
     pub disable_capabilities: bool,
     /// `--insecure-options=paths`: /proc and /sys are not protected.
@@ -25,14 +29,16 @@ pub struct Args {
 impl Args {
     /// rkt's run interface: run in the pod directory, with the pod lock's
     /// descriptor in `RKT_LOCK_FD` and the pod's UUID as the argument,
-    /// flags as rkt passes them (`--hostname`, `--interactive`, `--dns*`,
-    /// `--hosts-entry`, `--disable-*`; others, such as `--net`, `--debug`, `--local-config`,
-    /// `--mds-token` or `--private-users`, are accepted and not used here).
+    /// flags as rkt passes them (`--net`, `--local-config`, `--hostname`,
+    /// `--interactive`, `--dns*`, `--hosts-entry`, `--disable-*`; others,
+    /// such as `--debug`, `--mds-token` or `--private-users`, are accepted
+    /// and not used here).
     /// `--pod-dir`, `--uuid` and `--lock-fd` may say the same explicitly.
     pub fn parse(argv: &[String]) -> Result<Args, String> {
         let (mut pod_dir, mut uuid, mut lock_fd, mut hostname) = (None, None, None, None);
         let mut insecure = [false; 3];
         let (mut interactive, mut dns) = (false, Dns::default());
+        let (mut nets, mut local_config) = (Vec::new(), PathBuf::from("/etc/rkt"));
         for a in argv {
             // rkt's names for the insecure options a stage1 honours.
             let disabled = [
@@ -62,6 +68,10 @@ impl Args {
                 }
                 "--hostname" if !v.is_empty() => hostname = Some(v.to_string()),
                 "--interactive" => interactive = v == "true",
+                // A bare --net is rkt's "default".
+                "--net" if a == "--net" => nets.push("default".into()),
+                "--net" => nets.push(v.to_string()),
+                "--local-config" => local_config = PathBuf::from(v),
                 // Flags of rkt's interface this stage1 has no use for (yet).
                 _ => {}
             }
@@ -86,6 +96,8 @@ impl Args {
             hostname,
             interactive,
             dns,
+            nets,
+            local_config,
             disable_capabilities: insecure[0],
             disable_paths: insecure[1],
             disable_seccomp: insecure[2],

@@ -9,7 +9,7 @@
 //! directory:
 //!
 //! ```text
-//! RKT_LOCK_FD=N <stage1 tree>/rootfs/{init,fly} [--net=...] [--local-config=DIR]
+//! RKT_LOCK_FD=N <stage1 tree>/rootfs/{init,fly} [--net=NETS] [--local-config=DIR]
 //!     [--debug] [--hostname=NAME] [--interactive] [--dns=IP|host|none]
 //!     [--dns-search=D] [--dns-opt=O] [--dns-domain=D] [--hosts-entry=IP=NAME|host]
 //!     [--disable-capabilities-restriction] [--disable-paths] [--disable-seccomp] UUID
@@ -56,6 +56,7 @@ pub mod copy;
 pub mod enter;
 pub mod exec;
 pub mod init;
+pub mod net;
 pub mod pod_root;
 pub mod rootdir;
 pub mod rootfs;

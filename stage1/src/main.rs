@@ -53,14 +53,23 @@ fn main() -> ExitCode {
 }
 
 /// rkt's gc interface: run in the pod's directory as `gc [--debug[=B]] UUID`;
-/// releases what the pod's supervisor could not (its cgroups).
+/// releases what the pod's supervisor could not: its networks (CNI DEL,
+/// the pinned namespace) and its cgroups.
 fn gc(args: &[String]) -> ExitCode {
     let uuids: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
     let [uuid] = uuids[..] else {
         eprintln!("stage1 gc: expected one pod UUID");
         return ExitCode::from(254);
     };
-    match stage1::cgroups::remove_recorded(&pod::PodDir::new("."), uuid) {
+    let pod_dir = pod::PodDir::new(".");
+    let joiner = stage1::net::Joiner {
+        pod_dir: &pod_dir,
+        uuid,
+        path: stage1::net::plugin_path(std::path::Path::new("/etc/rkt")),
+    };
+    let networks = joiner.leave();
+    let cgroups = stage1::cgroups::remove_recorded(&pod_dir, uuid);
+    match networks.and(cgroups) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("stage1 gc: {e}");

@@ -282,13 +282,27 @@ pub fn prepare(args: &Args, app: &RuntimeApp, fly: bool) -> Result<PathBuf, Stri
         FileSource::Own(_) => bind_file(&root, "etc/hosts", &args.pod_dir.hosts())?,
         FileSource::Host => bind_file(&root, "etc/hosts", Path::new("/etc/hosts"))?,
         FileSource::Image => {
-            root.create_new("etc/hosts", &default_hosts(&args.hostname()))?;
+            // The stub names the pod's own addresses too.
+            let hostname = args.hostname();
+            let mut stub = default_hosts(&hostname);
+            for net in pod::net::joined(&args.pod_dir) {
+                net.ips
+                    .iter()
+                    .for_each(|ip| stub.push_str(&format!("{ip}\t{hostname}\n")));
+            }
+            root.create_new("etc/hosts", &stub)?;
         }
     }
+    // The pod's own resolv.conf is from --dns servers or, without --dns,
+    // from its networks' DNS; else the host's, or with --dns=none the
+    // image's.
+    let own = args.pod_dir.resolv_conf();
     match args.dns.resolv_conf() {
-        FileSource::Own(_) => bind_file(&root, "etc/resolv.conf", &args.pod_dir.resolv_conf())?,
-        FileSource::Host => bind_file(&root, "etc/resolv.conf", Path::new("/etc/resolv.conf"))?,
         FileSource::Image => {}
+        FileSource::Host if !own.exists() || !args.dns.servers.is_empty() => {
+            bind_file(&root, "etc/resolv.conf", Path::new("/etc/resolv.conf"))?
+        }
+        _ => bind_file(&root, "etc/resolv.conf", &own)?,
     }
     Ok(root_path)
 }

@@ -6,6 +6,7 @@
 use crate::args::Args;
 use crate::cgroups::PodCgroups;
 use crate::exec::Confinement;
+use crate::net::{self, Joiner, PortMapping};
 use appc::schema::PodManifest;
 use nix::fcntl::{FcntlArg, FdFlag, fcntl};
 use nix::sched::{CloneFlags, unshare};
@@ -15,6 +16,7 @@ use nix::sys::signal::{
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, fork};
 use pod::dns::FileSource;
+use pod::net::Selection;
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -94,19 +96,91 @@ pub fn run(args: &Args, fly: bool) -> Result<u8, String> {
     };
     // Whatever fails from here, the cgroups are removed below.
     let status = write(files.confinement(), confinement.to_record()).and_then(|()| {
-        start(
+        let (joined, ports) = join_networks(args, &manifest, fly)?;
+        let netns = joined.as_ref().map(|_| net::netns::pin_path(&args.uuid));
+        let host_fds: Vec<i32> = ports.iter().map(net::Reserved::fd).collect();
+        let started = start(
             args,
             &manifest,
             &confinement,
             cgroups.as_ref(),
             &original_mask,
-        )
+            (netns.as_deref(), &host_fds),
+        );
+        if let Some(Err(e)) = joined.as_ref().map(Joiner::leave) {
+            // Left for `rkt gc`, which retries through the gc entrypoint.
+            eprintln!("stage1: leaving the pod's networks: {e}");
+        }
+        started
     });
     if let Some(Err(e)) = cgroups.as_ref().map(PodCgroups::remove) {
         // Left for `rkt gc`, which retries through the gc entrypoint.
         eprintln!("stage1: removing the pod's cgroups: {e}");
     }
     status
+}
+
+/// The pod's own network namespace with the networks `--net` chose, made
+/// before anything of the pod runs (none for `--net=host` and for fly,
+/// which share the host's). The networks' DNS is the pod's resolv.conf
+/// unless `--dns` says otherwise.
+/// The host ports forwarded to the pod are held until it ends.
+fn join_networks<'a>(
+    args: &'a Args,
+    manifest: &PodManifest,
+    fly: bool,
+) -> Result<(Option<Joiner<'a>>, Vec<net::Reserved>), String> {
+    if fly {
+        return Ok((None, Vec::new()));
+    }
+    let nets = match pod::net::select(&args.nets, &args.local_config.join("net.d"))? {
+        Selection::Host => return Ok((None, Vec::new())),
+        Selection::Own(nets) => nets,
+    };
+    let ports = port_mappings(manifest)?;
+    let reserved = net::reserve(&ports)?;
+    let joiner = Joiner {
+        pod_dir: &args.pod_dir,
+        uuid: &args.uuid,
+        path: net::plugin_path(&args.local_config),
+    };
+    joiner.join(&nets, &ports)?;
+    if args.dns.servers.is_empty()
+        && let Some(text) = net::resolv_conf(&args.pod_dir)
+    {
+        let path = args.pod_dir.resolv_conf();
+        if let Err(e) = std::fs::write(&path, text) {
+            let _ = joiner.leave();
+            return Err(format!("{}: {e}", path.display()));
+        }
+    }
+    Ok((Some(joiner), reserved))
+}
+
+/// The pod manifest's exposed ports (`rkt run --port`) as CNI port
+/// mappings: each names a port an app's image declares.
+fn port_mappings(manifest: &PodManifest) -> Result<Vec<PortMapping>, String> {
+    let declared: Vec<&appc::schema::types::Port> = manifest
+        .apps
+        .iter()
+        .flatten()
+        .filter_map(|a| a.app.as_ref())
+        .flat_map(|a| a.ports.iter())
+        .collect();
+    let mut out = Vec::new();
+    for exposed in manifest.ports.iter().flatten() {
+        let port = declared
+            .iter()
+            .find(|p| p.name == exposed.name)
+            .ok_or_else(|| format!("port {}: no app of the pod declares it", exposed.name))?;
+        out.push(PortMapping {
+            host_port: exposed.host_port,
+            container_port: port.port,
+            protocol: port.protocol.clone(),
+            host_ip: exposed.host_ip.map(|ip| ip.to_string()),
+        });
+    }
+    Ok(out)
 }
 
 /// The terminal an interactive pod's app gets as its console.
@@ -126,7 +200,13 @@ fn start(
     confinement: &Confinement,
     cgroups: Option<&PodCgroups>,
     original_mask: &SigSet,
+    (netns, host_fds): (Option<&std::path::Path>, &[i32]),
 ) -> Result<u8, String> {
+    // The supervisor's own PID namespace, for what it starts after the
+    // init (network plugins when the pod ends): once the pod's init is
+    // gone, no process can be made in the pod's namespace.
+    let host_pids =
+        std::fs::File::open("/proc/self/ns/pid").map_err(|e| format!("/proc/self/ns/pid: {e}"))?;
     if confinement.own_root {
         unshare(CloneFlags::CLONE_NEWPID).map_err(|e| format!("new PID namespace: {e}"))?;
     }
@@ -146,12 +226,27 @@ fn start(
             // The lock is the supervisor's: it leaves no way from the pod
             // to the pod directory.
             let _ = nix::unistd::close(args.lock_fd);
+            // Nor do the host ports held for it.
+            for fd in host_fds {
+                let _ = nix::unistd::close(*fd);
+            }
+            if let Some(Err(e)) = netns.map(net::netns::enter) {
+                eprintln!("stage1: {e}");
+                std::process::exit(254);
+            }
             let code = crate::init::run(args, manifest, confinement, cgroups, original_mask);
             std::process::exit(i32::from(code))
         }
         ForkResult::Parent { child } => child,
     };
     INIT_PID.store(child.as_raw(), Ordering::SeqCst);
+    if confinement.own_root
+        && let Err(e) = nix::sched::setns(&host_pids, CloneFlags::CLONE_NEWPID)
+    {
+        let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
+        let _ = waitpid(child, None);
+        return Err(format!("back to the supervisor's PID namespace: {e}"));
+    }
     let action = SigAction::new(
         SigHandler::Handler(forward),
         SaFlags::SA_RESTART,

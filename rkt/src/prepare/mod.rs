@@ -12,7 +12,7 @@ use crate::stage1_image::{self, Flavor};
 use crate::store::{ImageRecord, ImageStore, StoreError};
 use app_flags::{env_pair, parse_apps};
 use appc::schema::pod_manifest::RuntimeApp;
-use appc::schema::types::{Hash, Volume};
+use appc::schema::types::{AcName, ExposedPort, Hash, Volume};
 use appc::schema::{AC_VERSION, PodManifest};
 use pod::PodDir;
 use std::fs::File;
@@ -104,6 +104,82 @@ pub struct PodRequest {
     pub inherit_env: bool,
     pub no_overlay: bool,
     pub stage1: Stage1Choice,
+    /// `--port=NAME:[HOSTIP:]HOSTPORT`: app ports forwarded from the host.
+    pub ports: Vec<String>,
+}
+
+/// `NAME:[HOSTIP:]HOSTPORT` as an exposed port of the pod.
+fn exposed_port(spec: &str) -> Result<ExposedPort> {
+    let bad = || PrepareError::Refused(format!("--port {spec:?}: expected NAME:[HOSTIP:]HOSTPORT"));
+    let (name, rest) = spec.split_once(':').ok_or_else(bad)?;
+    let (host_ip, host_port) = match rest.rsplit_once(':') {
+        Some((ip, port)) => (Some(ip.trim_matches(['[', ']'])), port),
+        None => (None, rest),
+    };
+    let host_port: u32 = host_port
+        .parse()
+        .ok()
+        .filter(|p| (1..=65535).contains(p))
+        .ok_or_else(|| {
+            PrepareError::Refused(format!("--port {spec:?}: the host port is 1 to 65535"))
+        })?;
+    let host_ip = host_ip
+        .map(|ip| ip.parse())
+        .transpose()
+        .explain(|| format!("--port {spec:?}: the host IP"))?;
+    Ok(ExposedPort {
+        name: AcName::new(name).explain(|| format!("--port {spec:?}: the port name"))?,
+        host_port,
+        host_ip,
+        pod_port: None,
+    })
+}
+
+/// The pod's exposed ports, each naming a port one of its apps declares,
+/// each host port once.
+fn check_ports(manifest: &PodManifest) -> Result<()> {
+    let declared: Vec<&AcName> = manifest
+        .apps
+        .iter()
+        .flatten()
+        .filter_map(|a| a.app.as_ref())
+        .flat_map(|a| a.ports.iter().map(|p| &p.name))
+        .collect();
+    let ports = manifest.ports.as_deref().unwrap_or_default();
+    for (i, p) in ports.iter().enumerate() {
+        if !declared.contains(&&p.name) {
+            let names: Vec<&str> = declared.iter().map(|n| n.as_str()).collect();
+            refuse!(
+                "port {}: no app of the pod declares it (declared: {})",
+                p.name,
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            );
+        }
+        if ports[..i].iter().any(|o| o.host_port == p.host_port) {
+            refuse!("host port {} is given twice", p.host_port);
+        }
+        // Taken now, refused now (stage1 holds it for the pod's life).
+        let ip = p.host_ip.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
+        let at = std::net::SocketAddr::new(ip, p.host_port as u16);
+        let udp = manifest
+            .apps
+            .iter()
+            .flatten()
+            .filter_map(|a| a.app.as_ref())
+            .flat_map(|a| a.ports.iter())
+            .any(|d| d.name == p.name && d.protocol == "udp");
+        let free = if udp {
+            std::net::UdpSocket::bind(at).map(drop)
+        } else {
+            std::net::TcpListener::bind(at).map(drop)
+        };
+        free.explain(|| format!("host port {} for {}", p.host_port, p.name))?;
+    }
+    Ok(())
 }
 
 /// Fetchers for the pod's images: one trusting the image as part of
@@ -253,7 +329,14 @@ fn pod_from_flags(
         },
         isolators: None,
         annotations: Default::default(),
-        ports: None,
+        ports: {
+            let ports = args
+                .ports
+                .iter()
+                .map(|s| exposed_port(s))
+                .collect::<Result<Vec<_>>>()?;
+            (!ports.is_empty()).then_some(ports)
+        },
         user_annotations: Default::default(),
         user_labels: Default::default(),
     };
@@ -357,6 +440,7 @@ pub fn prepare(
         None => pod_from_flags(args, store, fetcher)?,
     };
     crate::pod_input::pod(&manifest)?;
+    check_ports(&manifest)?;
     // The empty volumes made for image mount points that were given none,
     // which stage1 fills with the image's files there.
     let explicit = pod_volumes(&args.volumes)?;

@@ -196,6 +196,17 @@ impl Env {
     }
 }
 
+impl Drop for Env {
+    /// GnuPG's agent, started by signing, goes with its home directory.
+    fn drop(&mut self) {
+        let _ = Command::new("gpgconf")
+            .env("GNUPGHOME", self.path("gnupg"))
+            .args(["--kill", "all"])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 /// Stderr of a failed run, checked to be one line without a panic.
 pub fn one_line_error(out: &Output) -> String {
     let err = String::from_utf8_lossy(&out.stderr);

@@ -62,13 +62,20 @@ pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).to_string()
 }
 
-/// Starts `rkt run` of `args` in the background; returns it and the pod's
-/// UUID once the pod is running.
+/// Starts `rkt run --net=host` of `args` in the background; returns it
+/// and the pod's UUID once the pod is running.
 pub fn start(env: &Env, args: &[&str], out: Stdio) -> (Child, String) {
+    start_with(env, &["--net=host"], args, out)
+}
+
+/// Starts `rkt run` of `pod_flags` then `args` in the background; returns
+/// it and the pod's UUID once the pod is running.
+pub fn start_with(env: &Env, pod_flags: &[&str], args: &[&str], out: Stdio) -> (Child, String) {
     let uuid_file = env.path("uuid");
     let _ = fs::remove_file(&uuid_file);
     let save = format!("--uuid-file-save={}", uuid_file.display());
-    let mut all = vec!["--insecure-options=image", "run", "--net=host", &save];
+    let mut all = vec!["--insecure-options=image", "run", &save];
+    all.extend_from_slice(pod_flags);
     all.extend_from_slice(args);
     let mut child = env.rkt_command(&all).stdout(out).spawn().unwrap();
     // The first run in a fresh store also imports the stage1 image.

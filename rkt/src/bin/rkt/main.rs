@@ -167,6 +167,19 @@ impl Settings {
         )
     }
 
+    /// Where CNI plugins are looked for (see `pod::net::plugin_path`).
+    pub fn net_plugin_path(&self) -> Vec<PathBuf> {
+        pod::net::plugin_path(&self.local_config, self.config.net_plugins_dir.as_deref())
+    }
+
+    /// `CNI_PATH=...` for stage1's entrypoints.
+    pub fn cni_path_env(&self) -> anyhow::Result<std::ffi::CString> {
+        let joined = std::env::join_paths(self.net_plugin_path())?;
+        let mut kv = b"CNI_PATH=".to_vec();
+        kv.extend_from_slice(joined.as_encoded_bytes());
+        Ok(std::ffi::CString::new(kv)?)
+    }
+
     pub fn image_store(&self) -> anyhow::Result<rkt::store::ImageStore> {
         rkt::store::ImageStore::open(&self.data_dir)
             .with_context(|| format!("cannot open the image store in {}", self.data_dir.display()))

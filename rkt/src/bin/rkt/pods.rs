@@ -94,6 +94,31 @@ struct Row {
     apps: Vec<(String, String, String)>,
     created: Option<i64>,
     started: Option<i64>,
+    /// The networks joined, while the pod is in them.
+    networks: Vec<pod::net::Joined>,
+}
+
+/// The networks as rkt lists them: `default:ip4=172.16.28.2`, comma-separated.
+fn networks_text(networks: &[pod::net::Joined]) -> String {
+    let mut items = Vec::new();
+    for n in networks {
+        for ip in &n.ips {
+            let family = if ip.contains(':') { "ip6" } else { "ip4" };
+            items.push(format!("{}:{family}={ip}", n.name));
+        }
+    }
+    items.join(",")
+}
+
+/// The networks as rkt's JSON output has them.
+fn networks_json(networks: &[pod::net::Joined]) -> serde_json::Value {
+    networks
+        .iter()
+        .map(|n| {
+            serde_json::json!({"netName": n.name, "ifName": n.ifname,
+                "ip": n.ips.first().cloned().unwrap_or_default()})
+        })
+        .collect()
 }
 
 fn describe(pod: Pod) -> anyhow::Result<Row> {
@@ -114,12 +139,14 @@ fn describe(pod: Pod) -> anyhow::Result<Row> {
         Err(_) => Vec::new(),
     };
     let (created, started) = (pod.number(PodDir::created), pod.number(PodDir::started));
+    let networks = pod::net::joined(&pod.files());
     Ok(Row {
         pod,
         state,
         apps,
         created,
         started,
+        networks,
     })
 }
 
@@ -136,7 +163,8 @@ pub fn list(settings: &Settings, a: ListArgs) -> anyhow::Result<()> {
             .iter()
             .map(|r| {
                 let apps: Vec<_> = r.apps.iter().map(|(n, i, _)| serde_json::json!({"name": n, "image_name": i})).collect();
-                serde_json::json!({"name": r.pod.uuid, "state": r.state.name(), "created": r.created, "started": r.started, "app_names": apps})
+                serde_json::json!({"name": r.pod.uuid, "state": r.state.name(), "networks": networks_json(&r.networks),
+                    "created": r.created, "started": r.started, "app_names": apps})
             })
             .collect();
         return crate::print_json(&items, format);
@@ -178,12 +206,13 @@ pub fn list(settings: &Settings, a: ListArgs) -> anyhow::Result<()> {
         };
         let first = r.apps.first().cloned().unwrap_or_default();
         out.push_str(&format!(
-            "{uuid}\t{}\t{}\t{}{}\t{}\t{started}\t\n",
+            "{uuid}\t{}\t{}\t{}{}\t{}\t{started}\t{}\n",
             first.0,
             first.1,
             id(&first.2),
             r.state.name(),
-            time(r.created)
+            time(r.created),
+            networks_text(&r.networks)
         ));
         for (name, image, image_id) in r.apps.iter().skip(1) {
             out.push_str(&format!("\t{name}\t{image}\t{}\t\t\t\n", id(image_id)));
@@ -243,14 +272,15 @@ pub fn status(settings: &Settings, a: StatusArgs) -> anyhow::Result<()> {
             .iter()
             .map(|(n, c)| (n.clone(), serde_json::json!(c)))
             .collect();
-        let v = serde_json::json!({"name": row.pod.uuid, "state": row.state.name(), "created": row.created,
+        let v = serde_json::json!({"name": row.pod.uuid, "state": row.state.name(),
+            "networks": networks_json(&row.networks), "created": row.created,
             "started": row.started, "pid": pid, "exited": exited, "app_exit_codes": apps});
         return crate::print_json(&v, format);
     }
     println!("state={}", row.state.name());
     println!("created={}", row.created.map(full_time).unwrap_or_default());
     println!("started={}", row.started.map(full_time).unwrap_or_default());
-    println!("networks=");
+    println!("networks={}", networks_text(&row.networks));
     if let Some(pid) = pid {
         println!("pid={pid}");
     }
@@ -329,7 +359,7 @@ pub fn rm(settings: &Settings, a: RmArgs) -> anyhow::Result<()> {
             )
         };
         let uuid = pod.uuid.clone();
-        collect(&store, &pods, pod, settings.debug)?;
+        collect(settings, &store, &pods, pod)?;
         println!("\"{uuid}\"");
     }
     Ok(())
@@ -338,14 +368,16 @@ pub fn rm(settings: &Settings, a: RmArgs) -> anyhow::Result<()> {
 /// Releases what the pod's stage1 holds outside the pod directory (through
 /// the stage1 image's gc entrypoint, as rkt does), then removes the pod.
 /// A pod whose stage1 gc fails is kept, for the next gc to retry.
-fn collect(store: &ImageStore, pods: &Pods, pod: Pod, debug: bool) -> anyhow::Result<()> {
+fn collect(settings: &Settings, store: &ImageStore, pods: &Pods, pod: Pod) -> anyhow::Result<()> {
     if let Ok(id) = std::fs::read_to_string(pod.files().stage1_image()) {
         match store.resolve(id.trim()) {
             Ok(stage1) => {
                 if let Some(gc) = rkt::stage1_image::gc_entrypoint(store, &stage1) {
                     // rkt's gc interface: [--debug] UUID, in the pod directory.
+                    let plugins = std::env::join_paths(settings.net_plugin_path())?;
                     let status = std::process::Command::new(&gc)
-                        .args(debug.then_some("--debug"))
+                        .env("CNI_PATH", plugins)
+                        .args(settings.debug.then_some("--debug"))
                         .arg(&pod.uuid)
                         .current_dir(&pod.path)
                         .status()
@@ -394,7 +426,7 @@ pub fn gc(settings: &Settings, a: GcArgs) -> anyhow::Result<()> {
         if due && !a.mark_only {
             println!("Garbage collecting pod \"{}\"", pod.uuid);
             // One pod that cannot be collected does not hold up the others.
-            if let Err(e) = collect(&store, &pods, pod, settings.debug) {
+            if let Err(e) = collect(settings, &store, &pods, pod) {
                 eprintln!("gc: {e:#}");
                 failed += 1;
             }
@@ -456,7 +488,7 @@ pub fn run_prepared(settings: &Settings, a: RunPreparedArgs) -> anyhow::Result<(
     let apps = pod.manifest()?.apps.map_or(0, |a| a.len());
     let fly = stage1.name == rkt::stage1_image::Flavor::Fly.image_name();
     // The network `rkt prepare` accepted, unless given again here.
-    a.pod.check_for(apps, fly, "host")?;
+    a.pod.check_for(apps, fly, settings)?;
     pod.move_to(&pods, Dir::Run)?;
     crate::run::exec_stage1(settings, &pod, &lock, &entrypoint, &a.pod)
 }
@@ -500,7 +532,7 @@ pub fn config(settings: &Settings) -> anyhow::Result<()> {
     };
     let mut stage0 = vec![serde_json::json!({
         "rktKind": "paths", "rktVersion": "v1",
-        "data": settings.data_dir, "stage1-images": c.stage1_images_dir,
+        "data": settings.data_dir, "stage1-images": c.stage1_images_dir, "net-plugins": c.net_plugins_dir,
     })];
     if let Some((name, version, location)) = &c.stage1 {
         stage0.push(serde_json::json!({"rktKind": "stage1", "rktVersion": "v1", "name": name, "version": version, "location": location}));

@@ -6,6 +6,7 @@
 
 use crate::Settings;
 use anyhow::{Context, bail};
+use pod::net::Selection;
 use rkt::fetch::{Fetcher, HttpClient, PullPolicy};
 use rkt::pods::Pod;
 use rkt::prepare::{PodRequest, Preparation, Prepared, Stage1Choice};
@@ -18,10 +19,11 @@ pub struct PodRunOptions {
     /// pod hostname (default rkt-<uuid>)
     #[arg(long)]
     pub hostname: Option<String>,
-    /// network: host (other networks come with CNI support; fly always
-    /// shares the host's); rkt run's default is "default"
-    #[arg(long)]
-    pub net: Option<String>,
+    /// networks to join, comma-separated or repeated: default (the
+    /// default), default-restricted, none (loopback only), host, all, or
+    /// NAME[:CNI_ARGS] of <local-config>/net.d; fly always shares the host's
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "default")]
+    pub net: Vec<String>,
     /// name servers for the pod's resolv.conf, or "host" (the host's, the
     /// default) or "none" (the image's)
     #[arg(long, value_delimiter = ',')]
@@ -88,6 +90,7 @@ impl PodRunOptions {
             ("--dns-domain", self.dns_domain.is_some()),
             ("--hosts-entry", !self.hosts_entry.is_empty()),
             ("--interactive", self.interactive),
+            ("--net", !self.net.is_empty()),
         ];
         if let Some((flag, _)) = given.iter().find(|(_, g)| *g) {
             bail!("{flag} is an option of run-prepared, not of prepare");
@@ -95,27 +98,35 @@ impl PodRunOptions {
         Ok(())
     }
 
-    /// Checks what depends on the pod: its app count and its stage1;
-    /// `net` is the network when --net is not given.
-    pub fn check_for(&self, apps: usize, fly: bool, net: &str) -> anyhow::Result<()> {
+    /// Checks what depends on the pod: its app count and its stage1
+    /// (fly shares the host's network whatever --net says, as rkt's fly);
+    /// the networks must be known and their plugins present.
+    pub fn check_for(&self, apps: usize, fly: bool, settings: &Settings) -> anyhow::Result<()> {
         if self.interactive && apps != 1 {
             bail!("--interactive runs exactly one app ({apps} given)");
         }
-        // fly shares the host's network whatever --net says, as rkt's fly.
-        let net = self.net.as_deref().unwrap_or(net);
-        if net != "host" && !fly {
-            bail!("--net={net} is not supported yet (CNI networking comes later); use --net=host");
+        if fly {
+            return Ok(());
+        }
+        let net_d = settings.local_config.join("net.d");
+        if let Selection::Own(nets) =
+            pod::net::select(&self.net, &net_d).map_err(anyhow::Error::msg)?
+        {
+            pod::net::check_plugins(&nets, &settings.net_plugin_path())
+                .map_err(anyhow::Error::msg)?;
         }
         Ok(())
     }
 
     /// rkt's run flags for stage1 that come from these options.
     fn stage1_flags(&self) -> Vec<String> {
-        let mut flags: Vec<String> = self
-            .hostname
-            .iter()
-            .map(|h| format!("--hostname={h}"))
-            .collect();
+        let nets = if self.net.is_empty() {
+            "default".to_string()
+        } else {
+            self.net.join(",")
+        };
+        let mut flags: Vec<String> = vec![format!("--net={nets}")];
+        flags.extend(self.hostname.iter().map(|h| format!("--hostname={h}")));
         if self.interactive {
             flags.push("--interactive".into());
         }
@@ -164,6 +175,10 @@ pub struct Args {
     /// namespaces with no isolation at all, for trusted privileged tools only)
     #[arg(long)]
     stage1_name: Option<String>,
+    /// forward an app's port from the host: NAME:[HOSTIP:]HOSTPORT (NAME as
+    /// the image declares it; through the CNI portmap plugin)
+    #[arg(long)]
+    port: Vec<String>,
     /// run the pod this manifest describes (no images or app flags then)
     #[arg(long, conflicts_with_all = ["volume", "set_env", "set_env_file", "inherit_env"])]
     pod_manifest: Option<PathBuf>,
@@ -204,6 +219,7 @@ impl Args {
                 hash: self.stage1_hash.clone(),
                 url: self.stage1_url.clone(),
             },
+            ports: self.port.clone(),
         }
     }
 }
@@ -215,7 +231,10 @@ pub fn prepare(settings: &Settings, args: &Args, prepare_only: bool) -> anyhow::
     if args.pod_manifest.is_none() {
         // Before any image is fetched: --interactive takes one app.
         let apps = rkt::prepare::app_count(&args.apps)?;
-        args.pod.check_for(apps, true, "host")?;
+        args.pod.check_for(apps, true, settings)?;
+    }
+    if !args.port.is_empty() && args.pod.net.iter().any(|n| n == "host") {
+        bail!("--port forwards into a pod's own network; it has none with --net=host");
     }
     let store = settings.image_store()?;
     let trust = settings.trust_store();
@@ -248,7 +267,7 @@ pub fn prepare(settings: &Settings, args: &Args, prepare_only: bool) -> anyhow::
     };
     let check_run = |apps: usize, fly: bool| {
         args.pod
-            .check_for(apps, fly, "default")
+            .check_for(apps, fly, settings)
             .map_err(|e| e.to_string())
     };
     let prepared = rkt::prepare::prepare(&at, &args.request(), &check_run, prepare_only)?;
@@ -279,7 +298,6 @@ pub fn exec_stage1(
     // rkt's flags, the UUID last.
     let mut argv = vec![
         entrypoint.display().to_string(),
-        "--net=host".to_string(),
         format!("--local-config={}", settings.local_config.display()),
     ];
     if settings.debug {
@@ -306,6 +324,8 @@ pub fn exec_stage1(
         .filter(|kv| !kv.as_bytes().starts_with(b"RKT_LOCK_FD="))
         .collect();
     env.push(std::ffi::CString::new(format!("RKT_LOCK_FD={lock_fd}"))?);
+    env.retain(|kv| !kv.as_bytes().starts_with(b"CNI_PATH="));
+    env.push(settings.cni_path_env()?);
     std::env::set_current_dir(&pod.path).with_context(|| pod.path.display().to_string())?;
     // Read-only, so the pod cannot change the program (see stage1::exe).
     bail!(
