@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark of pod start: start-to-exit of /bin/true from a busybox image
 # already in the store (--net=host), with the default and the fly stage1,
-# side by side with `crun run` and `runc run` on the same rootfs; the RSS
+# side by side with `crun run` and `runc run` on the same rootfs; the same
+# on the default CNI network and with --net=none (what networking adds, and
+# where), and 20 pods started at once on the default network; the RSS
 # of the stage1 supervisor and pod init while a pod runs; `rkt list` with
 # 500 pods and `rkt gc` of them. Prints medians and ratios.
 #
@@ -38,9 +40,21 @@ runc_cmd="runc run --bundle $work/bundle bench-runc"
 hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/h.json" \
   -n rkt "$bin/rkt --dir=$work/data --local-config=$work/etc --system-config=$work/lib run --net=host --pull-policy=never example.com/hello:1.0.0 --exec=/bin/true" \
   -n rkt-fly "$bin/rkt --dir=$work/data --local-config=$work/etc --system-config=$work/lib run --net=host --pull-policy=never --stage1-name=coreos.com/rkt/stage1-fly-rs example.com/hello:1.0.0 --exec=/bin/true" \
+  -n rkt-default "$bin/rkt --dir=$work/data --local-config=$work/etc --system-config=$work/lib run --pull-policy=never example.com/hello:1.0.0 --exec=/bin/true" \
+  -n rkt-none "$bin/rkt --dir=$work/data --local-config=$work/etc --system-config=$work/lib run --net=none --pull-policy=never example.com/hello:1.0.0 --exec=/bin/true" \
   -n crun "$crun_cmd" -n runc "$runc_cmd" >/dev/null
 median() { python3 -c "import json,sys; d={r['command']: r['median'] for r in json.load(open('$work/h.json'))['results']}; print('%.1f' % (d['$1']*1000))"; }
 m_rkt=$(median rkt); m_fly=$(median rkt-fly); m_crun=$(median crun); m_runc=$(median runc)
+m_default=$(median rkt-default); m_none=$(median rkt-none)
+rkt gc --grace-period=0s >/dev/null
+
+# 20 pods started at once on the default network: wall time until all exited.
+t0=$(date +%s%N)
+for _ in $(seq 20); do rkt run --pull-policy=never example.com/hello:1.0.0 --exec=/bin/true & done
+wait
+t1=$(date +%s%N)
+t_twenty=$(( (t1 - t0) / 1000000 ))
+rkt gc --grace-period=0s >/dev/null
 
 # Memory of supervisor + init while a pod runs, median of 5 pods: VmRSS
 # (which counts the pages of libc and of the stage1 executable the two
@@ -89,6 +103,11 @@ echo "start-to-exit of /bin/true, median of $runs (ms): rkt $m_rkt, rkt fly $m_f
 echo "ratio rkt / crun:       $(ratio "$m_rkt" "$m_crun")   (target <= 1.5)"
 echo "ratio rkt fly / crun:   $(ratio "$m_fly" "$m_crun")   (target <= 1.0)"
 echo "ratio rkt / runc:       $(ratio "$m_rkt" "$m_runc")"
+minus() { echo "scale=1; $1 - $2" | bc -l; }
+echo "default network:        ${m_default} ms, +$(minus "$m_default" "$m_rkt") ms over --net=host   (target <= +60)"
+echo "  of which:             own namespace + lo (--net=none, ${m_none} ms) +$(minus "$m_none" "$m_rkt") ms;"
+echo "                        ptp + host-local + masquerading (ADD, and DEL at exit) +$(minus "$m_default" "$m_none") ms"
+echo "20 pods at once on default: ${t_twenty} ms until all exited"
 echo "RSS while a pod runs:   supervisor ${rss_sup} KiB + init ${rss_init} KiB = ${rss_sum} KiB, median of 5   (target <= 4096 KiB together)"
 echo "  of which private:     ${priv_sum} KiB"
 echo "stored 400 MB image:    run by path ${m_path} ms, sha512sum ${m_sum} ms, run by name ${m_id} ms"

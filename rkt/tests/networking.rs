@@ -170,7 +170,7 @@ fn the_default_network_as_typed_with_ports_and_teardown() {
     let web = web_image(&env);
     let web = web.to_str().unwrap();
     let port = free_port();
-    let forward = format!("--port=http:127.0.0.1:{port}");
+    let forward = format!("--port=http:{port}");
     let mut pod = Pod::start(&env, &[&forward], &[web]);
     let uuid = pod.uuid.clone();
     let ip = address(&env, &uuid, "default");
@@ -190,12 +190,16 @@ fn the_default_network_as_typed_with_ports_and_teardown() {
             "--exec=/bin/sh",
             "--",
             "-c",
-            &format!("wget -qO- http://{ip}/; ip route; ip -4 addr; cat /etc/hosts"),
+            &format!(
+                "wget -qO- http://{ip}/; wget -qO- http://172.16.28.1:{port}/; \
+                 ip route; ip -4 addr; cat /etc/hosts"
+            ),
         ],
     );
     let text = stdout(&out);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("hello-from-pod"), "{text}");
+    // At the pod's address, and through the host's forwarded port.
+    assert_eq!(text.matches("hello-from-pod").count(), 2, "{text}");
     assert!(text.contains("default via 172.16.28.1"), "{text}");
     let client_ip = text
         .split_whitespace()

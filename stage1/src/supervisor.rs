@@ -226,7 +226,9 @@ fn start(
             // The lock is the supervisor's: it leaves no way from the pod
             // to the pod directory.
             let _ = nix::unistd::close(args.lock_fd);
-            // Nor do the host ports held for it.
+            // Nor do the host ports held for it, nor the way back to the
+            // host's PID namespace.
+            drop(host_pids);
             for fd in host_fds {
                 let _ = nix::unistd::close(*fd);
             }

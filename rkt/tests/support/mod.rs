@@ -207,13 +207,16 @@ impl Drop for Env {
     }
 }
 
-/// Stderr of a failed run, checked to be one line without a panic.
+/// Stderr of a failed run, checked to be one line without a panic
+/// (besides rkt's notes on where images come from, `image: ...`).
 pub fn one_line_error(out: &Output) -> String {
     let err = String::from_utf8_lossy(&out.stderr);
-    let lines: Vec<&str> = err
-        .lines()
-        .filter(|l| !l.starts_with("image: using image from file"))
-        .collect();
+    let note = |l: &str| {
+        ["image: using image from ", "image: fetching image from "]
+            .iter()
+            .any(|n| l.starts_with(n))
+    };
+    let lines: Vec<&str> = err.lines().filter(|l| !note(l)).collect();
     assert_eq!(out.status.code(), Some(254), "stderr: {err}");
     assert_eq!(lines.len(), 1, "not one line: {err:?}");
     assert!(!err.contains("panicked"), "{err}");
