@@ -71,6 +71,20 @@ fn get(addr: &str) -> String {
     attempt().unwrap_or_else(|e| format!("error: {e}"))
 }
 
+/// `get(addr)` once the app behind it answers (a pod's networks are up
+/// before its apps are).
+fn get_when_up(addr: &str) -> String {
+    let mut last = String::new();
+    for _ in 0..100 {
+        last = get(addr);
+        if !last.starts_with("error") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    last
+}
+
 /// A port on 127.0.0.1 that nothing listens on now.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -178,7 +192,7 @@ fn the_default_network_as_typed_with_ports_and_teardown() {
     let listed = stdout(&env.rkt(&["list", "--no-legend"]));
     assert!(listed.contains(&format!("default:ip4={ip}")), "{listed}");
     // From the host, at the pod's address and through the forwarded port.
-    assert!(get(&format!("{ip}:80")).contains("hello-from-pod"));
+    assert!(get_when_up(&format!("{ip}:80")).contains("hello-from-pod"));
     assert!(get(&format!("127.0.0.1:{port}")).contains("hello-from-pod"));
     // From another pod on the default network; it gets its own address,
     // a default route, and /etc/hosts naming it.
