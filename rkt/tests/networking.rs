@@ -194,6 +194,13 @@ fn the_default_network_as_typed_with_ports_and_teardown() {
     // From the host, at the pod's address and through the forwarded port.
     assert!(get_when_up(&format!("{ip}:80")).contains("hello-from-pod"));
     assert!(get(&format!("127.0.0.1:{port}")).contains("hello-from-pod"));
+    // rkt enter joins the pod's network namespace; JSON status lists it.
+    let entered = env.rkt(&["enter", &uuid, "/bin/sh", "-c", "cat /proc/net/dev"]);
+    assert!(stdout(&entered).contains("eth0:"), "{}", stdout(&entered));
+    let json: serde_json::Value =
+        serde_json::from_slice(&env.rkt(&["status", "--format=json", &uuid]).stdout).unwrap();
+    assert_eq!(json["networks"][0]["netName"], "default");
+    assert_eq!(json["networks"][0]["ip"], ip.as_str());
     // From another pod on the default network; it gets its own address,
     // a default route, and /etc/hosts naming it.
     let client = support::pods::busybox(&env);
