@@ -307,6 +307,38 @@ fn none_restricted_user_and_several_networks() {
         both.contains("10.213.0.") && both.contains("172.16.28."),
         "{both}"
     );
+    // macvlan, on a master made here (a veth pair: this kernel has no
+    // dummy links, and no ipvlan).
+    struct Link(&'static str);
+    impl Drop for Link {
+        fn drop(&mut self) {
+            let _ = Command::new("ip").args(["link", "del", self.0]).status();
+        }
+    }
+    let made = Command::new("ip")
+        .args([
+            "link", "add", "rktmv0", "type", "veth", "peer", "name", "rktmv1",
+        ])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let _master = Link("rktmv0");
+    assert!(
+        Command::new("ip")
+            .args(["link", "set", "rktmv0", "up"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    fs::write(
+        net_d.join("20-mv.conf"),
+        json!({"cniVersion": "0.4.0", "name": "mv", "type": "macvlan", "master": "rktmv0",
+               "ipam": {"type": "host-local", "subnet": "10.213.2.0/24"}})
+        .to_string(),
+    )
+    .unwrap();
+    let mv = show(&["--net=mv"]);
+    assert!(mv.contains("10.213.2.") && mv.contains("172.31."), "{mv}");
     assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
     // The bridge plugin leaves its bridge; it is this test's to remove.
     let _ = Command::new("ip")
