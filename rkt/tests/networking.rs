@@ -435,6 +435,9 @@ fn bad_networks_are_refused_with_nothing_left() {
     all.insert(3, "--port=http:18082");
     let err = one_line_error(&env.rkt(&all));
     assert!(err.contains("--net=host"), "{err}");
+    all[2] = "--stage1-name=coreos.com/rkt/stage1-fly-rs";
+    let err = one_line_error(&env.rkt(&all));
+    assert!(err.contains("fly shares the host's"), "{err}");
     // A malformed file in net.d is named.
     fs::write(net_d.join("50-broken.conf"), "{ not json").unwrap();
     refused(&["--net=default"], "50-broken.conf");

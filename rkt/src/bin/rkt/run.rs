@@ -266,6 +266,9 @@ pub fn prepare(settings: &Settings, args: &Args, prepare_only: bool) -> anyhow::
         fetcher: &fetcher,
     };
     let check_run = |apps: usize, fly: bool| {
+        if fly && !args.port.is_empty() {
+            return Err("--port forwards into a pod's own network; fly shares the host's".into());
+        }
         args.pod
             .check_for(apps, fly, settings)
             .map_err(|e| e.to_string())
