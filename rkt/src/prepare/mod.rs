@@ -432,6 +432,8 @@ pub fn prepare(
     prepare_only: bool,
 ) -> Result<Prepared> {
     let (store, fetcher) = (at.store, at.fetcher);
+    // No image chosen here is removed before the pod records it.
+    let _pinned = store.pin_for_pod()?;
     if args.pod_manifest.is_some() && !args.apps.is_empty() {
         refuse!("--pod-manifest runs the pod it describes; give no images with it");
     }

@@ -162,13 +162,34 @@ impl ImageStore {
         self.lock_file(&self.root.join(format!("{name}.lock")))
     }
 
-    fn lock_file(&self, path: &Path) -> Result<File, StoreError> {
-        let f = File::options()
+    /// Held, shared, by whoever makes a pod refer to stored images, from
+    /// choosing them until the pod directory records them; image removal
+    /// ([`Self::lock_removals`]) waits for it, so no image is removed in
+    /// between (pods on disk are what removal spares).
+    pub fn pin_for_pod(&self) -> Result<File, StoreError> {
+        let path = self.root.join("pods.lock");
+        let f = self.open_lock(&path)?;
+        f.lock_shared().map_err(io_at(&path))?;
+        Ok(f)
+    }
+
+    /// Held by image removal (`rkt image rm`, `rkt image gc`) while it
+    /// decides what pods use and removes the rest.
+    pub fn lock_removals(&self) -> Result<File, StoreError> {
+        self.lock_file(&self.root.join("pods.lock"))
+    }
+
+    fn open_lock(&self, path: &Path) -> Result<File, StoreError> {
+        File::options()
             .create(true)
             .truncate(false)
             .write(true)
             .open(path)
-            .map_err(io_at(path))?;
+            .map_err(io_at(path))
+    }
+
+    fn lock_file(&self, path: &Path) -> Result<File, StoreError> {
+        let f = self.open_lock(path)?;
         f.lock().map_err(io_at(path))?;
         Ok(f)
     }
@@ -366,6 +387,27 @@ mod tests {
             tree_at(root, "ab12"),
             Path::new("/var/lib/rkt/cas/tree/sha512-ab12")
         );
+    }
+
+    #[test]
+    fn removal_waits_for_pods_being_prepared() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(tmp.path()).unwrap();
+        let pinned = store.pin_for_pod().unwrap();
+        // Several pods may be prepared at once.
+        let other = store.pin_for_pod().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let data = tmp.path().to_path_buf();
+        let remover = std::thread::spawn(move || {
+            let store = ImageStore::open(&data).unwrap();
+            let _removing = store.lock_removals().unwrap();
+            tx.send(()).unwrap();
+        });
+        let wait = std::time::Duration::from_millis(200);
+        assert!(rx.recv_timeout(wait).is_err(), "removal did not wait");
+        drop((pinned, other));
+        assert!(rx.recv_timeout(wait * 25).is_ok());
+        remover.join().unwrap();
     }
 
     #[test]

@@ -204,6 +204,7 @@ pub fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
     match command {
         Command::List(a) => list(&store, a),
         Command::Rm { images } => {
+            let _removing = store.lock_removals()?;
             let in_use = Pods::open(&settings.data_dir)?.images_in_use()?;
             let mut failures: Vec<anyhow::Error> = Vec::new();
             for given in &images {
@@ -246,7 +247,9 @@ pub fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
                 .with_context(|| format!("invalid --grace-period {grace_period:?}"))?;
             let cutoff = now_nanos() - grace.as_nanos() as i64;
             // What a pod refers to stays, however long unused: a running
-            // app's root, or the stage1 that gc needs for its pod.
+            // app's root, or the stage1 that gc needs for its pod; and
+            // pods being prepared record theirs first.
+            let _removing = store.lock_removals()?;
             let in_use = Pods::open(&settings.data_dir)?.images_in_use()?;
             for r in store.records()? {
                 if r.last_used < cutoff && !in_use.contains_key(&r.hash()) {
