@@ -35,18 +35,7 @@ fn rsa_signer(env: &Env) {
         .unwrap();
     let key = env.path("go.pub.asc");
     fs::write(&key, &public.stdout).unwrap();
-    let out = env.rkt(&[
-        "trust",
-        "--skip-fingerprint-review",
-        "--prefix",
-        NAME,
-        key.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    env.trust_key(NAME, &key);
 }
 
 /// A binary signature of `file` whose RSA value has fewer than 2048 bits

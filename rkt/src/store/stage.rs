@@ -53,8 +53,15 @@ impl Stage {
             }
             let alive = File::open(path.join("lock")).is_ok_and(|f| f.try_lock().is_err());
             if !alive {
-                fs::remove_dir_all(&path).map_err(io_at(&path))?;
-                removed += 1;
+                // A fetch that just ended removes its own stage (without
+                // the store's lock): gone by now is as good as removed.
+                match fs::remove_dir_all(&path) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    other => {
+                        other.map_err(io_at(&path))?;
+                        removed += 1;
+                    }
+                }
             }
         }
         Ok(removed)

@@ -117,7 +117,11 @@ impl Env {
 
     /// `rkt trust --prefix PREFIX` of the test key `who`, answering yes.
     pub fn trust(&self, prefix: &str, who: &str) {
-        let key = self.public_key(who);
+        self.trust_key(prefix, &self.public_key(who));
+    }
+
+    /// `rkt trust --prefix PREFIX KEY_FILE`, answering yes.
+    pub fn trust_key(&self, prefix: &str, key: &Path) {
         let out = self.rkt(&[
             "trust",
             "--skip-fingerprint-review",
