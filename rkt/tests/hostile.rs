@@ -12,18 +12,27 @@ use std::process::{Command, Stdio};
 use support::pods::{busybox_layout, ensure_stage1, start, stdout};
 use support::{Env, mounts_under};
 
-/// The static attack helper (tests/hostile/attack.c), built once.
+/// The static attack helper (tests/hostile/attack.c), built once per
+/// test run (the tests run in parallel: none may copy it half-written).
 fn attack_binary() -> PathBuf {
-    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("attack");
-    let src = support::repo().join("rkt/tests/hostile/attack.c");
-    let status = Command::new("cc")
-        .args(["-static", "-O", "-o"])
-        .arg(&out)
-        .arg(&src)
-        .status()
-        .expect("cc");
-    assert!(status.success(), "building {}", src.display());
-    out
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+            let out = dir.join("attack");
+            let tmp = dir.join(format!("attack.{}", std::process::id()));
+            let src = support::repo().join("rkt/tests/hostile/attack.c");
+            let status = Command::new("cc")
+                .args(["-static", "-O", "-o"])
+                .arg(&tmp)
+                .arg(&src)
+                .status()
+                .expect("cc");
+            assert!(status.success(), "building {}", src.display());
+            fs::rename(&tmp, &out).unwrap();
+            out
+        })
+        .clone()
 }
 
 /// An image of busybox and the attack helper, `app` its manifest's app,
@@ -466,7 +475,8 @@ fn an_app_cannot_trace_an_entered_command() {
     ]);
     assert!(
         stdout(&entered).contains("done"),
-        "{}",
+        "{}: {}",
+        entered.status,
         String::from_utf8_lossy(&entered.stderr)
     );
     assert!(env.rkt(&["stop", &uuid]).status.success());
