@@ -170,8 +170,17 @@ fn leftovers(uuids: &[String]) -> Vec<String> {
     left
 }
 
-fn uuid_of(env: &Env, file: &Path) -> String {
-    let _ = env;
+/// The UUIDs of the pods `rkt list` shows.
+fn pod_uuids(env: &Env) -> Vec<String> {
+    stdout(&env.rkt(&["list", "--no-legend", "--full"]))
+        .lines()
+        .filter_map(|l| l.split('\t').next())
+        .filter(|u| !u.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn uuid_of(file: &Path) -> String {
     fs::read_to_string(file).unwrap().trim().to_string()
 }
 
@@ -243,10 +252,7 @@ fn the_default_network_as_typed_with_ports_and_teardown() {
     let _ = pod.child.wait();
     assert!(get(&format!("127.0.0.1:{port}")).starts_with("error"));
     assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
-    let all: Vec<String> = stdout(&env.rkt(&["list", "--no-legend", "--full"]))
-        .lines()
-        .map(|l| l.split('\t').next().unwrap().to_string())
-        .collect();
+    let all = pod_uuids(&env);
     assert!(all.is_empty(), "{all:?}");
     assert_eq!(leftovers(&[uuid]), Vec::<String>::new());
     assert_eq!(mounts_under(env.tmp.path()), 0);
@@ -443,11 +449,7 @@ fn bad_networks_are_refused_with_nothing_left() {
     refused(&["--net=default"], "50-broken.conf");
     fs::remove_file(net_d.join("50-broken.conf")).unwrap();
 
-    let uuids: Vec<String> = stdout(&env.rkt(&["list", "--no-legend", "--full"]))
-        .lines()
-        .map(|l| l.split('\t').next().unwrap().to_string())
-        .filter(|u| !u.is_empty())
-        .collect();
+    let uuids = pod_uuids(&env);
     assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
     assert_eq!(leftovers(&uuids), Vec::<String>::new());
     assert_eq!(mounts_under(env.tmp.path()), 0);
@@ -513,7 +515,7 @@ fn many_pods_at_once_and_crashes_leak_nothing() {
     distinct.dedup();
     assert_eq!(distinct.len(), 20, "{addresses:?}");
     let mut uuids: Vec<String> = (0..20)
-        .map(|i| uuid_of(&env, &env.path(&format!("u{i}"))))
+        .map(|i| uuid_of(&env.path(&format!("u{i}"))))
         .collect();
     // 50 pods one after another.
     for i in 0..50 {
@@ -524,7 +526,7 @@ fn many_pods_at_once_and_crashes_leak_nothing() {
                 .success(),
             "cycle {i}"
         );
-        uuids.push(uuid_of(&env, &env.path("cycle")));
+        uuids.push(uuid_of(&env.path("cycle")));
         if i % 10 == 9 {
             assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
         }
