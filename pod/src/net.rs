@@ -72,9 +72,8 @@ pub fn find_plugin(kind: &str, path: &[PathBuf]) -> Result<PathBuf, String> {
         })
 }
 
-/// Checks that every plugin `nets` use (and `loopback`) is in `path`.
+/// Checks that every plugin `nets` use is in `path`.
 pub fn check_plugins(nets: &[Network], path: &[PathBuf]) -> Result<(), String> {
-    find_plugin("loopback", path)?;
     for net in nets {
         for p in net.list["plugins"].as_array().into_iter().flatten() {
             find_plugin(p["type"].as_str().unwrap_or_default(), path)

@@ -273,19 +273,25 @@ fn none_restricted_user_and_several_networks() {
             "--exec=/bin/sh",
             "--",
             "-c",
-            "cat /proc/net/dev; ip route",
+            "cat /proc/net/dev; echo ==; ip route; ip addr show lo",
         ]);
         let out = run(&env, &args);
         assert!(out.status.success(), "{net:?}: {}", one_line_error(&out));
         stdout(&out)
     };
     let interfaces = |text: &str| -> Vec<String> {
+        // /proc/net/dev's lines: "  eth0: counters..."
         text.lines()
+            .take_while(|l| *l != "==")
             .filter_map(|l| l.split_once(':').map(|(n, _)| n.trim().to_string()))
             .filter(|n| !n.contains(' ') && !n.is_empty() && n != "Inter-")
             .collect()
     };
-    assert_eq!(interfaces(&show(&["--net=none"])), ["lo"]);
+    let none = show(&["--net=none"]);
+    assert_eq!(interfaces(&none), ["lo"]);
+    // lo is up, with its address.
+    assert!(none.contains("inet 127.0.0.1/8"), "{none}");
+    assert!(none.contains("<LOOPBACK,UP,LOWER_UP>"), "{none}");
     let restricted = show(&["--net=default-restricted"]);
     assert!(restricted.contains("172.31."), "{restricted}");
     assert!(!restricted.contains("default via"), "{restricted}");

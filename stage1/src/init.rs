@@ -6,6 +6,7 @@
 use crate::args::Args;
 use crate::cgroups::PodCgroups;
 use crate::exec::{Confinement, Placement};
+use crate::net::Ready;
 use crate::{pod_root, rootfs};
 use appc::schema::PodManifest;
 use appc::schema::pod_manifest::RuntimeApp;
@@ -45,8 +46,9 @@ pub fn run(
     confinement: &Confinement,
     cgroups: Option<&PodCgroups>,
     app_mask: &SigSet,
+    network: &mut Ready,
 ) -> u8 {
-    match supervise(args, manifest, confinement, cgroups, app_mask) {
+    match supervise(args, manifest, confinement, cgroups, app_mask, network) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("stage1: {e}");
@@ -77,6 +79,7 @@ fn supervise(
     confinement: &Confinement,
     cgroups: Option<&PodCgroups>,
     app_mask: &SigSet,
+    network: &mut Ready,
 ) -> Result<u8, String> {
     let fly = !confinement.own_root;
     let watched = handled_signals();
@@ -103,6 +106,8 @@ fn supervise(
     let mut started: Vec<Started<'_>> = Vec::new();
     for app in apps {
         let root = rootfs::prepare(args, app, fly)?;
+        network.wait()?;
+        rootfs::name_files(args, &root, fly)?;
         crate::volumes::mount_all(args, volumes, app, &root)?;
         if app.read_only_root_fs {
             rootfs::make_read_only(&root)?;
@@ -117,6 +122,8 @@ fn supervise(
             cgroup_procs,
         });
     }
+    // (A pod without apps waits too: the supervisor is not done with it.)
+    network.wait()?;
     if !args.interactive {
         // Apps read nothing from rkt's terminal unless asked to.
         let null = File::open("/dev/null").map_err(|e| format!("/dev/null: {e}"))?;

@@ -269,6 +269,14 @@ pub fn prepare(args: &Args, app: &RuntimeApp, fly: bool) -> Result<PathBuf, Stri
         )?;
     }
 
+    Ok(root_path)
+}
+
+/// The files of the app's root (mounted by [`prepare`]) that name the
+/// pod: `/etc/hostname`, `/etc/hosts`, `/etc/resolv.conf`. The latter two
+/// come from the pod's networks, once joined.
+pub fn name_files(args: &Args, root_path: &Path, fly: bool) -> Result<(), String> {
+    let root = RootDir::open(root_path)?;
     root.mkdir_all("etc")?;
     if !fly {
         // rkt's: the pod's hostname, and the mount table where tools look.
@@ -304,7 +312,7 @@ pub fn prepare(args: &Args, app: &RuntimeApp, fly: bool) -> Result<PathBuf, Stri
         }
         _ => bind_file(&root, "etc/resolv.conf", &own)?,
     }
-    Ok(root_path)
+    Ok(())
 }
 
 /// Binds `source` read-only on the file `rel` of the app's root (made

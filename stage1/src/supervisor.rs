@@ -96,18 +96,16 @@ pub fn run(args: &Args, fly: bool) -> Result<u8, String> {
     };
     // Whatever fails from here, the cgroups are removed below.
     let status = write(files.confinement(), confinement.to_record()).and_then(|()| {
-        let (joined, ports) = join_networks(args, &manifest, fly)?;
-        let netns = joined.as_ref().map(|_| net::netns::pin_path(&args.uuid));
-        let host_fds: Vec<i32> = ports.iter().map(net::Reserved::fd).collect();
+        let network = own_network(args, &manifest, fly)?;
         let started = start(
             args,
             &manifest,
             &confinement,
             cgroups.as_ref(),
             &original_mask,
-            (netns.as_deref(), &host_fds),
+            network.as_ref(),
         );
-        if let Some(Err(e)) = joined.as_ref().map(Joiner::leave) {
+        if let Some(Err(e)) = network.as_ref().map(|n| n.joiner.leave()) {
             // Left for `rkt gc`, which retries through the gc entrypoint.
             eprintln!("stage1: leaving the pod's networks: {e}");
         }
@@ -120,21 +118,29 @@ pub fn run(args: &Args, fly: bool) -> Result<u8, String> {
     status
 }
 
-/// The pod's own network namespace with the networks `--net` chose, made
-/// before anything of the pod runs (none for `--net=host` and for fly,
-/// which share the host's). The networks' DNS is the pod's resolv.conf
-/// unless `--dns` says otherwise.
-/// The host ports forwarded to the pod are held until it ends.
-fn join_networks<'a>(
+/// The pod's own network namespace and the networks `--net` chose to
+/// join in it (none for `--net=host` and for fly, which share the
+/// host's), with the host ports forwarded to the pod, held until it ends.
+struct OwnNetwork<'a> {
+    joiner: Joiner<'a>,
+    nets: Vec<pod::net::Network>,
+    ports: Vec<PortMapping>,
+    reserved: Vec<net::Reserved>,
+}
+
+/// Reserves the pod's host ports and makes its network namespace, for
+/// the init to start in; the networks are joined meanwhile (see
+/// [`join_networks`]).
+fn own_network<'a>(
     args: &'a Args,
     manifest: &PodManifest,
     fly: bool,
-) -> Result<(Option<Joiner<'a>>, Vec<net::Reserved>), String> {
+) -> Result<Option<OwnNetwork<'a>>, String> {
     if fly {
-        return Ok((None, Vec::new()));
+        return Ok(None);
     }
     let nets = match pod::net::select(&args.nets, &args.local_config.join("net.d"))? {
-        Selection::Host => return Ok((None, Vec::new())),
+        Selection::Host => return Ok(None),
         Selection::Own(nets) => nets,
     };
     let ports = port_mappings(manifest)?;
@@ -144,17 +150,28 @@ fn join_networks<'a>(
         uuid: &args.uuid,
         path: net::plugin_path(&args.local_config),
     };
-    joiner.join(&nets, &ports)?;
+    joiner.make_namespace()?;
+    Ok(Some(OwnNetwork {
+        joiner,
+        nets,
+        ports,
+        reserved,
+    }))
+}
+
+/// Joins the pod's networks (the plugins run while the init sets up) and
+/// then tells the init. The networks' DNS is the pod's resolv.conf unless
+/// `--dns` says otherwise.
+fn join_networks(args: &Args, network: &OwnNetwork<'_>, joined: net::Joined) -> Result<(), String> {
+    network.joiner.join(&network.nets, &network.ports)?;
     if args.dns.servers.is_empty()
         && let Some(text) = net::resolv_conf(&args.pod_dir)
     {
         let path = args.pod_dir.resolv_conf();
-        if let Err(e) = std::fs::write(&path, text) {
-            let _ = joiner.leave();
-            return Err(format!("{}: {e}", path.display()));
-        }
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    Ok((Some(joiner), reserved))
+    joined.tell();
+    Ok(())
 }
 
 /// The pod manifest's exposed ports (`rkt run --port`) as CNI port
@@ -200,7 +217,7 @@ fn start(
     confinement: &Confinement,
     cgroups: Option<&PodCgroups>,
     original_mask: &SigSet,
-    (netns, host_fds): (Option<&std::path::Path>, &[i32]),
+    network: Option<&OwnNetwork<'_>>,
 ) -> Result<u8, String> {
     // The supervisor's own PID namespace, for what it starts after the
     // init (network plugins when the pod ends): once the pod's init is
@@ -210,6 +227,13 @@ fn start(
     if confinement.own_root {
         unshare(CloneFlags::CLONE_NEWPID).map_err(|e| format!("new PID namespace: {e}"))?;
     }
+    let (mut ready, joined) = match network {
+        Some(_) => {
+            let (ready, joined) = net::ready_pipe()?;
+            (ready, Some(joined))
+        }
+        None => (net::Ready::now(), None),
+    };
     let supervisor = nix::unistd::getpid();
     // SAFETY: stage1 is single-threaded; the child only runs the init.
     let child = match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
@@ -229,18 +253,28 @@ fn start(
             // Nor do the host ports held for it, nor the way back to the
             // host's PID namespace.
             drop(host_pids);
-            for fd in host_fds {
-                let _ = nix::unistd::close(*fd);
+            drop(joined);
+            for held in network.iter().flat_map(|n| &n.reserved) {
+                let _ = nix::unistd::close(held.fd());
             }
-            if let Some(Err(e)) = netns.map(net::netns::enter) {
+            let netns = network.map(|_| net::netns::pin_path(&args.uuid));
+            if let Some(Err(e)) = netns.as_deref().map(net::netns::enter) {
                 eprintln!("stage1: {e}");
                 std::process::exit(254);
             }
-            let code = crate::init::run(args, manifest, confinement, cgroups, original_mask);
+            let code = crate::init::run(
+                args,
+                manifest,
+                confinement,
+                cgroups,
+                original_mask,
+                &mut ready,
+            );
             std::process::exit(i32::from(code))
         }
         ForkResult::Parent { child } => child,
     };
+    drop(ready);
     INIT_PID.store(child.as_raw(), Ordering::SeqCst);
     if confinement.own_root
         && let Err(e) = nix::sched::setns(&host_pids, CloneFlags::CLONE_NEWPID)
@@ -268,7 +302,13 @@ fn start(
     // move of a task between v1 cgroups waits for an RCU grace period
     // (milliseconds), which this way overlaps the init's work. (Apps join
     // their own cgroups themselves.)
-    if let Some(Err(e)) = cgroups.map(|c| c.adopt(child.as_raw())) {
+    let set_up = cgroups
+        .map_or(Ok(()), |c| c.adopt(child.as_raw()))
+        .and_then(|()| match (network, joined) {
+            (Some(network), Some(joined)) => join_networks(args, network, joined),
+            _ => Ok(()),
+        });
+    if let Err(e) = set_up {
         let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
         let _ = waitpid(child, None);
         return Err(e);

@@ -1,6 +1,6 @@
 //! Pod networking with CNI, done by the supervisor in the host's
 //! namespaces: a network namespace is made and pinned (see [`netns`]),
-//! `lo` brought up, then each network `--net` chose (see `pod::net`) is
+//! its `lo` up, then each network `--net` chose (see `pod::net`) is
 //! joined by running its plugins (see [`plugin`]), and left again (CNI
 //! DEL, last joined first) when the pod ends, or by the gc entrypoint
 //! after a crash. What each join gave is recorded in the pod directory
@@ -8,9 +8,12 @@
 
 pub mod netns;
 pub mod plugin;
+mod ready;
+
+pub use ready::{Joined, Ready, ready_pipe};
 
 use pod::PodDir;
-use pod::net::{self as config, Network, read_record, records};
+use pod::net::{Network, read_record, records};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
@@ -120,16 +123,23 @@ impl Joiner<'_> {
         }
     }
 
-    /// Makes the pod's network namespace and joins `nets` in order (the
-    /// first as `eth0`); `ports` go to the first network whose plugins
-    /// take port mappings. On failure, everything done is undone.
-    pub fn join(&self, nets: &[Network], ports: &[PortMapping]) -> Result<(), String> {
+    /// Makes the pod's network namespace (recorded in the pod directory
+    /// before anything else, so that leaving finds it).
+    pub fn make_namespace(&self) -> Result<(), String> {
         let pin = netns::pin_path(self.uuid);
         netns::create(&pin)?;
-        let recorded = std::fs::write(self.pod_dir.netns(), pin.display().to_string())
-            .map_err(|e| format!("{}: {e}", self.pod_dir.netns().display()));
-        let joined = recorded.and_then(|()| self.join_all(&pin, nets, ports));
-        if let Err(e) = joined {
+        std::fs::write(self.pod_dir.netns(), pin.display().to_string()).map_err(|e| {
+            let _ = netns::remove(&pin);
+            format!("{}: {e}", self.pod_dir.netns().display())
+        })
+    }
+
+    /// Joins `nets` in order (the first as `eth0`) in the namespace
+    /// [`Self::make_namespace`] made; `ports` go to the first network
+    /// whose plugins take port mappings. On failure, everything done,
+    /// the namespace included, is undone.
+    pub fn join(&self, nets: &[Network], ports: &[PortMapping]) -> Result<(), String> {
+        if let Err(e) = self.join_all(&netns::pin_path(self.uuid), nets, ports) {
             if let Err(undo) = self.leave() {
                 eprintln!("stage1: undoing the pod's networking: {undo}");
             }
@@ -140,8 +150,6 @@ impl Joiner<'_> {
 
     fn join_all(&self, pin: &Path, nets: &[Network], ports: &[PortMapping]) -> Result<(), String> {
         let _lock = host_lock()?;
-        let lo = json!({"cniVersion": config::CNI_VERSION, "name": "lo", "type": "loopback"});
-        plugin::run(&self.call("ADD", pin, "lo", ""), &lo)?;
         let dir = self.pod_dir.networks();
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let mut ports_left = ports;

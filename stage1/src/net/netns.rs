@@ -5,6 +5,7 @@
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::sched::{CloneFlags, setns, unshare};
 use std::fs::File;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// Where pod `uuid`'s namespace is pinned.
@@ -12,9 +13,9 @@ pub fn pin_path(uuid: &str) -> PathBuf {
     Path::new("/run/netns").join(format!("rkt-{uuid}"))
 }
 
-/// A new network namespace, pinned at `pin`, without this process
-/// staying in it. (stage1's supervisor is single-threaded here, so its
-/// own namespace can be switched and back.)
+/// A new network namespace, pinned at `pin`, with its loopback up,
+/// without this process staying in it. (stage1's supervisor is
+/// single-threaded here, so its own namespace can be switched and back.)
 pub fn create(pin: &Path) -> Result<(), String> {
     let err = |what: &str, e: &dyn std::fmt::Display| format!("{what} {}: {e}", pin.display());
     if let Some(dir) = pin.parent() {
@@ -36,7 +37,8 @@ pub fn create(pin: &Path) -> Result<(), String> {
             MsFlags::MS_BIND,
             None::<&str>,
         )
-        .map_err(|e| err("pinning the network namespace at", &e));
+        .map_err(|e| err("pinning the network namespace at", &e))
+        .and_then(|()| loopback_up());
         setns(&host, CloneFlags::CLONE_NEWNET)
             .map_err(|e| format!("back to the host's network namespace: {e}"))?;
         pinned
@@ -45,6 +47,39 @@ pub fn create(pin: &Path) -> Result<(), String> {
         let _ = std::fs::remove_file(pin);
     }
     made
+}
+
+/// Brings up `lo` in this process's network namespace (the kernel gives
+/// it 127.0.0.1 and ::1 as it goes up), as rkt did itself: one ioctl
+/// rather than the loopback plugin's process.
+fn loopback_up() -> Result<(), String> {
+    let err = |what: &str| {
+        format!(
+            "bringing up lo: {what}: {}",
+            std::io::Error::last_os_error()
+        )
+    };
+    // SAFETY: plain socket and ioctl calls on a zeroed ifreq that names
+    // "lo"; the descriptor is owned (and closed) right away.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(err("socket"));
+        }
+        let sock = OwnedFd::from_raw_fd(fd);
+        let mut req: libc::ifreq = std::mem::zeroed();
+        for (dst, src) in req.ifr_name.iter_mut().zip(b"lo") {
+            *dst = *src as libc::c_char;
+        }
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) < 0 {
+            return Err(err("SIOCGIFFLAGS"));
+        }
+        req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) < 0 {
+            return Err(err("SIOCSIFFLAGS"));
+        }
+    }
+    Ok(())
 }
 
 /// Moves this process into the namespace pinned at `pin`.
