@@ -14,6 +14,7 @@ packages=(
   bc time                                 # benchmarks: arithmetic, peak RSS
   openssl                                 # test certificate authorities
   containernetworking-plugins iptables    # pod networks (CNI plugins, masquerading, ports)
+  umoci                                   # docker2aci: the unpacked tree compared with ours
 )
 
 missing=()

@@ -1,2 +1,24 @@
-//! Docker/OCI image to ACI conversion. Not implemented yet; see the
-//! project's issues.
+//! Docker and OCI images to App Container Images (ACIs).
+//!
+//! - [`source`]: an image's files, from an OCI layout directory or a tar
+//!   archive read in place.
+//! - [`image`]: finding the image (docker save, classic or current; OCI
+//!   layouts and indexes) and its layers.
+//! - [`layer`]: one layer's stream: digest checked, decompressed, names
+//!   kept inside the root.
+//! - [`squash`]: the layers squashed into one ACI.
+//! - [`mapping`]: the image manifest from the image's configuration.
+//! - [`convert`]: all of it, into an ACI file.
+
+pub mod convert;
+pub mod digest;
+pub mod error;
+pub mod image;
+pub mod layer;
+pub mod mapping;
+pub mod reference;
+pub mod source;
+pub mod squash;
+
+pub use convert::{Compression, Options, convert};
+pub use error::Error;

@@ -6,6 +6,7 @@
 //!   computes its image ID (SHA-512 of the uncompressed tar).
 //! - [`layout`]: validates an image layout directory.
 //! - [`build`]: writes an ACI from a layout, reproducibly.
+//! - [`pgzip`]: gzip on all cores, for writing ACIs.
 
 pub mod archive;
 pub mod build;
@@ -13,7 +14,7 @@ pub mod extract;
 pub mod filetype;
 pub mod layout;
 mod path;
-mod pgzip;
+pub mod pgzip;
 mod sha512_reader;
 
 pub use archive::{ArchiveInfo, manifest_from_archive, validate_archive};

@@ -15,7 +15,7 @@ const BLOCK: usize = 1 << 20;
 type Job = (u64, Vec<u8>);
 type Done = (u64, io::Result<Vec<u8>>);
 
-pub(crate) struct ParallelGzWriter<W: Write> {
+pub struct ParallelGzWriter<W: Write> {
     out: W,
     block: Vec<u8>,
     jobs: Option<Sender<Job>>,
@@ -34,7 +34,7 @@ fn compress(block: &[u8], level: flate2::Compression) -> io::Result<Vec<u8>> {
 }
 
 impl<W: Write> ParallelGzWriter<W> {
-    pub(crate) fn new(out: W, level: flate2::Compression) -> Self {
+    pub fn new(out: W, level: flate2::Compression) -> Self {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let (jobs, job_rx) = channel::<Job>();
         let job_rx = Arc::new(Mutex::new(job_rx));
@@ -97,7 +97,7 @@ impl<W: Write> ParallelGzWriter<W> {
     }
 
     /// Compresses what is left, writes everything, and returns the output.
-    pub(crate) fn finish(mut self) -> io::Result<W> {
+    pub fn finish(mut self) -> io::Result<W> {
         if !self.block.is_empty() || self.next_submit == 0 {
             self.submit()?;
         }

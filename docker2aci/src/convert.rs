@@ -1,0 +1,106 @@
+//! One conversion: find the image, map its manifest, squash its layers
+//! into an ACI written beside its final name and renamed into place (a
+//! failed conversion leaves no partial ACI).
+
+use crate::error::{Error, Result};
+use crate::image::{self, Platform};
+use crate::reference::Reference;
+use crate::source::Source;
+use crate::{mapping, squash};
+use appc::aci::pgzip::ParallelGzWriter;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Which image of the source (`NAME[:TAG]`), when it holds several.
+    pub image: Option<String>,
+    /// The platform to pick from an index.
+    pub platform: Platform,
+    pub compression: Compression,
+    /// The ACI file, or a directory for it; the current directory and
+    /// the reference's file name (`library-busybox-latest.aci`) by default.
+    pub output: Option<PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            image: None,
+            platform: Platform::host(),
+            compression: Compression::Gzip,
+            output: None,
+        }
+    }
+}
+
+/// What a conversion made.
+#[derive(Debug)]
+pub struct Converted {
+    pub path: PathBuf,
+    pub manifest: appc::schema::ImageManifest,
+}
+
+/// Converts the image in `input` (a docker save or OCI archive, or an
+/// OCI layout directory) into a squashed ACI.
+pub fn convert(input: &Path, opts: &Options) -> Result<Converted> {
+    let src = Source::open(input)?;
+    let image = image::find(&src, opts.image.as_deref(), &opts.platform)?;
+    let reference = match &image.reference {
+        Some(r) => r.clone(),
+        None => unnamed(input)?,
+    };
+    let original = opts.image.clone().unwrap_or_else(|| reference.to_string());
+    let manifest = mapping::manifest(&image, &reference, &original)?;
+    let json = manifest
+        .to_json()
+        .map_err(|e| Error::Bad(format!("the converted manifest: {e}")))?;
+    let path = match &opts.output {
+        Some(p) if p.is_dir() => p.join(reference.file_name()),
+        Some(p) => p.clone(),
+        None => PathBuf::from(reference.file_name()),
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".docker2aci-")
+        .tempfile_in(&dir)
+        .map_err(|e| Error::io(format!("a temporary file in {}", dir.display()), e))?;
+    let file = BufWriter::with_capacity(1 << 20, tmp.as_file());
+    let werr = |e| Error::io(path.display(), e);
+    let mut file = match opts.compression {
+        Compression::None => squash::write(&src, &image.layers, json.as_bytes(), file)?,
+        Compression::Gzip => {
+            let gz = ParallelGzWriter::new(file, flate2::Compression::default());
+            squash::write(&src, &image.layers, json.as_bytes(), gz)?
+                .finish()
+                .map_err(werr)?
+        }
+    };
+    file.flush().map_err(werr)?;
+    drop(file);
+    tmp.persist(&path).map_err(|e| werr(e.error))?;
+    Ok(Converted { path, manifest })
+}
+
+/// A name for an image its source does not name: the file's, `latest`.
+fn unnamed(input: &Path) -> Result<Reference> {
+    let stem = input
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let stem: String = stem
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let stem = stem.trim_matches('-');
+    Reference::parse(if stem.is_empty() { "image" } else { stem })
+}
