@@ -9,6 +9,7 @@ use crate::source::Source;
 use crate::{mapping, squash};
 use appc::aci::pgzip::ParallelGzWriter;
 use std::io::{BufWriter, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +88,8 @@ pub fn convert(input: &Path, opts: &Options) -> Result<Converted> {
     };
     file.flush().map_err(werr)?;
     drop(file);
+    // A temporary file is private; the ACI is not.
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644)).map_err(werr)?;
     tmp.persist(&path).map_err(|e| werr(e.error))?;
     Ok(Converted { path, manifest })
 }
