@@ -210,19 +210,15 @@ pub fn write<W: Write>(src: &Source, layers: &[Layer], manifest: &[u8], out: W) 
     let plan = plan(src, layers)?;
     let mut tar = tar::Builder::new(out);
     let werr = |e: std::io::Error| Error::io("writing the ACI", e);
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(tar::EntryType::Regular);
-    h.set_mode(0o644);
+    let mut h = fresh_header(tar::EntryType::Regular, 0o644);
     h.set_size(manifest.len() as u64);
     tar.append_data(&mut h, "manifest", manifest)
         .map_err(werr)?;
 
-    let mut h = plan.root.clone().unwrap_or_else(|| {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Directory);
-        h.set_mode(0o755);
-        h
-    });
+    let mut h = plan
+        .root
+        .clone()
+        .unwrap_or_else(|| fresh_header(tar::EntryType::Directory, 0o755));
     tar.append_data(&mut h, "rootfs", std::io::empty())
         .map_err(werr)?;
 
@@ -313,14 +309,28 @@ fn rootfs_name(path: &[u8]) -> std::path::PathBuf {
     std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&name))
 }
 
+/// A header of our own: root's, at time 0.
+fn fresh_header(kind: tar::EntryType, mode: u32) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(mode);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    h.set_size(0);
+    h
+}
+
 /// A header for the output: the entry's mode, owner, time and device.
 fn copy_header(from: &tar::Header, kind: tar::EntryType) -> Result<tar::Header> {
     let bad_header = |e: std::io::Error| Error::Bad(format!("a layer entry's header: {e}"));
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(kind);
     h.set_mode(from.mode().map_err(bad_header)? & 0o7777);
-    h.set_uid(from.uid().map_err(bad_header)?);
-    h.set_gid(from.gid().map_err(bad_header)?);
+    // Empty owner fields (some writers leave them so) read as root, as
+    // Go's archive/tar (the reference's) reads them.
+    h.set_uid(from.uid().unwrap_or(0));
+    h.set_gid(from.gid().unwrap_or(0));
     h.set_mtime(from.mtime().unwrap_or(0));
     h.set_size(0);
     if matches!(kind, tar::EntryType::Char | tar::EntryType::Block) {

@@ -1,0 +1,124 @@
+//! A Docker image (an OCI layout of busybox-static with the Dockerfile
+//! settings people use: ENTRYPOINT, CMD, ENV, WORKDIR, USER, EXPOSE,
+//! VOLUME) converted by docker2aci and run by `rkt run`: the app runs as
+//! the image says. Needs root (as CI runs); skipped otherwise.
+
+mod support;
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use support::pods::{ensure_stage1, run, stdout};
+use support::{Env, one_line_error};
+
+fn sha256(data: &[u8]) -> String {
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn blob(layout: &Path, data: &[u8]) -> serde_json::Value {
+    let hex = sha256(data);
+    let dir = layout.join("blobs/sha256");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(&hex), data).unwrap();
+    json!({"digest": format!("sha256:{hex}"), "size": data.len()})
+}
+
+/// Two layers: busybox and its applets, then /srv owned by the app's
+/// user with a file in it.
+fn layout(dir: &Path) {
+    let mut base = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Directory);
+    h.set_mode(0o755);
+    h.set_size(0);
+    base.append_data(&mut h, "bin", std::io::empty()).unwrap();
+    base.append_path_with_name("/bin/busybox", "bin/busybox")
+        .unwrap();
+    for applet in ["sh", "id", "pwd", "cat", "echo"] {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_mode(0o777);
+        h.set_size(0);
+        base.append_link(&mut h, format!("bin/{applet}"), "busybox")
+            .unwrap();
+    }
+    let base = base.into_inner().unwrap();
+    let mut app = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Directory);
+    h.set_mode(0o755);
+    h.set_uid(1000);
+    h.set_gid(1000);
+    h.set_size(0);
+    app.append_data(&mut h, "srv", std::io::empty()).unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o644);
+    h.set_size(6);
+    app.append_data(&mut h, "srv/motto", &b"docker"[..])
+        .unwrap();
+    let app = app.into_inner().unwrap();
+
+    let layers: Vec<serde_json::Value> = [&base, &app]
+        .iter()
+        .map(|l| {
+            let mut d = blob(dir, l);
+            d["mediaType"] = json!("application/vnd.oci.image.layer.v1.tar");
+            d
+        })
+        .collect();
+    let config = json!({"architecture": "amd64", "os": "linux",
+        "config": {"Entrypoint": ["/bin/sh", "-c"],
+                   "Cmd": ["echo \"$GREETING from $(pwd) as $(id -u):$(id -g), motto $(cat motto)\""],
+                   "Env": ["PATH=/bin", "GREETING=hello"], "WorkingDir": "/srv", "User": "1000:1000",
+                   "ExposedPorts": {"80/tcp": {}}, "Volumes": {"/data": {}}},
+        "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{}", sha256(&base)), format!("sha256:{}", sha256(&app))]}});
+    let mut config_desc = blob(dir, &serde_json::to_vec(&config).unwrap());
+    config_desc["mediaType"] = json!("application/vnd.oci.image.config.v1+json");
+    let manifest = json!({"schemaVersion": 2, "config": config_desc, "layers": layers});
+    let mut desc = blob(dir, &serde_json::to_vec(&manifest).unwrap());
+    desc["mediaType"] = json!("application/vnd.oci.image.manifest.v1+json");
+    desc["annotations"] = json!({"org.opencontainers.image.ref.name": "example.com/greeter:1.0"});
+    std::fs::write(
+        dir.join("index.json"),
+        serde_json::to_vec(&json!({"schemaVersion": 2, "manifests": [desc]})).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+}
+
+#[test]
+fn a_converted_docker_image_runs_as_its_config_says() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let dir = env.path("greeter");
+    layout(&dir);
+    let opts = docker2aci::Options {
+        output: Some(env.path("")),
+        ..Default::default()
+    };
+    let done = docker2aci::convert(&dir, &opts).unwrap();
+    assert_eq!(done.path, env.path("greeter-1.0.aci"));
+    let aci = done.path.to_str().unwrap();
+    let out = run(&env, &[aci]);
+    assert!(out.status.success(), "{}", one_line_error(&out));
+    assert_eq!(stdout(&out), "hello from /srv as 1000:1000, motto docker\n");
+    // The image's volume is there (an empty one, as rkt makes it) and
+    // the name is the converted one.
+    let out = run(
+        &env,
+        &[
+            "example.com/greeter:1.0",
+            "--exec=/bin/sh",
+            "--",
+            "-c",
+            "test -d /data && echo data",
+        ],
+    );
+    assert!(out.status.success(), "{}", one_line_error(&out));
+    assert_eq!(stdout(&out), "data\n");
+}
