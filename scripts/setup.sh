@@ -15,6 +15,7 @@ packages=(
   openssl                                 # test certificate authorities
   containernetworking-plugins iptables    # pod networks (CNI plugins, masquerading, ports)
   umoci                                   # docker2aci: the unpacked tree compared with ours
+  skopeo docker-registry apache2-utils    # docker2aci: images pushed to a local registry (htpasswd)
 )
 
 missing=()

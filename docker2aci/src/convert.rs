@@ -5,6 +5,7 @@
 use crate::error::{Error, Result};
 use crate::image::{self, Platform};
 use crate::reference::Reference;
+use crate::registry::{self, RemoteOptions};
 use crate::source::Source;
 use crate::{mapping, squash};
 use appc::aci::pgzip::ParallelGzWriter;
@@ -46,18 +47,51 @@ impl Default for Options {
 pub struct Converted {
     pub path: PathBuf,
     pub manifest: appc::schema::ImageManifest,
+    /// The digest of the image's manifest, where it has one.
+    pub manifest_hash: Option<String>,
 }
 
 /// Converts the image in `input` (a docker save or OCI archive, or an
 /// OCI layout directory) into a squashed ACI.
 pub fn convert(input: &Path, opts: &Options) -> Result<Converted> {
     let src = Source::open(input)?;
-    let image = image::find(&src, opts.image.as_deref(), &opts.platform)?;
+    convert_source(&src, input, opts, opts.image.as_deref())
+}
+
+/// Pulls `reference` (`[REGISTRY/]NAME[:TAG|@DIGEST]`) from its registry
+/// and converts it.
+pub fn convert_remote(
+    reference: &str,
+    opts: &Options,
+    remote: &RemoteOptions,
+) -> Result<Converted> {
+    let parsed = Reference::parse(reference)?;
+    let tmp = tempfile::Builder::new()
+        .prefix("docker2aci-")
+        .tempdir()
+        .map_err(|e| Error::io("a temporary directory", e))?;
+    registry::pull(&parsed, &opts.platform, remote, tmp.path())?;
+    let src = Source::open(tmp.path())?;
+    let only = Options {
+        image: None,
+        ..opts.clone()
+    };
+    convert_source(&src, tmp.path(), &only, Some(reference))
+}
+
+/// `original` is the name as the user gave it, when they did.
+fn convert_source(
+    src: &Source,
+    input: &Path,
+    opts: &Options,
+    original: Option<&str>,
+) -> Result<Converted> {
+    let image = image::find(src, opts.image.as_deref(), &opts.platform)?;
     let reference = match &image.reference {
         Some(r) => r.clone(),
         None => unnamed(input)?,
     };
-    let original = opts.image.clone().unwrap_or_else(|| reference.to_string());
+    let original = original.map_or_else(|| reference.to_string(), str::to_string);
     let manifest = mapping::manifest(&image, &reference, &original)?;
     let json = manifest
         .to_json()
@@ -78,10 +112,10 @@ pub fn convert(input: &Path, opts: &Options) -> Result<Converted> {
     let file = BufWriter::with_capacity(1 << 20, tmp.as_file());
     let werr = |e| Error::io(path.display(), e);
     let mut file = match opts.compression {
-        Compression::None => squash::write(&src, &image.layers, json.as_bytes(), file)?,
+        Compression::None => squash::write(src, &image.layers, json.as_bytes(), file)?,
         Compression::Gzip => {
             let gz = ParallelGzWriter::new(file, flate2::Compression::default());
-            squash::write(&src, &image.layers, json.as_bytes(), gz)?
+            squash::write(src, &image.layers, json.as_bytes(), gz)?
                 .finish()
                 .map_err(werr)?
         }
@@ -91,7 +125,11 @@ pub fn convert(input: &Path, opts: &Options) -> Result<Converted> {
     // A temporary file is private; the ACI is not.
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644)).map_err(werr)?;
     tmp.persist(&path).map_err(|e| werr(e.error))?;
-    Ok(Converted { path, manifest })
+    Ok(Converted {
+        path,
+        manifest,
+        manifest_hash: image.manifest_hash,
+    })
 }
 
 /// A name for an image its source does not name: the file's, `latest`.

@@ -60,7 +60,20 @@ impl Platform {
         }
     }
 
-    fn matches(&self, p: &Value) -> bool {
+    /// How an index names a platform: `linux/arm64/v8`.
+    pub fn describe(p: &Value) -> String {
+        let mut s = format!(
+            "{}/{}",
+            p["os"].as_str().unwrap_or("?"),
+            p["architecture"].as_str().unwrap_or("?")
+        );
+        if let Some(v) = p["variant"].as_str() {
+            s += &format!("/{v}");
+        }
+        s
+    }
+
+    pub fn matches(&self, p: &Value) -> bool {
         p["os"] == self.os.as_str()
             && p["architecture"] == self.arch.as_str()
             && self
@@ -354,18 +367,7 @@ fn oci_layout(src: &Source, wanted: Option<&Reference>, platform: &Platform) -> 
         let Some(found) = choices.iter().find(|d| platform.matches(&d["platform"])) else {
             let have: Vec<String> = choices
                 .iter()
-                .map(|d| {
-                    let p = &d["platform"];
-                    let mut s = format!(
-                        "{}/{}",
-                        p["os"].as_str().unwrap_or("?"),
-                        p["architecture"].as_str().unwrap_or("?")
-                    );
-                    if let Some(v) = p["variant"].as_str() {
-                        s += &format!("/{v}");
-                    }
-                    s
-                })
+                .map(|d| Platform::describe(&d["platform"]))
                 .collect();
             bad!(
                 "{}: no image for {platform} (it has {}); choose with --os/--arch",

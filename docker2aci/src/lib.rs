@@ -8,6 +8,7 @@
 //!   kept inside the root.
 //! - [`squash`]: the layers squashed into one ACI.
 //! - [`mapping`]: the image manifest from the image's configuration.
+//! - [`registry`]: an image pulled from a registry into an OCI layout.
 //! - [`convert`]: all of it, into an ACI file.
 
 pub mod convert;
@@ -17,8 +18,10 @@ pub mod image;
 pub mod layer;
 pub mod mapping;
 pub mod reference;
+pub mod registry;
 pub mod source;
 pub mod squash;
 
-pub use convert::{Compression, Options, convert};
+pub use convert::{Compression, Converted, Options, convert, convert_remote};
 pub use error::Error;
+pub use registry::RemoteOptions;

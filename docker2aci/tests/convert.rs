@@ -423,11 +423,11 @@ fn bad_input_is_refused_and_leaves_nothing() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
 
-    // Not an image at all; a registry (not yet supported) is said so.
+    // Not an image at all; not an image name.
     let junk = tmp.path().join("junk.tar");
     std::fs::write(&junk, b"not a tar file at all").unwrap();
     refused(&junk, &[], "junk.tar");
-    let out = docker2aci(&["docker://busybox"]);
+    let out = docker2aci(&["docker://Not/An:Image Name"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("registries are not supported yet"));
+    assert!(stderr(&out).contains("invalid image name"), "{}", stderr(&out));
 }

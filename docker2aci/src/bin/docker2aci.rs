@@ -1,23 +1,26 @@
 //! `docker2aci`: converts a Docker or OCI image into an ACI.
 //!
 //!     docker2aci [--image NAME[:TAG]] [--compression gzip|none] [-o PATH]
-//!                [--os OS --arch ARCH] FILE|DIR
+//!                [--os OS --arch ARCH] FILE|DIR|docker://[REGISTRY/]NAME[:TAG|@DIGEST]
+//!
+//! Credentials for a registry come from `docker login`'s config.json.
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
 use docker2aci::image::Platform;
-use docker2aci::{Compression, Options};
+use docker2aci::{Compression, Options, RemoteOptions};
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
     name = "docker2aci",
     version,
-    about = "Convert a Docker or OCI image (docker save archive, OCI archive or OCI layout) into a squashed ACI"
+    about = "Convert a Docker or OCI image (docker save archive, OCI archive, OCI layout or registry) into a squashed ACI"
 )]
 struct Cli {
-    /// The image: a `docker save` archive, an OCI archive, or an OCI
-    /// layout directory.
+    /// The image: a `docker save` archive, an OCI archive, an OCI layout
+    /// directory, or docker://[REGISTRY/]NAME[:TAG|@DIGEST].
     input: String,
     /// Which image of the input, when it holds several (NAME[:TAG]).
     #[arg(long)]
@@ -37,6 +40,15 @@ struct Cli {
     /// The architecture variant to pick (v7, v8, ...).
     #[arg(long)]
     variant: Option<String>,
+    /// Accept any TLS certificate from the registry.
+    #[arg(long)]
+    insecure_skip_verify: bool,
+    /// Use plain HTTP with a registry that does not speak HTTPS.
+    #[arg(long)]
+    insecure_allow_http: bool,
+    /// Seconds a registry connection or read may wait.
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
     /// Print what is done.
     #[arg(long)]
     debug: bool,
@@ -49,12 +61,6 @@ enum CompressionArg {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    if cli.input.starts_with("docker://") {
-        bail!(
-            "{}: registries are not supported yet; save the image to a file (docker save, skopeo copy) and convert that",
-            cli.input
-        );
-    }
     let mut platform = Platform::host();
     if let Some(os) = cli.os {
         platform.os = os;
@@ -72,8 +78,23 @@ fn run(cli: Cli) -> Result<()> {
         },
         output: cli.output,
     };
-    let input = PathBuf::from(&cli.input);
-    let done = docker2aci::convert(&input, &opts).with_context(|| cli.input.clone())?;
+    let done = match cli.input.strip_prefix("docker://") {
+        Some(name) => {
+            if opts.image.is_some() {
+                bail!("--image chooses among the images of a file; give the name in docker://NAME[:TAG]");
+            }
+            let registry = docker2aci::reference::Reference::parse(name)?.registry;
+            let remote = RemoteOptions {
+                credentials: docker2aci::registry::docker_login(&registry),
+                insecure_skip_verify: cli.insecure_skip_verify,
+                allow_http: cli.insecure_allow_http,
+                timeout: Duration::from_secs(cli.timeout),
+            };
+            docker2aci::convert_remote(name, &opts, &remote)
+        }
+        None => docker2aci::convert(&PathBuf::from(&cli.input), &opts),
+    }
+    .with_context(|| cli.input.clone())?;
     if cli.debug {
         eprintln!("converted {} as {}", cli.input, done.manifest.name.as_str());
     }
