@@ -21,6 +21,8 @@ pub mod reference;
 pub mod registry;
 pub mod source;
 pub mod squash;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use convert::{Compression, Converted, Options, convert, convert_remote};
 pub use error::Error;

@@ -369,6 +369,61 @@ fn blob_path(dir: &Path, digest: &str) -> Result<std::path::PathBuf> {
     Ok(d.join(hex))
 }
 
+fn connect<'a>(reference: &'a Reference, opts: &'a RemoteOptions) -> Result<Registry<'a>> {
+    let client = reqwest::blocking::Client::builder()
+        .connect_timeout(opts.timeout)
+        .timeout(opts.timeout)
+        .danger_accept_invalid_certs(opts.insecure_skip_verify)
+        .build()
+        .map_err(|e| Error::Bad(http_error(&e)))?;
+    Ok(Registry {
+        client,
+        reference,
+        opts,
+        scheme: Mutex::new(None),
+        auth: Mutex::new(None),
+    })
+}
+
+/// The image manifest `reference` names for `platform` (through a list
+/// or index): its bytes and media type.
+fn image_manifest(registry: &Registry<'_>, platform: &Platform) -> Result<(Vec<u8>, String)> {
+    let reference = registry.reference;
+    let wanted = reference
+        .digest
+        .clone()
+        .or(reference.tag.clone())
+        .unwrap_or_else(|| "latest".into());
+    let (body, media) = registry.manifest(&wanted)?;
+    if !LISTS.contains(&media.as_str()) {
+        return Ok((body, media));
+    }
+    let list: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let choices: Vec<&Value> = list["manifests"].as_array().into_iter().flatten().collect();
+    let Some(found) = choices.iter().find(|d| platform.matches(&d["platform"])) else {
+        let have: Vec<String> = choices
+            .iter()
+            .map(|d| Platform::describe(&d["platform"]))
+            .collect();
+        bad!(
+            "{reference}: no image for {platform} (it has {}); choose with --os/--arch",
+            have.join(", ")
+        );
+    };
+    let digest = found["digest"].as_str().unwrap_or_default().to_string();
+    crate::reference::check_digest(&digest)?;
+    registry.manifest(&digest)
+}
+
+/// The digest of the image manifest `reference` names for `platform`,
+/// asking the registry for manifests only: what a cache of converted
+/// images is keyed by.
+pub fn resolve(reference: &Reference, platform: &Platform, opts: &RemoteOptions) -> Result<String> {
+    let registry = connect(reference, opts)?;
+    let (body, _) = image_manifest(&registry, platform)?;
+    Ok(digest::sha256(&body))
+}
+
 /// Pulls `reference` into an OCI layout in `dir` (an index naming the
 /// image by its whole reference). Returns the manifest's digest.
 pub fn pull(
@@ -377,42 +432,8 @@ pub fn pull(
     opts: &RemoteOptions,
     dir: &Path,
 ) -> Result<String> {
-    let client = reqwest::blocking::Client::builder()
-        .connect_timeout(opts.timeout)
-        .timeout(opts.timeout)
-        .danger_accept_invalid_certs(opts.insecure_skip_verify)
-        .build()
-        .map_err(|e| Error::Bad(http_error(&e)))?;
-    let registry = Registry {
-        client,
-        reference,
-        opts,
-        scheme: Mutex::new(None),
-        auth: Mutex::new(None),
-    };
-    let wanted = reference
-        .digest
-        .clone()
-        .or(reference.tag.clone())
-        .unwrap_or_else(|| "latest".into());
-    let (mut body, mut media) = registry.manifest(&wanted)?;
-    if LISTS.contains(&media.as_str()) {
-        let list: Value = serde_json::from_slice(&body).unwrap_or_default();
-        let choices: Vec<&Value> = list["manifests"].as_array().into_iter().flatten().collect();
-        let Some(found) = choices.iter().find(|d| platform.matches(&d["platform"])) else {
-            let have: Vec<String> = choices
-                .iter()
-                .map(|d| Platform::describe(&d["platform"]))
-                .collect();
-            bad!(
-                "{reference}: no image for {platform} (it has {}); choose with --os/--arch",
-                have.join(", ")
-            );
-        };
-        let digest = found["digest"].as_str().unwrap_or_default().to_string();
-        crate::reference::check_digest(&digest)?;
-        (body, media) = registry.manifest(&digest)?;
-    }
+    let registry = connect(reference, opts)?;
+    let (body, media) = image_manifest(&registry, platform)?;
     let manifest_digest = digest::sha256(&body);
     let manifest: Value = serde_json::from_slice(&body)
         .map_err(|e| Error::Bad(format!("{reference}: manifest: {e}")))?;

@@ -429,5 +429,9 @@ fn bad_input_is_refused_and_leaves_nothing() {
     refused(&junk, &[], "junk.tar");
     let out = docker2aci(&["docker://Not/An:Image Name"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("invalid image name"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("invalid image name"),
+        "{}",
+        stderr(&out)
+    );
 }

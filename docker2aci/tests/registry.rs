@@ -5,17 +5,16 @@
 
 mod support;
 
+use docker2aci::testing::LocalRegistry;
 use serde_json::json;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use support::*;
 
 fn ready() -> bool {
-    let have = ["docker-registry", "skopeo", "htpasswd"]
-        .iter()
-        .all(|c| Path::new("/usr/bin").join(c).exists());
+    let have = docker2aci::testing::tools_present();
     if !have {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -26,85 +25,6 @@ fn ready() -> bool {
         );
     }
     have
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A docker-registry on 127.0.0.1, stopped (by its pid) when dropped.
-struct Registry {
-    child: Child,
-    port: u16,
-}
-
-impl Registry {
-    fn start(dir: &Path, htpasswd: Option<&Path>) -> Registry {
-        let port = free_port();
-        let auth = htpasswd.map_or(String::new(), |p| {
-            format!(
-                "auth:\n  htpasswd:\n    realm: tests\n    path: {}\n",
-                p.display()
-            )
-        });
-        let config = dir.join(format!("registry-{port}.yml"));
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n{auth}",
-                dir.join(format!("data-{port}")).display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "the registry did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Registry { child, port }
-    }
-
-    fn name(&self, repo: &str) -> String {
-        format!("127.0.0.1:{}/{repo}", self.port)
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn push(layout: &Path, tag: &str, to: &str, creds: Option<&str>, all: bool) {
-    let mut c = Command::new("skopeo");
-    c.args(["copy", "-q", "--dest-tls-verify=false"]);
-    if all {
-        c.arg("--all");
-    }
-    if let Some(creds) = creds {
-        c.args(["--dest-creds", creds]);
-    }
-    let out = c
-        .arg(format!("oci:{}:{tag}", layout.display()))
-        .arg(format!("docker://{to}"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "skopeo: {}", stderr(&out));
 }
 
 fn image(marker: &str) -> Image {
@@ -148,8 +68,8 @@ fn pulls_plain_lists_and_with_credentials() {
     let layout = tmp.path().join("layout");
     oci_layout(&layout, &image("plain"), &[Zip::Gzip], "1.0");
 
-    let open = Registry::start(tmp.path(), None);
-    push(&layout, "1.0", &open.name("tests/web:1.0"), None, false);
+    let open = LocalRegistry::start(tmp.path(), None);
+    open.push(&layout, "1.0", "tests/web:1.0", None, false);
     let url = format!("docker://{}", open.name("tests/web:1.0"));
     let o = pull(
         &["--insecure-allow-http", &url, "-o", out.to_str().unwrap()],
@@ -222,13 +142,7 @@ fn pulls_plain_lists_and_with_credentials() {
         "digest": format!("sha256:{hex}"), "size": bytes.len(), "annotations": {"org.opencontainers.image.ref.name": "2.0"}}),
         ],
     );
-    push(
-        &list_layout,
-        "2.0",
-        &open.name("tests/multi:2.0"),
-        None,
-        true,
-    );
+    open.push(&list_layout, "2.0", "tests/multi:2.0", None, true);
     let url = format!("docker://{}", open.name("tests/multi:2.0"));
     let mine = out.join("mine.aci");
     let o = pull(
@@ -281,11 +195,11 @@ fn pulls_plain_lists_and_with_credentials() {
         .output()
         .unwrap();
     std::fs::write(&htpasswd, &made.stdout).unwrap();
-    let closed = Registry::start(tmp.path(), Some(&htpasswd));
-    push(
+    let closed = LocalRegistry::start(tmp.path(), Some(&htpasswd));
+    closed.push(
         &layout,
         "1.0",
-        &closed.name("tests/private:1.0"),
+        "tests/private:1.0",
         Some("alice:secret"),
         false,
     );

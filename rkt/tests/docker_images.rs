@@ -122,3 +122,90 @@ fn a_converted_docker_image_runs_as_its_config_says() {
     assert!(out.status.success(), "{}", one_line_error(&out));
     assert_eq!(stdout(&out), "data\n");
 }
+
+#[test]
+fn rkt_fetches_and_runs_docker_images_from_a_registry() {
+    if !ensure_stage1() {
+        return;
+    }
+    if !docker2aci::testing::tools_present() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "docker-registry or skopeo missing: run scripts/setup.sh"
+        );
+        appc::testing::skipped("docker-registry or skopeo missing: rkt's docker:// tests");
+        return;
+    }
+    let env = Env::new();
+    let dir = env.path("greeter");
+    layout(&dir);
+    let registry = docker2aci::testing::LocalRegistry::start(env.tmp.path(), None);
+    registry.push(
+        &dir,
+        "example.com/greeter:1.0",
+        "tests/greeter:1.0",
+        None,
+        false,
+    );
+    registry.push(
+        &dir,
+        "example.com/greeter:1.0",
+        "tests/greeter:also",
+        None,
+        false,
+    );
+    let url = format!("docker://{}", registry.name("tests/greeter:1.0"));
+
+    // Unsigned: only with --insecure-options=image.
+    let refused = env.rkt(&["--insecure-options=http", "fetch", &url]);
+    assert_eq!(refused.status.code(), Some(254));
+    assert!(
+        one_line_error(&refused).contains("signature verification for docker images is not supported (try --insecure-options=image)"),
+        "{}",
+        one_line_error(&refused)
+    );
+    let fetched = env.rkt(&["--insecure-options=image,http", "fetch", "--full", &url]);
+    assert!(fetched.status.success(), "{}", one_line_error(&fetched));
+    let id = stdout(&fetched).trim().to_string();
+    assert!(id.starts_with("sha512-"), "{id}");
+    // Again, and under another tag of the same manifest: not converted again.
+    for (again, flags) in [
+        (url.clone(), "--pull-policy=new"),
+        (
+            format!("docker://{}", registry.name("tests/greeter:also")),
+            "--pull-policy=update",
+        ),
+    ] {
+        let out = env.rkt(&[
+            "--insecure-options=image,http",
+            "--debug",
+            "fetch",
+            "--full",
+            flags,
+            &again,
+        ]);
+        assert!(out.status.success(), "{}", one_line_error(&out));
+        assert_eq!(stdout(&out).trim(), id);
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("using image from local store"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // rkt run docker://... runs the app as the image says.
+    let out = env.rkt(&["--insecure-options=image,http", "run", "--net=host", &url]);
+    assert!(out.status.success(), "{}", one_line_error(&out));
+    assert_eq!(stdout(&out), "hello from /srv as 1000:1000, motto docker\n");
+    // Not in the registry: the registry's answer, exit 254.
+    let missing = env.rkt(&[
+        "--insecure-options=image,http",
+        "fetch",
+        &format!("docker://{}", registry.name("tests/none:1")),
+    ]);
+    assert_eq!(missing.status.code(), Some(254));
+    assert!(
+        one_line_error(&missing).contains("404 Not Found"),
+        "{}",
+        one_line_error(&missing)
+    );
+}

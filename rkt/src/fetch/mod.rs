@@ -67,6 +67,12 @@ pub enum FetchError {
     Discovery { name: String, reason: String },
     #[error("{0} is not in the store, and --pull-policy=never forbids fetching it")]
     NotInStore(String),
+    #[error(
+        "{0}: signature verification for docker images is not supported (try --insecure-options=image)"
+    )]
+    DockerUnsigned(String),
+    #[error("{image}: {reason}")]
+    Docker { image: String, reason: String },
     #[error("dependency cycle: {0}")]
     Cycle(String),
     #[error("dependency {dep} of {image}: {source}")]
@@ -90,6 +96,8 @@ pub enum ImageRef {
     File(PathBuf),
     Url(String),
     Name(AppName),
+    /// A Docker image in a registry (`docker://`), converted on fetch.
+    Docker(docker2aci::reference::Reference),
     /// An image ID (`sha512-` and at least a unique prefix): only ever
     /// looked up in the store.
     Id(String),
@@ -109,11 +117,10 @@ impl ImageRef {
             }
             return Ok(ImageRef::Id(s.to_ascii_lowercase()));
         }
-        if s.starts_with("docker://") {
-            return Err(FetchError::BadRef(
-                s.into(),
-                "docker images are not supported yet".into(),
-            ));
+        if let Some(name) = s.strip_prefix("docker://") {
+            return docker2aci::reference::Reference::parse(name)
+                .map(ImageRef::Docker)
+                .map_err(|e| FetchError::BadRef(s.into(), e.to_string()));
         }
         if let Some((scheme, rest)) = s.split_once("://") {
             return match scheme {
@@ -192,6 +199,8 @@ pub struct Fetcher<'a> {
     pub signature: Option<PathBuf>,
     pub trust_keys_from_https: bool,
     pub http: HttpClient,
+    /// `dockerAuth` credentials, by registry.
+    pub docker_auth: BTreeMap<String, crate::config::Credentials>,
     /// `--debug`: say where each image comes from, as rkt does.
     pub debug: bool,
 }
@@ -220,6 +229,7 @@ impl Fetcher<'_> {
                 self.fetch_url(url, None, None, self.signature.as_deref(), &mut stack)
             }
             ImageRef::Name(app) => self.fetch_name(app, self.signature.as_deref(), &mut stack),
+            ImageRef::Docker(reference) => self.fetch_docker(reference, &mut stack),
             ImageRef::Id(id) => {
                 self.debug(format_args!(
                     "using image from local store for image ID {id}"
@@ -455,6 +465,92 @@ impl Fetcher<'_> {
             name: app.to_string(),
             reason: "no endpoint".into(),
         }))
+    }
+
+    /// A Docker image: converted by docker2aci into a staged ACI, then
+    /// imported as any other (unsigned: `--insecure-options=image` is
+    /// required). The store remembers the conversion by the image
+    /// manifest's digest, so an image that did not change (under this
+    /// name or another) is not converted twice.
+    fn fetch_docker(
+        &self,
+        reference: &docker2aci::reference::Reference,
+        stack: &mut Vec<String>,
+    ) -> Result<ImageRecord, FetchError> {
+        let key = format!("docker://{reference}");
+        if !self.insecure.image {
+            return Err(FetchError::DockerUnsigned(key));
+        }
+        let stored_for = |remote_key: &str| -> Result<Option<ImageRecord>, FetchError> {
+            match self.store.remote(remote_key)? {
+                Some(r) => match appc::schema::types::Hash::new(&r.image_id) {
+                    Ok(id) => Ok(self.store.record(&id)?),
+                    Err(_) => Ok(None),
+                },
+                None => Ok(None),
+            }
+        };
+        let stored = stored_for(&key)?;
+        match (self.pull_policy, stored) {
+            (PullPolicy::Never, None) => return Err(FetchError::NotInStore(key)),
+            (PullPolicy::Never | PullPolicy::New, Some(rec)) => {
+                self.debug(format_args!("using image from local store for {key}"));
+                return self.used(rec);
+            }
+            _ => {}
+        }
+        let docker_err = |e: docker2aci::Error| FetchError::Docker {
+            image: key.clone(),
+            reason: e.to_string(),
+        };
+        let remote = docker2aci::RemoteOptions {
+            credentials: match self.docker_auth.get(&reference.registry) {
+                Some(crate::config::Credentials::Basic { user, password }) => {
+                    Some((user.clone(), password.clone()))
+                }
+                _ => None,
+            },
+            insecure_skip_verify: self.insecure.tls,
+            allow_http: self.insecure.http,
+            timeout: self.http.limits().idle,
+        };
+        let opts = docker2aci::Options {
+            compression: docker2aci::Compression::None,
+            ..Default::default()
+        };
+        let digest = docker2aci::registry::resolve(reference, &opts.platform, &remote)
+            .map_err(docker_err)?;
+        let by_digest = format!("docker-manifest:{digest}");
+        let now = crate::display::now_nanos();
+        let remember = |rec: &ImageRecord| -> Result<(), FetchError> {
+            for url in [&key, &by_digest] {
+                self.store.set_remote(&RemoteRecord {
+                    url: url.clone(),
+                    etag: Some(digest.clone()),
+                    max_age: None,
+                    download_time: now,
+                    image_id: rec.id.clone(),
+                })?;
+            }
+            Ok(())
+        };
+        if let Some(rec) = stored_for(&by_digest)? {
+            self.debug(format_args!(
+                "using image from local store for {key} (manifest {digest})"
+            ));
+            remember(&rec)?;
+            return self.used(rec);
+        }
+        self.debug(format_args!("fetching image from {key}"));
+        let stage = self.store.stage()?;
+        let opts = docker2aci::Options {
+            output: Some(stage.blob_path()),
+            ..opts
+        };
+        docker2aci::convert_remote(&reference.to_string(), &opts, &remote).map_err(docker_err)?;
+        let rec = self.import(stage, key.clone(), None, None, stack)?;
+        remember(&rec)?;
+        Ok(rec)
     }
 
     fn used(&self, rec: ImageRecord) -> Result<ImageRecord, FetchError> {

@@ -61,6 +61,7 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
                 progress,
                 settings.fetch_limits,
             )?,
+            docker_auth: settings.config.docker_auth.clone(),
             debug: settings.debug,
         };
         let images_dir = settings.config.stage1_images_dir.as_deref();

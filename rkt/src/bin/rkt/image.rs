@@ -198,6 +198,7 @@ pub fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
             signature: None,
             trust_keys_from_https: false,
             http: HttpClient::new(false, Default::default(), false, settings.fetch_limits)?,
+            docker_auth: Default::default(),
             debug: settings.debug,
         })
     };

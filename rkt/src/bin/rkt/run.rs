@@ -256,6 +256,7 @@ pub fn prepare(settings: &Settings, args: &Args, prepare_only: bool) -> anyhow::
                 false,
                 settings.fetch_limits,
             )?,
+            docker_auth: settings.config.docker_auth.clone(),
             debug: settings.debug,
         })
     };

@@ -1,0 +1,97 @@
+//! For tests (feature `testing`): a Debian `docker-registry` serving on
+//! 127.0.0.1, and images pushed to it with skopeo.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Whether docker-registry, skopeo and htpasswd are installed.
+pub fn tools_present() -> bool {
+    ["docker-registry", "skopeo", "htpasswd"]
+        .iter()
+        .all(|c| Path::new("/usr/bin").join(c).exists())
+}
+
+/// A docker-registry on a free port of 127.0.0.1, its storage and
+/// configuration in `dir`; stopped (by its pid) when dropped.
+pub struct LocalRegistry {
+    child: Child,
+    pub port: u16,
+}
+
+impl LocalRegistry {
+    /// With `htpasswd`, the registry wants basic authentication.
+    pub fn start(dir: &Path, htpasswd: Option<&Path>) -> LocalRegistry {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let auth = htpasswd.map_or(String::new(), |p| {
+            format!(
+                "auth:\n  htpasswd:\n    realm: tests\n    path: {}\n",
+                p.display()
+            )
+        });
+        let config = dir.join(format!("registry-{port}.yml"));
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n{auth}",
+                dir.join(format!("data-{port}")).display()
+            ),
+        )
+        .expect("the registry's configuration");
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the registry did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        LocalRegistry { child, port }
+    }
+
+    /// `127.0.0.1:PORT/repo[:tag]`.
+    pub fn name(&self, repo: &str) -> String {
+        format!("127.0.0.1:{}/{repo}", self.port)
+    }
+
+    /// Pushes `layout:tag` (an OCI layout) as `repo` (with `all`, every
+    /// image of an index); `creds` is `user:password`.
+    pub fn push(&self, layout: &Path, tag: &str, repo: &str, creds: Option<&str>, all: bool) {
+        let mut c = Command::new("skopeo");
+        c.args(["copy", "-q", "--dest-tls-verify=false"]);
+        if all {
+            c.arg("--all");
+        }
+        if let Some(creds) = creds {
+            c.args(["--dest-creds", creds]);
+        }
+        let out = c
+            .arg(format!("oci:{}:{tag}", layout.display()))
+            .arg(format!("docker://{}", self.name(repo)))
+            .output()
+            .expect("skopeo");
+        assert!(
+            out.status.success(),
+            "skopeo: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for LocalRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
