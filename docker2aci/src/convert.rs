@@ -58,6 +58,14 @@ pub fn convert(input: &Path, opts: &Options) -> Result<Converted> {
     convert_source(&src, input, opts, opts.image.as_deref())
 }
 
+/// What identifies the image `opts` chooses in `input` without converting
+/// it: the digest of its configuration (which names every layer's
+/// content), or a classic archive's top layer ID.
+pub fn image_id(input: &Path, opts: &Options) -> Result<Option<String>> {
+    let src = Source::open(input)?;
+    Ok(image::find(&src, opts.image.as_deref(), &opts.platform)?.image_id)
+}
+
 /// Pulls `reference` (`[REGISTRY/]NAME[:TAG|@DIGEST]`) from its registry
 /// and converts it.
 pub fn convert_remote(

@@ -24,6 +24,6 @@ pub mod squash;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use convert::{Compression, Converted, Options, convert, convert_remote};
+pub use convert::{Compression, Converted, Options, convert, convert_remote, image_id};
 pub use error::Error;
 pub use registry::RemoteOptions;

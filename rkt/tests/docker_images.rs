@@ -209,3 +209,63 @@ fn rkt_fetches_and_runs_docker_images_from_a_registry() {
         one_line_error(&missing)
     );
 }
+
+#[test]
+fn rkt_runs_docker_archives_and_oci_layouts() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let dir = env.path("greeter");
+    layout(&dir);
+    let oci = format!("oci:{}", dir.display());
+    let refused = env.rkt(&["fetch", &oci]);
+    assert_eq!(refused.status.code(), Some(254));
+    assert!(one_line_error(&refused).contains("(try --insecure-options=image)"));
+    let out = env.rkt(&["--insecure-options=image", "run", "--net=host", &oci]);
+    assert!(out.status.success(), "{}", one_line_error(&out));
+    assert_eq!(stdout(&out), "hello from /srv as 1000:1000, motto docker\n");
+    // Converted once: the second fetch finds it by the image's config.
+    let again = env.rkt(&["--insecure-options=image", "--debug", "fetch", &oci]);
+    assert!(again.status.success(), "{}", one_line_error(&again));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("using image from local store"));
+
+    if !std::path::Path::new("/usr/bin/skopeo").exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "skopeo missing: run scripts/setup.sh"
+        );
+        appc::testing::skipped("skopeo missing: rkt's docker-archive test");
+        return;
+    }
+    let archive = env.path("greeter.tar");
+    let made = std::process::Command::new("skopeo")
+        .args(["copy", "-q"])
+        .arg(format!("oci:{}:example.com/greeter:1.0", dir.display()))
+        .arg(format!(
+            "docker-archive:{}:example.com/greeter:2.0",
+            archive.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let given = format!("docker-archive:{}", archive.display());
+    let out = env.rkt(&["--insecure-options=image", "run", "--net=host", &given]);
+    assert!(out.status.success(), "{}", one_line_error(&out));
+    assert_eq!(stdout(&out), "hello from /srv as 1000:1000, motto docker\n");
+    let wrong = env.rkt(&[
+        "--insecure-options=image",
+        "fetch",
+        &format!("{given}:example.com/other:1"),
+    ]);
+    assert_eq!(wrong.status.code(), Some(254));
+    assert!(
+        one_line_error(&wrong).contains("no image"),
+        "{}",
+        one_line_error(&wrong)
+    );
+}

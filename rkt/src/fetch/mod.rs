@@ -98,6 +98,14 @@ pub enum ImageRef {
     Name(AppName),
     /// A Docker image in a registry (`docker://`), converted on fetch.
     Docker(docker2aci::reference::Reference),
+    /// A Docker or OCI image in a file or directory
+    /// (`docker-archive:PATH[:NAME[:TAG]]`, `oci:DIR[:NAME[:TAG]]`,
+    /// `oci-archive:PATH[:NAME[:TAG]]`, as skopeo names them), converted on
+    /// fetch.
+    DockerFile {
+        path: PathBuf,
+        image: Option<String>,
+    },
     /// An image ID (`sha512-` and at least a unique prefix): only ever
     /// looked up in the store.
     Id(String),
@@ -116,6 +124,21 @@ impl ImageRef {
                 ));
             }
             return Ok(ImageRef::Id(s.to_ascii_lowercase()));
+        }
+        for transport in ["docker-archive:", "oci-archive:", "oci:"] {
+            if let Some(rest) = s.strip_prefix(transport) {
+                let (path, image) = match rest.split_once(':') {
+                    Some((p, i)) => (p, Some(i.to_string())),
+                    None => (rest, None),
+                };
+                if path.is_empty() {
+                    return Err(FetchError::BadRef(s.into(), "no path".into()));
+                }
+                return Ok(ImageRef::DockerFile {
+                    path: PathBuf::from(path),
+                    image,
+                });
+            }
         }
         if let Some(name) = s.strip_prefix("docker://") {
             return docker2aci::reference::Reference::parse(name)
@@ -230,6 +253,9 @@ impl Fetcher<'_> {
             }
             ImageRef::Name(app) => self.fetch_name(app, self.signature.as_deref(), &mut stack),
             ImageRef::Docker(reference) => self.fetch_docker(reference, &mut stack),
+            ImageRef::DockerFile { path, image } => {
+                self.fetch_docker_file(path, image.as_deref(), &mut stack)
+            }
             ImageRef::Id(id) => {
                 self.debug(format_args!(
                     "using image from local store for image ID {id}"
@@ -550,6 +576,63 @@ impl Fetcher<'_> {
         docker2aci::convert_remote(&reference.to_string(), &opts, &remote).map_err(docker_err)?;
         let rec = self.import(stage, key.clone(), None, None, stack)?;
         remember(&rec)?;
+        Ok(rec)
+    }
+
+    /// A Docker or OCI image in a file: converted into a staged ACI and
+    /// imported (`--insecure-options=image` required), remembered by the
+    /// image's configuration digest so that it is converted once.
+    fn fetch_docker_file(
+        &self,
+        path: &Path,
+        image: Option<&str>,
+        stack: &mut Vec<String>,
+    ) -> Result<ImageRecord, FetchError> {
+        let shown = match image {
+            Some(i) => format!("{}:{i}", path.display()),
+            None => path.display().to_string(),
+        };
+        if !self.insecure.image {
+            return Err(FetchError::DockerUnsigned(shown));
+        }
+        let docker_err = |e: docker2aci::Error| FetchError::Docker {
+            image: shown.clone(),
+            reason: e.to_string(),
+        };
+        let opts = docker2aci::Options {
+            image: image.map(str::to_string),
+            compression: docker2aci::Compression::None,
+            ..Default::default()
+        };
+        let id = docker2aci::image_id(path, &opts).map_err(docker_err)?;
+        let key = id.as_ref().map(|id| format!("docker-image:{id}"));
+        if let Some(key) = &key
+            && let Some(r) = self.store.remote(key)?
+            && let Ok(hash) = appc::schema::types::Hash::new(&r.image_id)
+            && let Some(rec) = self.store.record(&hash)?
+        {
+            self.debug(format_args!("using image from local store for {shown}"));
+            return self.used(rec);
+        }
+        if self.pull_policy == PullPolicy::Never {
+            return Err(FetchError::NotInStore(shown));
+        }
+        let stage = self.store.stage()?;
+        let opts = docker2aci::Options {
+            output: Some(stage.blob_path()),
+            ..opts
+        };
+        docker2aci::convert(path, &opts).map_err(docker_err)?;
+        let rec = self.import(stage, shown.clone(), None, None, stack)?;
+        if let Some(key) = key {
+            self.store.set_remote(&RemoteRecord {
+                url: key,
+                etag: None,
+                max_age: None,
+                download_time: crate::display::now_nanos(),
+                image_id: rec.id.clone(),
+            })?;
+        }
         Ok(rec)
     }
 
