@@ -7,7 +7,7 @@ use crate::image::{self, Platform};
 use crate::reference::Reference;
 use crate::registry::{self, RemoteOptions};
 use crate::source::Source;
-use crate::{mapping, squash};
+use crate::{mapping, squash, unsquashed};
 use appc::aci::pgzip::ParallelGzWriter;
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -26,6 +26,8 @@ pub struct Options {
     /// The platform to pick from an index.
     pub platform: Platform,
     pub compression: Compression,
+    /// One ACI (the default), or one per layer with dependencies.
+    pub squash: bool,
     /// The ACI file, or a directory for it; the current directory and
     /// the reference's file name (`library-busybox-latest.aci`) by default.
     pub output: Option<PathBuf>,
@@ -37,6 +39,7 @@ impl Default for Options {
             image: None,
             platform: Platform::host(),
             compression: Compression::Gzip,
+            squash: true,
             output: None,
         }
     }
@@ -49,6 +52,9 @@ pub struct Converted {
     pub manifest: appc::schema::ImageManifest,
     /// The digest of the image's manifest, where it has one.
     pub manifest_hash: Option<String>,
+    /// With `--nosquash`, the lower layers' ACIs (bottom first), which
+    /// the one at `path` depends on.
+    pub lower: Vec<PathBuf>,
 }
 
 /// Converts the image in `input` (a docker save or OCI archive, or an
@@ -100,15 +106,65 @@ fn convert_source(
         None => unnamed(input)?,
     };
     let original = original.map_or_else(|| reference.to_string(), str::to_string);
-    let manifest = mapping::manifest(&image, &reference, &original)?;
-    let json = manifest
-        .to_json()
-        .map_err(|e| Error::Bad(format!("the converted manifest: {e}")))?;
+    let mut manifest = mapping::manifest(&image, &reference, &original)?;
     let path = match &opts.output {
         Some(p) if p.is_dir() => p.join(reference.file_name()),
         Some(p) => p.clone(),
         None => PathBuf::from(reference.file_name()),
     };
+    let mut lower = Vec::new();
+    if opts.squash || image.layers.is_empty() {
+        let json = manifest_json(&manifest)?;
+        write_aci(&path, opts.compression, |out| {
+            squash::write(src, &image.layers, json.as_bytes(), out).map(drop)
+        })?;
+    } else {
+        let views = unsquashed::views(src, &image.layers)?;
+        let last = views.len() - 1;
+        let stem = path.with_extension("");
+        for (k, view) in views.iter().enumerate() {
+            let layer_manifest = if k == last {
+                manifest.path_whitelist = view.whitelist.clone();
+                manifest.clone()
+            } else {
+                let m = mapping::layer_manifest(&image, &reference, k, view.whitelist.clone())?;
+                manifest.dependencies.push(mapping::dependency_on(&m));
+                m
+            };
+            let json = manifest_json(&layer_manifest)?;
+            let at = if k == last {
+                path.clone()
+            } else {
+                PathBuf::from(format!("{}-layer{k}.aci", stem.display()))
+            };
+            write_aci(&at, opts.compression, |out| {
+                unsquashed::write_layer(src, &image.layers, k, view, json.as_bytes(), out).map(drop)
+            })?;
+            if k != last {
+                lower.push(at);
+            }
+        }
+    }
+    Ok(Converted {
+        path,
+        lower,
+        manifest,
+        manifest_hash: image.manifest_hash,
+    })
+}
+
+fn manifest_json(m: &appc::schema::ImageManifest) -> Result<String> {
+    m.to_json()
+        .map_err(|e| Error::Bad(format!("the converted manifest: {e}")))
+}
+
+/// Writes an ACI at `path`: into a temporary file beside it, renamed into
+/// place once whole.
+fn write_aci(
+    path: &Path,
+    compression: Compression,
+    body: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -117,27 +173,22 @@ fn convert_source(
         .prefix(".docker2aci-")
         .tempfile_in(&dir)
         .map_err(|e| Error::io(format!("a temporary file in {}", dir.display()), e))?;
-    let file = BufWriter::with_capacity(1 << 20, tmp.as_file());
     let werr = |e| Error::io(path.display(), e);
-    let mut file = match opts.compression {
-        Compression::None => squash::write(src, &image.layers, json.as_bytes(), file)?,
+    let mut file = BufWriter::with_capacity(1 << 20, tmp.as_file());
+    match compression {
+        Compression::None => body(&mut file)?,
         Compression::Gzip => {
-            let gz = ParallelGzWriter::new(file, flate2::Compression::default());
-            squash::write(src, &image.layers, json.as_bytes(), gz)?
-                .finish()
-                .map_err(werr)?
+            let mut gz = ParallelGzWriter::new(&mut file, flate2::Compression::default());
+            body(&mut gz)?;
+            gz.finish().map_err(werr)?;
         }
-    };
+    }
     file.flush().map_err(werr)?;
     drop(file);
     // A temporary file is private; the ACI is not.
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644)).map_err(werr)?;
-    tmp.persist(&path).map_err(|e| werr(e.error))?;
-    Ok(Converted {
-        path,
-        manifest,
-        manifest_hash: image.manifest_hash,
-    })
+    tmp.persist(path).map_err(|e| werr(e.error))?;
+    Ok(())
 }
 
 /// A name for an image its source does not name: the file's, `latest`.

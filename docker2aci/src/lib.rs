@@ -7,6 +7,7 @@
 //! - [`layer`]: one layer's stream: digest checked, decompressed, names
 //!   kept inside the root.
 //! - [`squash`]: the layers squashed into one ACI.
+//! - [`unsquashed`]: one ACI per layer (`--nosquash`).
 //! - [`mapping`]: the image manifest from the image's configuration.
 //! - [`registry`]: an image pulled from a registry into an OCI layout.
 //! - [`convert`]: all of it, into an ACI file.
@@ -23,6 +24,7 @@ pub mod source;
 pub mod squash;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod unsquashed;
 
 pub use convert::{Compression, Converted, Options, convert, convert_remote, image_id};
 pub use error::Error;

@@ -9,6 +9,7 @@ use crate::error::{Result, bad};
 use crate::image::Image;
 use crate::reference::Reference;
 use appc::schema::ImageManifest;
+use appc::schema::image_manifest::Dependency;
 use appc::schema::types::{AcIdentifier, AcName};
 use serde_json::{Map, Value, json};
 
@@ -170,6 +171,49 @@ pub fn manifest(image: &Image, reference: &Reference, original: &str) -> Result<
         .and_then(|m| m.validate().map(|()| m))
         .map_err(|e| crate::error::Error::Bad(format!("the converted manifest: {e}")))?;
     Ok(parsed)
+}
+
+/// The manifest of lower layer `k`'s ACI (`--nosquash`): named for the
+/// image and the layer, with the image's os/arch and the paths the image
+/// has once the layer is applied.
+pub fn layer_manifest(
+    image: &Image,
+    reference: &Reference,
+    k: usize,
+    whitelist: Vec<String>,
+) -> Result<ImageManifest> {
+    let layer = &image.layers[k];
+    let id = layer
+        .diff_id
+        .as_deref()
+        .or(layer.digest.as_deref())
+        .map_or_else(|| format!("layer{k}"), |d| d.replacen(':', "-", 1));
+    let bad_name = |e: appc::schema::SchemaError| crate::error::Error::Bad(e.to_string());
+    let name =
+        AcIdentifier::sanitize(&format!("{}-{id}", reference.image_name())).map_err(bad_name)?;
+    let mut labels = Vec::new();
+    let os = image.config["os"].as_str().unwrap_or_default();
+    if os == "linux" || os == "freebsd" {
+        labels.push(json!({"name": "os", "value": os}));
+        let arch = image.config["architecture"].as_str().unwrap_or_default();
+        if let Some(a) = appc_arch(arch, image.config["variant"].as_str()) {
+            labels.push(json!({"name": "arch", "value": a}));
+        }
+    }
+    let manifest = json!({"acKind": "ImageManifest", "acVersion": appc::schema::AC_VERSION,
+        "name": name, "labels": labels, "pathWhitelist": whitelist});
+    ImageManifest::from_value(&manifest)
+        .map_err(|e| crate::error::Error::Bad(format!("the converted manifest: {e}")))
+}
+
+/// A dependency on the image `m` describes, by name and labels.
+pub fn dependency_on(m: &ImageManifest) -> Dependency {
+    Dependency {
+        image_name: m.name.clone(),
+        image_id: None,
+        labels: m.labels.clone(),
+        size: 0,
+    }
 }
 
 #[cfg(test)]

@@ -20,10 +20,10 @@ use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
 
 /// An entry by layer and position in it.
-type At = (u16, u32);
+pub(crate) type At = (u16, u32);
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Kind {
+pub(crate) enum Kind {
     Dir,
     File,
     HardLink,
@@ -31,16 +31,16 @@ enum Kind {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Node {
-    at: At,
-    kind: Kind,
+pub(crate) struct Node {
+    pub at: At,
+    pub kind: Kind,
     /// For files, the entry itself; for hard links, the file entry whose
     /// content they share.
-    content: At,
+    pub content: At,
 }
 
 /// What the first pass worked out.
-struct Plan {
+pub(crate) struct Plan {
     tree: BTreeMap<Vec<u8>, Node>,
     /// Content entries no longer in the tree that visible hard links
     /// need, with the link they are written as.
@@ -119,6 +119,15 @@ fn kind_of(t: tar::EntryType, member: &str, path: &[u8]) -> Result<Option<Kind>>
 
 /// First pass: the final tree.
 fn plan(src: &Source, layers: &[Layer]) -> Result<Plan> {
+    plan_with(src, layers, |_, _| {})
+}
+
+/// The first pass, showing `after` the tree as each layer leaves it.
+pub(crate) fn plan_with(
+    src: &Source,
+    layers: &[Layer],
+    mut after: impl FnMut(u16, &BTreeMap<Vec<u8>, Node>),
+) -> Result<Plan> {
     let mut tree: BTreeMap<Vec<u8>, Node> = BTreeMap::new();
     let mut root = None;
     for (l, layer) in layers.iter().enumerate() {
@@ -185,6 +194,7 @@ fn plan(src: &Source, layers: &[Layer]) -> Result<Plan> {
             }
         }
         layer::drain(reader, member)?;
+        after(l, &tree);
     }
     let visible: HashSet<At> = tree.values().map(|n| n.at).collect();
     let mut carriers = HashMap::new();
@@ -243,8 +253,6 @@ pub fn write<W: Write>(src: &Source, layers: &[Layer], manifest: &[u8], out: W) 
                     (None, Some(carrier)) => (carrier.clone(), Kind::File),
                     (None, None) => continue,
                 };
-                let out_name = rootfs_name(&name);
-                let header = entry.header().clone();
                 let link_to = match kind {
                     Kind::HardLink => {
                         let content = node.map_or(at, |n| n.content);
@@ -258,44 +266,17 @@ pub fn write<W: Write>(src: &Source, layers: &[Layer], manifest: &[u8], out: W) 
                     }
                     _ => None,
                 };
-                let xattrs = xattrs(&mut entry);
-                if !xattrs.is_empty() {
-                    let records = xattrs.iter().map(|(k, v)| (k.as_str(), v.as_slice()));
-                    tar.append_pax_extensions(records).map_err(werr)?;
+                if kind == Kind::File && plan.linked.contains(&at) {
+                    emitted.insert(at, name.clone());
                 }
-                match (kind, link_to) {
-                    (_, Some(first)) => {
-                        let mut h = copy_header(&header, tar::EntryType::Link)?;
-                        tar.append_link(&mut h, &out_name, &first).map_err(werr)?;
-                    }
-                    (Kind::File, None) => {
-                        if plan.linked.contains(&at) {
-                            emitted.insert(at, name);
-                        }
-                        let mut h = copy_header(&header, tar::EntryType::Regular)?;
-                        h.set_size(entry.size());
-                        tar.append_data(&mut h, &out_name, &mut entry)
-                            .map_err(|e| {
-                                if e.kind() == std::io::ErrorKind::InvalidData {
-                                    io_error(member, e)
-                                } else {
-                                    werr(e)
-                                }
-                            })?;
-                    }
-                    _ => {
-                        let t = header.entry_type();
-                        let mut h = copy_header(&header, t)?;
-                        if t == tar::EntryType::Symlink {
-                            let target = entry.link_name_bytes().unwrap_or_default();
-                            let target = std::ffi::OsStr::from_bytes(&target);
-                            tar.append_link(&mut h, &out_name, target).map_err(werr)?;
-                        } else {
-                            tar.append_data(&mut h, &out_name, std::io::empty())
-                                .map_err(werr)?;
-                        }
-                    }
-                }
+                append(
+                    &mut tar,
+                    &mut entry,
+                    &rootfs_name(&name),
+                    kind,
+                    link_to.as_deref(),
+                    member,
+                )?;
             }
         }
         layer::drain(reader, member)?;
@@ -303,14 +284,63 @@ pub fn write<W: Write>(src: &Source, layers: &[Layer], manifest: &[u8], out: W) 
     tar.into_inner().map_err(werr)
 }
 
-fn rootfs_name(path: &[u8]) -> std::path::PathBuf {
+/// Appends `entry` as `name`: a hard link to `link_to`, a file with its
+/// data, or a directory, symlink or device as it is; its extended
+/// attributes before it.
+pub(crate) fn append<W: Write, R: Read>(
+    tar: &mut tar::Builder<W>,
+    entry: &mut tar::Entry<'_, R>,
+    name: &std::path::Path,
+    kind: Kind,
+    link_to: Option<&std::path::Path>,
+    member: &str,
+) -> Result<()> {
+    let werr = |e: std::io::Error| Error::io("writing the ACI", e);
+    let header = entry.header().clone();
+    let xattrs = xattrs(entry);
+    if !xattrs.is_empty() {
+        let records = xattrs.iter().map(|(k, v)| (k.as_str(), v.as_slice()));
+        tar.append_pax_extensions(records).map_err(werr)?;
+    }
+    match (kind, link_to) {
+        (_, Some(first)) => {
+            let mut h = copy_header(&header, tar::EntryType::Link)?;
+            tar.append_link(&mut h, name, first).map_err(werr)
+        }
+        (Kind::File | Kind::HardLink, None) => {
+            let mut h = copy_header(&header, tar::EntryType::Regular)?;
+            h.set_size(entry.size());
+            tar.append_data(&mut h, name, entry).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::InvalidData {
+                    io_error(member, e)
+                } else {
+                    werr(e)
+                }
+            })
+        }
+        _ => {
+            let t = header.entry_type();
+            let mut h = copy_header(&header, t)?;
+            if t == tar::EntryType::Symlink {
+                let target = entry.link_name_bytes().unwrap_or_default();
+                let target = std::ffi::OsStr::from_bytes(&target);
+                tar.append_link(&mut h, name, target).map_err(werr)
+            } else {
+                tar.append_data(&mut h, name, std::io::empty())
+                    .map_err(werr)
+            }
+        }
+    }
+}
+
+pub(crate) fn rootfs_name(path: &[u8]) -> std::path::PathBuf {
     let mut name = b"rootfs/".to_vec();
     name.extend_from_slice(path);
     std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&name))
 }
 
 /// A header of our own: root's, at time 0.
-fn fresh_header(kind: tar::EntryType, mode: u32) -> tar::Header {
+pub(crate) fn fresh_header(kind: tar::EntryType, mode: u32) -> tar::Header {
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(kind);
     h.set_mode(mode);
@@ -322,7 +352,7 @@ fn fresh_header(kind: tar::EntryType, mode: u32) -> tar::Header {
 }
 
 /// A header for the output: the entry's mode, owner, time and device.
-fn copy_header(from: &tar::Header, kind: tar::EntryType) -> Result<tar::Header> {
+pub(crate) fn copy_header(from: &tar::Header, kind: tar::EntryType) -> Result<tar::Header> {
     let bad_header = |e: std::io::Error| Error::Bad(format!("a layer entry's header: {e}"));
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(kind);
@@ -344,7 +374,7 @@ fn copy_header(from: &tar::Header, kind: tar::EntryType) -> Result<tar::Header> 
 
 /// The entry's extended attributes (PAX `SCHILY.xattr.*` records), kept
 /// as they are: file capabilities live there.
-fn xattrs<R: Read>(entry: &mut tar::Entry<'_, R>) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn xattrs<R: Read>(entry: &mut tar::Entry<'_, R>) -> Vec<(String, Vec<u8>)> {
     let Ok(Some(exts)) = entry.pax_extensions() else {
         return Vec::new();
     };

@@ -435,3 +435,83 @@ fn bad_input_is_refused_and_leaves_nothing() {
         stderr(&out)
     );
 }
+
+#[test]
+fn nosquash_gives_one_aci_per_layer_with_dependencies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("webapp");
+    oci_layout(
+        &layout,
+        &Image::new(layers(), config()),
+        &[Zip::Gzip],
+        "2.0",
+    );
+    let out_dir = tmp.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let o = docker2aci(&[
+        "--nosquash",
+        layout.to_str().unwrap(),
+        "-o",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let listed: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .skip(1)
+        .map(str::to_string)
+        .collect();
+    let base = out_dir.join("library-webapp-2.0");
+    assert_eq!(
+        listed,
+        [
+            format!("{}-layer0.aci", base.display()),
+            format!("{}-layer1.aci", base.display()),
+            format!("{}.aci", base.display())
+        ]
+    );
+    let manifest = |i: usize| -> Value {
+        let d = tmp.path().join(format!("m{i}"));
+        untar(Path::new(&listed[i]), &d);
+        serde_json::from_slice(&std::fs::read(d.join("manifest")).unwrap()).unwrap()
+    };
+    let (m0, m1, top) = (manifest(0), manifest(1), manifest(2));
+    assert!(
+        m0["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("registry-1.docker.io/library/webapp-sha256-")
+    );
+    assert!(m0.get("app").is_none());
+    assert_eq!(top["name"], "registry-1.docker.io/library/webapp");
+    assert_eq!(top["app"]["exec"], json!(["/bin/tool", "--flag"]));
+    let deps: Vec<&Value> = top["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| &d["imageName"])
+        .collect();
+    assert_eq!(deps, [&m0["name"], &m1["name"]]);
+    // What a later layer removed is not in its whitelist.
+    let white = |m: &Value| -> Vec<String> {
+        m["pathWhitelist"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(white(&m0).contains(&"/etc/gone".to_string()));
+    assert!(!white(&m1).contains(&"/etc/gone".to_string()));
+    assert!(!white(&top).contains(&"/bin/tool".to_string()));
+    assert!(white(&top).contains(&"/bin/tool-link".to_string()));
+    // A layer holds its own files, whiteouts left out, its links kept.
+    // (A link to another layer's file: rkt's docker_images test.)
+    let t1 = tree(&tmp.path().join("m1/rootfs"));
+    assert!(t1.keys().all(|k| !k.contains(".wh.")), "{:?}", t1.keys());
+    assert!(t1.contains_key("opaque/new") && !t1.contains_key("etc/keep"));
+    assert_eq!(t1["data/link-a"].content, sha256(b"original"));
+    assert_eq!(
+        t1["data/link-a"].same_inode,
+        ["data/link-b", "data/original"]
+    );
+}

@@ -29,6 +29,11 @@ fn blob(layout: &Path, data: &[u8]) -> serde_json::Value {
 /// Two layers: busybox and its applets, then /srv owned by the app's
 /// user with a file in it.
 fn layout(dir: &Path) {
+    layout_with(dir, None);
+}
+
+/// The same with a third layer.
+fn layout_with(dir: &Path, extra: Option<Vec<u8>>) {
     let mut base = tar::Builder::new(Vec::new());
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(tar::EntryType::Directory);
@@ -61,7 +66,9 @@ fn layout(dir: &Path) {
         .unwrap();
     let app = app.into_inner().unwrap();
 
-    let layers: Vec<serde_json::Value> = [&base, &app]
+    let mut all = vec![base, app];
+    all.extend(extra);
+    let layers: Vec<serde_json::Value> = all
         .iter()
         .map(|l| {
             let mut d = blob(dir, l);
@@ -74,7 +81,7 @@ fn layout(dir: &Path) {
                    "Cmd": ["echo \"$GREETING from $(pwd) as $(id -u):$(id -g), motto $(cat motto)\""],
                    "Env": ["PATH=/bin", "GREETING=hello"], "WorkingDir": "/srv", "User": "1000:1000",
                    "ExposedPorts": {"80/tcp": {}}, "Volumes": {"/data": {}}},
-        "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{}", sha256(&base)), format!("sha256:{}", sha256(&app))]}});
+        "rootfs": {"type": "layers", "diff_ids": all.iter().map(|l| format!("sha256:{}", sha256(l))).collect::<Vec<_>>()}});
     let mut config_desc = blob(dir, &serde_json::to_vec(&config).unwrap());
     config_desc["mediaType"] = json!("application/vnd.oci.image.config.v1+json");
     let manifest = json!({"schemaVersion": 2, "config": config_desc, "layers": layers});
@@ -268,4 +275,54 @@ fn rkt_runs_docker_archives_and_oci_layouts() {
         "{}",
         one_line_error(&wrong)
     );
+}
+
+#[test]
+fn unsquashed_layers_render_as_the_image() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    // A third layer: a whiteout, a replaced file, a hard link to a file
+    // of the first layer.
+    let mut third = tar::Builder::new(Vec::new());
+    for (name, data) in [("bin/.wh.cat", &b""[..]), ("srv/motto", &b"layered"[..])] {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        third.append_data(&mut h, name, data).unwrap();
+    }
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Link);
+    h.set_mode(0o755);
+    h.set_size(0);
+    third.append_link(&mut h, "bin/bb2", "bin/busybox").unwrap();
+    let dir = env.path("layered");
+    layout_with(&dir, Some(third.into_inner().unwrap()));
+    let out_dir = env.path("acis");
+    std::fs::create_dir(&out_dir).unwrap();
+    let opts = docker2aci::Options {
+        output: Some(out_dir.clone()),
+        squash: false,
+        ..Default::default()
+    };
+    let done = docker2aci::convert(&dir, &opts).unwrap();
+    assert_eq!(done.lower.len(), 2);
+    for lower in &done.lower {
+        let f = env.rkt(&["--insecure-options=image", "fetch", lower.to_str().unwrap()]);
+        assert!(f.status.success(), "{}", one_line_error(&f));
+    }
+    let top = done.path.to_str().unwrap();
+    let out = run(
+        &env,
+        &[
+            top,
+            "--exec=/bin/sh",
+            "--",
+            "-c",
+            "read m < motto; echo $m; test -e /bin/cat || echo cat-gone; /bin/busybox cmp /bin/bb2 /bin/busybox && echo linked",
+        ],
+    );
+    assert!(out.status.success(), "{}", one_line_error(&out));
+    assert_eq!(stdout(&out), "layered\ncat-gone\nlinked\n");
 }

@@ -25,6 +25,10 @@ struct Cli {
     /// Which image of the input, when it holds several (NAME[:TAG]).
     #[arg(long)]
     image: Option<String>,
+    /// One ACI per layer (each depending on the ones below) rather than
+    /// one squashed ACI.
+    #[arg(long)]
+    nosquash: bool,
     /// The ACI's compression.
     #[arg(long, value_enum, default_value = "gzip")]
     compression: CompressionArg,
@@ -77,6 +81,7 @@ fn run(cli: Cli) -> Result<()> {
             CompressionArg::None => Compression::None,
         },
         output: cli.output,
+        squash: !cli.nosquash,
     };
     let done = match cli.input.strip_prefix("docker://") {
         Some(name) => {
@@ -98,7 +103,10 @@ fn run(cli: Cli) -> Result<()> {
     if cli.debug {
         eprintln!("converted {} as {}", cli.input, done.manifest.name.as_str());
     }
-    println!("Generated ACI(s):\n{}", done.path.display());
+    println!("Generated ACI(s):");
+    for aci in done.lower.iter().chain([&done.path]) {
+        println!("{}", aci.display());
+    }
     Ok(())
 }
 

@@ -765,12 +765,10 @@ impl Fetcher<'_> {
             .filter(|p| !p.is_empty())
             .collect();
         let under = |a: &[u8], b: &[u8]| a.starts_with(b) && a.get(b.len()) == Some(&b'/');
-        // A listed path, a directory leading to one, or inside a listed directory.
-        let filter = |rel: &[u8]| {
-            whitelist
-                .iter()
-                .any(|w| w == rel || under(w, rel) || under(rel, w))
-        };
+        // A listed path, or a directory leading to one; as the reference
+        // renders, a file inside a listed directory must be listed itself
+        // (docker2aci's layers whiteout files that way).
+        let filter = |rel: &[u8]| whitelist.iter().any(|w| w == rel || under(w, rel));
         let filter: Option<aci::extract::EntryFilter<'_>> = if whitelist.is_empty() {
             None
         } else {
