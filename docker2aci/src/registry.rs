@@ -75,7 +75,10 @@ fn http_error(e: &reqwest::Error) -> String {
     let mut s = e.to_string();
     let mut src = std::error::Error::source(e);
     while let Some(c) = src {
-        s = format!("{s}: {c}");
+        let text = c.to_string();
+        if !s.contains(&text) {
+            s = format!("{s}: {text}");
+        }
         src = c.source();
     }
     s

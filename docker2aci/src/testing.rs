@@ -23,6 +23,15 @@ pub struct LocalRegistry {
 impl LocalRegistry {
     /// With `htpasswd`, the registry wants basic authentication.
     pub fn start(dir: &Path, htpasswd: Option<&Path>) -> LocalRegistry {
+        Self::start_with(dir, htpasswd, None)
+    }
+
+    /// With `tls` (certificate and key files), it speaks HTTPS.
+    pub fn start_with(
+        dir: &Path,
+        htpasswd: Option<&Path>,
+        tls: Option<(&Path, &Path)>,
+    ) -> LocalRegistry {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -33,11 +42,18 @@ impl LocalRegistry {
                 p.display()
             )
         });
+        let tls = tls.map_or(String::new(), |(cert, key)| {
+            format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                cert.display(),
+                key.display()
+            )
+        });
         let config = dir.join(format!("registry-{port}.yml"));
         std::fs::write(
             &config,
             format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n{auth}",
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n{tls}{auth}",
                 dir.join(format!("data-{port}")).display()
             ),
         )

@@ -403,3 +403,54 @@ fn bearer_tokens_from_the_registrys_realm() {
         sha256(b"token")
     );
 }
+
+#[test]
+fn tls_certificates_are_checked_unless_told_otherwise() {
+    if !ready() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key) = (tmp.path().join("cert.pem"), tmp.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", stderr(&made));
+    let layout = tmp.path().join("layout");
+    oci_layout(&layout, &image("tls"), &[Zip::Gzip], "1.0");
+    let registry = LocalRegistry::start_with(tmp.path(), None, Some((&cert, &key)));
+    registry.push(&layout, "1.0", "tests/tls:1.0", None, false);
+    let url = format!("docker://{}", registry.name("tests/tls:1.0"));
+    let out = tmp.path().join("out.aci");
+    let refused = pull(&[&url, "-o", out.to_str().unwrap()], &[]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("certificate"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(!out.exists());
+    let o = pull(
+        &["--insecure-skip-verify", &url, "-o", out.to_str().unwrap()],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        extracted(&out, &tmp.path().join("x"))["marker"].content,
+        sha256(b"tls")
+    );
+}

@@ -203,6 +203,41 @@ fn rkt_fetches_and_runs_docker_images_from_a_registry() {
     let out = env.rkt(&["--insecure-options=image,http", "run", "--net=host", &url]);
     assert!(out.status.success(), "{}", one_line_error(&out));
     assert_eq!(stdout(&out), "hello from /srv as 1000:1000, motto docker\n");
+    // A registry wanting credentials: rkt's dockerAuth configuration.
+    let htpasswd = env.path("htpasswd");
+    let made = std::process::Command::new("htpasswd")
+        .args(["-Bbn", "alice", "secret"])
+        .output()
+        .unwrap();
+    std::fs::write(&htpasswd, &made.stdout).unwrap();
+    let private = docker2aci::testing::LocalRegistry::start(env.tmp.path(), Some(&htpasswd));
+    private.push(
+        &dir,
+        "example.com/greeter:1.0",
+        "tests/private:1.0",
+        Some("alice:secret"),
+        false,
+    );
+    let url = format!("docker://{}", private.name("tests/private:1.0"));
+    let refused = env.rkt(&["--insecure-options=image,http", "fetch", &url]);
+    assert_eq!(refused.status.code(), Some(254));
+    assert!(
+        one_line_error(&refused).contains("401 Unauthorized"),
+        "{}",
+        one_line_error(&refused)
+    );
+    let auth_d = env.path("etc/auth.d");
+    std::fs::create_dir_all(&auth_d).unwrap();
+    std::fs::write(
+        auth_d.join("docker.json"),
+        json!({"rktKind": "dockerAuth", "rktVersion": "v1",
+               "registries": [format!("127.0.0.1:{}", private.port)],
+               "credentials": {"user": "alice", "password": "secret"}})
+        .to_string(),
+    )
+    .unwrap();
+    let fetched = env.rkt(&["--insecure-options=image,http", "fetch", &url]);
+    assert!(fetched.status.success(), "{}", one_line_error(&fetched));
     // Not in the registry: the registry's answer, exit 254.
     let missing = env.rkt(&[
         "--insecure-options=image,http",
