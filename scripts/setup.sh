@@ -16,6 +16,7 @@ packages=(
   containernetworking-plugins iptables    # pod networks (CNI plugins, masquerading, ports)
   umoci                                   # docker2aci: the unpacked tree compared with ours
   skopeo docker-registry apache2-utils    # docker2aci: images pushed to a local registry (htpasswd)
+  buildah                                 # docker2aci: images built from Dockerfiles
 )
 
 missing=()

@@ -111,3 +111,56 @@ impl Drop for LocalRegistry {
         let _ = self.child.wait();
     }
 }
+
+/// Whether buildah is installed.
+pub fn buildah_present() -> bool {
+    Path::new("/usr/bin/buildah").exists()
+}
+
+/// Builds `dockerfile` with buildah (vfs storage and chroot isolation,
+/// all kept in `dir`), its context holding the host's busybox-static as
+/// `busybox`, and pushes the image as `tag` into an OCI layout and a
+/// docker archive in `dir`; returns their paths.
+pub fn buildah_image(
+    dir: &Path,
+    dockerfile: &str,
+    tag: &str,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let context = dir.join("context");
+    std::fs::create_dir_all(&context).expect("the build context");
+    std::fs::copy("/bin/busybox", context.join("busybox")).expect("busybox-static");
+    std::fs::write(context.join("Dockerfile"), dockerfile).expect("the Dockerfile");
+    let buildah = |args: &[&str]| {
+        let out = Command::new("buildah")
+            .arg("--root")
+            .arg(dir.join("storage"))
+            .arg("--runroot")
+            .arg(dir.join("run"))
+            .args(["--storage-driver", "vfs"])
+            .args(args)
+            .output()
+            .expect("buildah");
+        assert!(
+            out.status.success(),
+            "buildah {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ctx = context.display().to_string();
+    buildah(&["bud", "--isolation", "chroot", "-q", "-t", tag, &ctx]);
+    let layout = dir.join("layout");
+    let archive = dir.join("image.tar");
+    buildah(&[
+        "push",
+        "-q",
+        tag,
+        &format!("oci:{}:{tag}", layout.display()),
+    ]);
+    buildah(&[
+        "push",
+        "-q",
+        tag,
+        &format!("docker-archive:{}:{tag}", archive.display()),
+    ]);
+    (layout, archive)
+}

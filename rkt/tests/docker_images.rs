@@ -361,3 +361,34 @@ fn unsquashed_layers_render_as_the_image() {
     assert!(out.status.success(), "{}", one_line_error(&out));
     assert_eq!(stdout(&out), "layered\ncat-gone\nlinked\n");
 }
+
+#[test]
+fn an_image_built_by_buildah_runs() {
+    if !ensure_stage1() {
+        return;
+    }
+    if !docker2aci::testing::buildah_present() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "buildah missing: run scripts/setup.sh"
+        );
+        appc::testing::skipped("buildah missing: rkt's buildah test");
+        return;
+    }
+    let env = Env::new();
+    let dockerfile = r#"FROM scratch
+COPY busybox /bin/busybox
+RUN ["/bin/busybox", "sh", "-c", "/bin/busybox --install -s /bin && mkdir -p /srv && echo built > /srv/motto && chown -R 1000:1000 /srv"]
+ENV GREETING=hello PATH=/bin
+WORKDIR /srv
+USER 1000:1000
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["echo $GREETING from $(pwd) as $(id -u), motto $(cat motto)"]
+"#;
+    let (_, archive) =
+        docker2aci::testing::buildah_image(&env.path("build"), dockerfile, "example.com/built:1.0");
+    let given = format!("docker-archive:{}", archive.display());
+    let out = env.rkt(&["--insecure-options=image", "run", "--net=host", &given]);
+    assert!(out.status.success(), "{}", one_line_error(&out));
+    assert_eq!(stdout(&out), "hello from /srv as 1000, motto built\n");
+}
