@@ -24,7 +24,9 @@ const PARALLEL: usize = 3;
 const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
     application/vnd.docker.distribution.manifest.list.v2+json, \
     application/vnd.oci.image.manifest.v1+json, \
-    application/vnd.docker.distribution.manifest.v2+json";
+    application/vnd.docker.distribution.manifest.v2+json, \
+    application/vnd.docker.distribution.manifest.v1+prettyjws;q=0.5, \
+    application/vnd.docker.distribution.manifest.v1+json;q=0.5";
 
 const LISTS: [&str; 2] = [
     "application/vnd.oci.image.index.v1+json",
@@ -271,37 +273,54 @@ impl Registry<'_> {
         }
     }
 
-    /// A manifest or index by tag or digest: its bytes and media type.
-    fn manifest(&self, reference: &str) -> Result<(Vec<u8>, String)> {
+    /// A manifest or index by tag or digest: its bytes, media type and
+    /// digest. A schema 1 manifest (old registries) comes back as the
+    /// schema 2 manifest it amounts to (see [`from_schema1`]).
+    fn manifest(&self, reference: &str) -> Result<Manifest> {
         let res = self.get(&format!("manifests/{reference}"), Some(ACCEPT))?;
-        let content_type = res
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or_default()
+        let header = |name: &str| {
+            res.headers()
+                .get(name)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let content_type = header("content-type")
             .split(';')
             .next()
             .unwrap_or_default()
             .trim()
             .to_string();
+        let said_digest = header("docker-content-digest");
         let body = read_small(res, self.host())?;
+        let v: Value = serde_json::from_slice(&body)
+            .map_err(|e| Error::Bad(format!("{}: manifest {reference}: {e}", self.host())))?;
+        if v["schemaVersion"] == 1 {
+            // Signed: its digest is of the payload without signatures,
+            // which the registry names.
+            let digest = if said_digest.is_empty() {
+                digest::sha256(&body)
+            } else {
+                said_digest
+            };
+            if reference.contains(':') && digest != reference {
+                bad!("{}: manifest {reference}: digest mismatch", self.host());
+            }
+            return from_schema1(&v, digest, self.host());
+        }
         if reference.contains(':') && !digest::matches(&body, reference)? {
             bad!("{}: manifest {reference}: digest mismatch", self.host());
         }
-        let v: Value = serde_json::from_slice(&body)
-            .map_err(|e| Error::Bad(format!("{}: manifest {reference}: {e}", self.host())))?;
         let media = v["mediaType"]
             .as_str()
             .map(str::to_string)
             .unwrap_or(content_type);
-        if v["schemaVersion"] == 1 {
-            bad!(
-                "{}: {} has only a schema 1 manifest, which is not supported",
-                self.host(),
-                self.reference
-            );
-        }
-        Ok((body, media))
+        Ok(Manifest {
+            digest: digest::sha256(&body),
+            body,
+            media,
+            config: None,
+        })
     }
 
     /// Downloads blob `digest` to `dest`, checking it.
@@ -331,6 +350,61 @@ impl Registry<'_> {
         }
         std::fs::rename(&tmp, dest).map_err(|e| Error::io(dest.display(), e))
     }
+}
+
+/// A manifest as the registry gave it, or as made from a schema 1 one.
+struct Manifest {
+    body: Vec<u8>,
+    media: String,
+    digest: String,
+    /// The configuration a schema 1 manifest carried inline.
+    config: Option<Vec<u8>>,
+}
+
+/// A schema 1 manifest as a schema 2 one: its layers bottom first (the
+/// empty "throwaway" ones left out), its top history entry as the image
+/// configuration.
+fn from_schema1(v: &Value, digest: String, host: &str) -> Result<Manifest> {
+    let layers: Vec<&Value> = v["fsLayers"].as_array().into_iter().flatten().collect();
+    let history: Vec<&Value> = v["history"].as_array().into_iter().flatten().collect();
+    if layers.len() != history.len() || layers.is_empty() {
+        bad!("{host}: a schema 1 manifest whose layers and history do not match");
+    }
+    let compat = |h: &Value| -> Value {
+        h["v1Compatibility"]
+            .as_str()
+            .and_then(|s| serde_json::from_str(s).ok())
+            .unwrap_or_default()
+    };
+    let top = compat(history[0]);
+    let config = json!({"architecture": top["architecture"], "os": top["os"],
+        "created": top["created"], "author": top["author"], "config": top["config"]});
+    let config = serde_json::to_vec(&config).unwrap_or_default();
+    let mut descriptors = Vec::new();
+    for (layer, h) in layers.iter().zip(&history).rev() {
+        if compat(h)["throwaway"] == true {
+            continue;
+        }
+        let Some(blob) = layer["blobSum"].as_str() else {
+            bad!("{host}: a schema 1 layer without a blobSum");
+        };
+        crate::reference::check_digest(blob)?;
+        descriptors.push(
+            json!({"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+            "digest": blob}),
+        );
+    }
+    let manifest = json!({"schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": digest::sha256(&config), "size": config.len()},
+        "layers": descriptors});
+    Ok(Manifest {
+        body: serde_json::to_vec(&manifest).unwrap_or_default(),
+        media: "application/vnd.oci.image.manifest.v1+json".into(),
+        digest,
+        config: Some(config),
+    })
 }
 
 fn read_small(res: reqwest::blocking::Response, host: &str) -> Result<Vec<u8>> {
@@ -389,21 +463,21 @@ fn connect<'a>(reference: &'a Reference, opts: &'a RemoteOptions) -> Result<Regi
 }
 
 /// The image manifest `reference` names for `platform` (through a list
-/// or index): its bytes and media type.
-fn image_manifest(registry: &Registry<'_>, platform: &Platform) -> Result<(Vec<u8>, String)> {
+/// or index).
+fn image_manifest(registry: &Registry<'_>, platform: &Platform) -> Result<Manifest> {
     let reference = registry.reference;
     let wanted = reference
         .digest
         .clone()
         .or(reference.tag.clone())
         .unwrap_or_else(|| "latest".into());
-    let (body, media) = registry.manifest(&wanted)?;
-    if !LISTS.contains(&media.as_str()) {
-        return Ok((body, media));
+    let found = registry.manifest(&wanted)?;
+    if !LISTS.contains(&found.media.as_str()) {
+        return Ok(found);
     }
-    let list: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let list: Value = serde_json::from_slice(&found.body).unwrap_or_default();
     let choices: Vec<&Value> = list["manifests"].as_array().into_iter().flatten().collect();
-    let Some(found) = choices.iter().find(|d| platform.matches(&d["platform"])) else {
+    let Some(chosen) = choices.iter().find(|d| platform.matches(&d["platform"])) else {
         let have: Vec<String> = choices
             .iter()
             .map(|d| Platform::describe(&d["platform"]))
@@ -413,7 +487,7 @@ fn image_manifest(registry: &Registry<'_>, platform: &Platform) -> Result<(Vec<u
             have.join(", ")
         );
     };
-    let digest = found["digest"].as_str().unwrap_or_default().to_string();
+    let digest = chosen["digest"].as_str().unwrap_or_default().to_string();
     crate::reference::check_digest(&digest)?;
     registry.manifest(&digest)
 }
@@ -423,8 +497,7 @@ fn image_manifest(registry: &Registry<'_>, platform: &Platform) -> Result<(Vec<u
 /// images is keyed by.
 pub fn resolve(reference: &Reference, platform: &Platform, opts: &RemoteOptions) -> Result<String> {
     let registry = connect(reference, opts)?;
-    let (body, _) = image_manifest(&registry, platform)?;
-    Ok(digest::sha256(&body))
+    Ok(image_manifest(&registry, platform)?.digest)
 }
 
 /// Pulls `reference` into an OCI layout in `dir` (an index naming the
@@ -436,24 +509,34 @@ pub fn pull(
     dir: &Path,
 ) -> Result<String> {
     let registry = connect(reference, opts)?;
-    let (body, media) = image_manifest(&registry, platform)?;
-    let manifest_digest = digest::sha256(&body);
+    let Manifest {
+        body,
+        media,
+        digest: manifest_digest,
+        config: inline_config,
+    } = image_manifest(&registry, platform)?;
     let manifest: Value = serde_json::from_slice(&body)
         .map_err(|e| Error::Bad(format!("{reference}: manifest: {e}")))?;
     let write = |digest: &str, data: &[u8]| -> Result<()> {
         let p = blob_path(dir, digest)?;
         std::fs::write(&p, data).map_err(|e| Error::io(p.display(), e))
     };
-    write(&manifest_digest, &body)?;
+    // Stored under the digest of what is stored (a schema 1 manifest's
+    // own digest names the registry's document, not this one).
+    let stored_digest = digest::sha256(&body);
+    write(&stored_digest, &body)?;
     let config = &manifest["config"];
     let Some(config_digest) = config["digest"].as_str() else {
         bad!("{reference}: a manifest without a config");
     };
-    registry.blob(
-        config_digest,
-        config["size"].as_u64(),
-        &blob_path(dir, config_digest)?,
-    )?;
+    match &inline_config {
+        Some(c) => write(config_digest, c)?,
+        None => registry.blob(
+            config_digest,
+            config["size"].as_u64(),
+            &blob_path(dir, config_digest)?,
+        )?,
+    }
     let layers: Vec<(String, Option<u64>)> = manifest["layers"]
         .as_array()
         .into_iter()
@@ -491,7 +574,7 @@ pub fn pull(
         return Err(e);
     }
     let index = json!({"schemaVersion": 2, "manifests": [{
-        "mediaType": media, "digest": manifest_digest, "size": body.len(),
+        "mediaType": media, "digest": stored_digest, "size": body.len(),
         "annotations": {"org.opencontainers.image.ref.name": reference.to_string()}}]});
     std::fs::write(dir.join("index.json"), index.to_string())
         .map_err(|e| Error::io(dir.display(), e))?;

@@ -13,6 +13,17 @@ pub fn tools_present() -> bool {
         .all(|c| Path::new("/usr/bin").join(c).exists())
 }
 
+/// How a [`LocalRegistry`] is set up.
+#[derive(Default)]
+pub struct Setup<'a> {
+    /// Basic authentication against this htpasswd file (bcrypt).
+    pub htpasswd: Option<&'a Path>,
+    /// HTTPS with this certificate and key.
+    pub tls: Option<(&'a Path, &'a Path)>,
+    /// Schema 1 manifests accepted (pushed with `--format v2s1`).
+    pub schema1: bool,
+}
+
 /// A docker-registry on a free port of 127.0.0.1, its storage and
 /// configuration in `dir`; stopped (by its pid) when dropped.
 pub struct LocalRegistry {
@@ -23,15 +34,17 @@ pub struct LocalRegistry {
 impl LocalRegistry {
     /// With `htpasswd`, the registry wants basic authentication.
     pub fn start(dir: &Path, htpasswd: Option<&Path>) -> LocalRegistry {
-        Self::start_with(dir, htpasswd, None)
+        Self::start_with(
+            dir,
+            &Setup {
+                htpasswd,
+                ..Setup::default()
+            },
+        )
     }
 
-    /// With `tls` (certificate and key files), it speaks HTTPS.
-    pub fn start_with(
-        dir: &Path,
-        htpasswd: Option<&Path>,
-        tls: Option<(&Path, &Path)>,
-    ) -> LocalRegistry {
+    pub fn start_with(dir: &Path, setup: &Setup<'_>) -> LocalRegistry {
+        let (htpasswd, tls) = (setup.htpasswd, setup.tls);
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -49,11 +62,16 @@ impl LocalRegistry {
                 key.display()
             )
         });
+        let schema1 = if setup.schema1 {
+            "compatibility:\n  schema1:\n    enabled: true\n"
+        } else {
+            ""
+        };
         let config = dir.join(format!("registry-{port}.yml"));
         std::fs::write(
             &config,
             format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n{tls}{auth}",
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n{tls}{auth}{schema1}",
                 dir.join(format!("data-{port}")).display()
             ),
         )
@@ -84,14 +102,21 @@ impl LocalRegistry {
     /// Pushes `layout:tag` (an OCI layout) as `repo` (with `all`, every
     /// image of an index); `creds` is `user:password`.
     pub fn push(&self, layout: &Path, tag: &str, repo: &str, creds: Option<&str>, all: bool) {
-        let mut c = Command::new("skopeo");
-        c.args(["copy", "-q", "--dest-tls-verify=false"]);
+        let mut extra = Vec::new();
         if all {
-            c.arg("--all");
+            extra.push("--all".to_string());
         }
         if let Some(creds) = creds {
-            c.args(["--dest-creds", creds]);
+            extra.extend(["--dest-creds".to_string(), creds.to_string()]);
         }
+        self.push_with(layout, tag, repo, &extra);
+    }
+
+    /// Pushes with more of skopeo's flags (`--format v2s1`, ...).
+    pub fn push_with(&self, layout: &Path, tag: &str, repo: &str, extra: &[String]) {
+        let mut c = Command::new("skopeo");
+        c.args(["copy", "-q", "--dest-tls-verify=false"])
+            .args(extra);
         let out = c
             .arg(format!("oci:{}:{tag}", layout.display()))
             .arg(format!("docker://{}", self.name(repo)))

@@ -5,7 +5,7 @@
 
 mod support;
 
-use docker2aci::testing::LocalRegistry;
+use docker2aci::testing::{LocalRegistry, Setup};
 use serde_json::json;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -432,7 +432,13 @@ fn tls_certificates_are_checked_unless_told_otherwise() {
     assert!(made.status.success(), "{}", stderr(&made));
     let layout = tmp.path().join("layout");
     oci_layout(&layout, &image("tls"), &[Zip::Gzip], "1.0");
-    let registry = LocalRegistry::start_with(tmp.path(), None, Some((&cert, &key)));
+    let registry = LocalRegistry::start_with(
+        tmp.path(),
+        &Setup {
+            tls: Some((&cert, &key)),
+            ..Setup::default()
+        },
+    );
     registry.push(&layout, "1.0", "tests/tls:1.0", None, false);
     let url = format!("docker://{}", registry.name("tests/tls:1.0"));
     let out = tmp.path().join("out.aci");
@@ -453,4 +459,41 @@ fn tls_certificates_are_checked_unless_told_otherwise() {
         extracted(&out, &tmp.path().join("x"))["marker"].content,
         sha256(b"tls")
     );
+}
+
+#[test]
+fn schema1_manifests_of_old_registries() {
+    if !ready() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("layout");
+    oci_layout(&layout, &image("old"), &[Zip::Gzip], "1.0");
+    let registry = LocalRegistry::start_with(
+        tmp.path(),
+        &Setup {
+            schema1: true,
+            ..Setup::default()
+        },
+    );
+    registry.push_with(
+        &layout,
+        "1.0",
+        "tests/old:1.0",
+        &["--format".into(), "v2s1".into()],
+    );
+    let url = format!("docker://{}", registry.name("tests/old:1.0"));
+    let out = tmp.path().join("old.aci");
+    let o = pull(
+        &["--insecure-allow-http", &url, "-o", out.to_str().unwrap()],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dir = tmp.path().join("x");
+    let t = extracted(&out, &dir);
+    assert_eq!(t["marker"].content, sha256(b"old"));
+    assert_eq!(t["etc/base"].content, sha256(b"base"));
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest")).unwrap()).unwrap();
+    assert_eq!(m["app"]["exec"], json!(["/bin/sh"]));
 }

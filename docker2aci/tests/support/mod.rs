@@ -160,10 +160,16 @@ impl Image {
             .iter()
             .map(|l| format!("sha256:{}", sha256(l)))
             .collect();
+        let history: Vec<Value> = layers
+            .iter()
+            .enumerate()
+            .map(|(i, _)| json!({"created": "2026-11-30T10:00:00Z", "created_by": format!("layer {i}")}))
+            .collect();
         Image {
             config: json!({"architecture": host_arch(), "os": "linux",
                 "created": "2026-11-30T10:00:00Z", "author": "tests",
-                "config": inner, "rootfs": {"type": "layers", "diff_ids": diff_ids}}),
+                "config": inner, "rootfs": {"type": "layers", "diff_ids": diff_ids},
+                "history": history}),
             layers,
         }
     }
