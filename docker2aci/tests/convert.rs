@@ -213,6 +213,22 @@ fn docker_save_archives_and_compressions_give_the_same_tree() {
             &[layout.to_str().unwrap(), "-o", out.to_str().unwrap()],
         );
     }
+    // An OCI archive: the layout as a tar file.
+    let oci_archive = tmp.path().join("oci-archive.tar");
+    let tarred = std::process::Command::new("tar")
+        .arg("-cf")
+        .arg(&oci_archive)
+        .arg("-C")
+        .arg(tmp.path().join("gzip"))
+        .arg(".")
+        .output()
+        .unwrap();
+    assert!(tarred.status.success());
+    let out = tmp.path().join("oci-archive.aci");
+    check(
+        "oci-archive",
+        &[oci_archive.to_str().unwrap(), "-o", out.to_str().unwrap()],
+    );
     // docker save, current layout, two images: one must be chosen.
     let other = Image::new(
         vec![LayerBuilder::new().file("only", b"x").build()],
