@@ -159,10 +159,10 @@ fn own_network<'a>(
     }))
 }
 
-/// Joins the pod's networks (the plugins run while the init sets up) and
-/// then tells the init. The networks' DNS is the pod's resolv.conf unless
-/// `--dns` says otherwise.
-fn join_networks(args: &Args, network: &OwnNetwork<'_>, joined: net::Joined) -> Result<(), String> {
+/// Joins the pod's networks (the plugins run while the init sets up).
+/// The networks' DNS is the pod's resolv.conf unless `--dns` says
+/// otherwise.
+fn join_networks(args: &Args, network: &OwnNetwork<'_>) -> Result<(), String> {
     network.joiner.join(&network.nets, &network.ports)?;
     if args.dns.servers.is_empty()
         && let Some(text) = net::resolv_conf(&args.pod_dir)
@@ -170,7 +170,6 @@ fn join_networks(args: &Args, network: &OwnNetwork<'_>, joined: net::Joined) -> 
         let path = args.pod_dir.resolv_conf();
         std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    joined.tell();
     Ok(())
 }
 
@@ -304,14 +303,17 @@ fn start(
     // their own cgroups themselves.)
     let set_up = cgroups
         .map_or(Ok(()), |c| c.adopt(child.as_raw()))
-        .and_then(|()| match (network, joined) {
-            (Some(network), Some(joined)) => join_networks(args, network, joined),
-            _ => Ok(()),
-        });
+        .and_then(|()| network.map_or(Ok(()), |n| join_networks(args, n)));
     if let Err(e) = set_up {
+        // Killed before the pipe closes: a closed pipe would have the
+        // init say the networks failed too, besides our own error.
         let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
         let _ = waitpid(child, None);
+        drop(joined);
         return Err(e);
+    }
+    if let Some(joined) = joined {
+        joined.tell();
     }
     loop {
         match waitpid(child, None) {
