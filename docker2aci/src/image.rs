@@ -152,7 +152,8 @@ fn list(names: &[Vec<String>]) -> String {
     all.join(", ")
 }
 
-fn strings(v: &Value) -> Vec<String> {
+/// The strings of a JSON list (anything else is none).
+pub(crate) fn strings(v: &Value) -> Vec<String> {
     v.as_array()
         .into_iter()
         .flatten()

@@ -6,7 +6,7 @@
 //! Docker labels as the app's userLabels.
 
 use crate::error::{Result, bad};
-use crate::image::Image;
+use crate::image::{Image, strings};
 use crate::reference::Reference;
 use appc::schema::ImageManifest;
 use appc::schema::image_manifest::Dependency;
@@ -29,6 +29,21 @@ pub fn appc_arch(arch: &str, variant: Option<&str>) -> Option<&'static str> {
     })
 }
 
+/// The os and arch labels of an image configuration, in appc's names
+/// (none for an os or arch appc does not name).
+fn platform_labels(config: &Value) -> Vec<Value> {
+    let mut labels = Vec::new();
+    let os = config["os"].as_str().unwrap_or_default();
+    if os == "linux" || os == "freebsd" {
+        labels.push(json!({"name": "os", "value": os}));
+        let arch = config["architecture"].as_str().unwrap_or_default();
+        if let Some(a) = appc_arch(arch, config["variant"].as_str()) {
+            labels.push(json!({"name": "arch", "value": a}));
+        }
+    }
+    labels
+}
+
 /// `user[:group]` as appc's user and group.
 fn user_group(user: &str) -> (String, String) {
     match user.split_once(':') {
@@ -36,14 +51,6 @@ fn user_group(user: &str) -> (String, String) {
         Some((u, g)) => (u.into(), g.into()),
         None => (user.into(), user.into()),
     }
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s.as_str().map(str::to_string))
-        .collect()
 }
 
 fn ports(exposed: &Value) -> Result<Vec<Value>> {
@@ -95,14 +102,7 @@ pub fn manifest(image: &Image, reference: &Reference, original: &str) -> Result<
     if let Some(tag) = &reference.tag {
         labels.push(json!({"name": "version", "value": tag}));
     }
-    let os = config["os"].as_str().unwrap_or_default();
-    if os == "linux" || os == "freebsd" {
-        labels.push(json!({"name": "os", "value": os}));
-        let arch = config["architecture"].as_str().unwrap_or_default();
-        if let Some(a) = appc_arch(arch, config["variant"].as_str()) {
-            labels.push(json!({"name": "arch", "value": a}));
-        }
-    }
+    labels.extend(platform_labels(config));
     let mut annotations = Vec::new();
     let mut annotate = |name: &str, value: Option<String>| {
         if let Some(v) = value.filter(|v| !v.is_empty()) {
@@ -191,15 +191,7 @@ pub fn layer_manifest(
     let bad_name = |e: appc::schema::SchemaError| crate::error::Error::Bad(e.to_string());
     let name =
         AcIdentifier::sanitize(&format!("{}-{id}", reference.image_name())).map_err(bad_name)?;
-    let mut labels = Vec::new();
-    let os = image.config["os"].as_str().unwrap_or_default();
-    if os == "linux" || os == "freebsd" {
-        labels.push(json!({"name": "os", "value": os}));
-        let arch = image.config["architecture"].as_str().unwrap_or_default();
-        if let Some(a) = appc_arch(arch, image.config["variant"].as_str()) {
-            labels.push(json!({"name": "arch", "value": a}));
-        }
-    }
+    let labels = platform_labels(&image.config);
     let manifest = json!({"acKind": "ImageManifest", "acVersion": appc::schema::AC_VERSION,
         "name": name, "labels": labels, "pathWhitelist": whitelist});
     ImageManifest::from_value(&manifest)

@@ -333,13 +333,7 @@ impl Fetcher<'_> {
             }
             (reader.finish().map_err(io_at(path))?, Some(name))
         };
-        let stored = match self.store.remote(&file_digest::key(&digest))? {
-            Some(remote) => match appc::schema::types::Hash::new(&remote.image_id) {
-                Ok(id) => self.store.record(&id)?,
-                Err(_) => None,
-            },
-            None => None,
-        };
+        let stored = self.stored_for(&file_digest::key(&digest))?;
         let stored = stored.filter(|r| signed_name.is_none_or(|n| r.manifest.name.as_str() == n));
         Ok(match stored {
             Some(rec) => Recognised::Stored(Box::new(rec)),
@@ -507,16 +501,7 @@ impl Fetcher<'_> {
         if !self.insecure.image {
             return Err(FetchError::DockerUnsigned(key));
         }
-        let stored_for = |remote_key: &str| -> Result<Option<ImageRecord>, FetchError> {
-            match self.store.remote(remote_key)? {
-                Some(r) => match appc::schema::types::Hash::new(&r.image_id) {
-                    Ok(id) => Ok(self.store.record(&id)?),
-                    Err(_) => Ok(None),
-                },
-                None => Ok(None),
-            }
-        };
-        let stored = stored_for(&key)?;
+        let stored = self.stored_for(&key)?;
         match (self.pull_policy, stored) {
             (PullPolicy::Never, None) => return Err(FetchError::NotInStore(key)),
             (PullPolicy::Never | PullPolicy::New, Some(rec)) => {
@@ -560,7 +545,7 @@ impl Fetcher<'_> {
             }
             Ok(())
         };
-        if let Some(rec) = stored_for(&by_digest)? {
+        if let Some(rec) = self.stored_for(&by_digest)? {
             self.debug(format_args!(
                 "using image from local store for {key} (manifest {digest})"
             ));
@@ -607,9 +592,7 @@ impl Fetcher<'_> {
         let id = docker2aci::image_id(path, &opts).map_err(docker_err)?;
         let key = id.as_ref().map(|id| format!("docker-image:{id}"));
         if let Some(key) = &key
-            && let Some(r) = self.store.remote(key)?
-            && let Ok(hash) = appc::schema::types::Hash::new(&r.image_id)
-            && let Some(rec) = self.store.record(&hash)?
+            && let Some(rec) = self.stored_for(key)?
         {
             self.debug(format_args!("using image from local store for {shown}"));
             return self.used(rec);
@@ -634,6 +617,17 @@ impl Fetcher<'_> {
             })?;
         }
         Ok(rec)
+    }
+
+    /// The stored image a remote record (`key`) names, if both are there.
+    fn stored_for(&self, key: &str) -> Result<Option<ImageRecord>, FetchError> {
+        match self.store.remote(key)? {
+            Some(r) => match appc::schema::types::Hash::new(&r.image_id) {
+                Ok(id) => Ok(self.store.record(&id)?),
+                Err(_) => Ok(None),
+            },
+            None => Ok(None),
+        }
     }
 
     fn used(&self, rec: ImageRecord) -> Result<ImageRecord, FetchError> {
