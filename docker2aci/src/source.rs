@@ -180,7 +180,8 @@ fn index(file: &File) -> Result<HashMap<String, Member>> {
     let mut members = HashMap::new();
     let mut archive = tar::Archive::new(file);
     let io = |e| Error::io("reading the archive", e);
-    for entry in archive.entries().map_err(io)? {
+    // Headers only: the members' data is skipped by seeking.
+    for entry in archive.entries_with_seek().map_err(io)? {
         let entry = entry.map_err(io)?;
         let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let Some(name) = normalize(&name) else {
