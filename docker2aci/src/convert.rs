@@ -50,8 +50,6 @@ impl Default for Options {
 pub struct Converted {
     pub path: PathBuf,
     pub manifest: appc::schema::ImageManifest,
-    /// The digest of the image's manifest, where it has one.
-    pub manifest_hash: Option<String>,
     /// With `--nosquash`, the lower layers' ACIs (bottom first), which
     /// the one at `path` depends on.
     pub lower: Vec<PathBuf>,
@@ -149,7 +147,6 @@ fn convert_source(
         path,
         lower,
         manifest,
-        manifest_hash: image.manifest_hash,
     })
 }
 

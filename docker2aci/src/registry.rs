@@ -296,14 +296,28 @@ impl Registry<'_> {
         let v: Value = serde_json::from_slice(&body)
             .map_err(|e| Error::Bad(format!("{}: manifest {reference}: {e}", self.host())))?;
         if v["schemaVersion"] == 1 {
-            // Signed: its digest is of the payload without signatures,
-            // which the registry names.
-            let digest = if said_digest.is_empty() {
-                digest::sha256(&body)
+            // A signed one's digest is of its payload, without signatures.
+            let payload = if v["signatures"].is_array() {
+                match schema1_payload(&body, &v) {
+                    Some(p) => p,
+                    None => bad!(
+                        "{}: manifest {reference}: a malformed signed schema 1 manifest",
+                        self.host()
+                    ),
+                }
             } else {
-                said_digest
+                body.clone()
             };
-            if reference.contains(':') && digest != reference {
+            let digest = digest::sha256(&payload);
+            let promised = [
+                said_digest.as_str(),
+                if reference.contains(':') {
+                    reference
+                } else {
+                    ""
+                },
+            ];
+            if promised.iter().any(|d| !d.is_empty() && *d != digest) {
                 bad!("{}: manifest {reference}: digest mismatch", self.host());
             }
             return from_schema1(&v, digest, self.host());
@@ -359,6 +373,18 @@ struct Manifest {
     digest: String,
     /// The configuration a schema 1 manifest carried inline.
     config: Option<Vec<u8>>,
+}
+
+/// The bytes a signed schema 1 manifest's digest is taken over: the
+/// manifest without its signatures, as the JWS protected header gives it
+/// (its first `formatLength` bytes, then `formatTail`).
+fn schema1_payload(body: &[u8], v: &Value) -> Option<Vec<u8>> {
+    let protected = v["signatures"][0]["protected"].as_str()?;
+    let header: Value = serde_json::from_slice(&decode64(protected)?).ok()?;
+    let len = usize::try_from(header["formatLength"].as_u64()?).ok()?;
+    let mut payload = body.get(..len)?.to_vec();
+    payload.extend(decode64(header["formatTail"].as_str()?)?);
+    Some(payload)
 }
 
 /// A schema 1 manifest as a schema 2 one: its layers bottom first (the
@@ -609,17 +635,24 @@ pub fn docker_login(registry: &str) -> Option<(String, String)> {
     if let (Some(u), Some(p)) = (entry["username"].as_str(), entry["password"].as_str()) {
         return Some((u.into(), p.into()));
     }
-    let decoded = unbase64(entry["auth"].as_str()?)?;
+    let decoded = String::from_utf8(decode64(entry["auth"].as_str()?)?).ok()?;
     let (u, p) = decoded.split_once(':')?;
     Some((u.into(), p.into()))
 }
 
-fn unbase64(s: &str) -> Option<String> {
+/// Base64 in either alphabet (standard, or URL-safe as JWS has it),
+/// padded or not.
+fn decode64(s: &str) -> Option<Vec<u8>> {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut bits = 0u32;
     let mut n = 0;
     let mut out = Vec::new();
     for c in s.bytes().filter(|&c| c != b'=') {
+        let c = match c {
+            b'-' => b'+',
+            b'_' => b'/',
+            c => c,
+        };
         let v = T.iter().position(|&t| t == c)? as u32;
         bits = (bits << 6) | v;
         n += 6;
@@ -629,7 +662,7 @@ fn unbase64(s: &str) -> Option<String> {
             bits &= (1 << n) - 1;
         }
     }
-    String::from_utf8(out).ok()
+    Some(out)
 }
 
 #[cfg(test)]
@@ -639,9 +672,12 @@ mod tests {
     #[test]
     fn base64_both_ways() {
         for s in ["", "a", "ab", "abc", "user:pässword", "alice:secret"] {
-            assert_eq!(unbase64(&base64(s)).as_deref(), Some(s));
+            assert_eq!(decode64(&base64(s)), Some(s.as_bytes().to_vec()));
         }
         assert_eq!(base64("user:pass"), "dXNlcjpwYXNz");
+        // JWS: URL-safe, unpadded.
+        assert_eq!(decode64("fQ"), Some(b"}".to_vec()));
+        assert_eq!(decode64("-_8"), Some(vec![0xfb, 0xff]));
     }
 
     #[test]
