@@ -39,15 +39,10 @@ fn a_buildah_image_converts_as_umoci_unpacks_it() {
     let tmp = tempfile::tempdir().unwrap();
     let (layout, archive) =
         docker2aci::testing::buildah_image(tmp.path(), DOCKERFILE, "example.com/built:1.0");
-    let bundle = tmp.path().join("bundle");
-    let unpack = std::process::Command::new("umoci")
-        .args(["unpack", "--image"])
-        .arg(format!("{}:example.com/built:1.0", layout.display()))
-        .arg(&bundle)
-        .output()
-        .unwrap();
-    assert!(unpack.status.success(), "{}", stderr(&unpack));
-    let theirs = tree(&bundle.join("rootfs"));
+    let theirs = umoci_tree(
+        &format!("{}:example.com/built:1.0", layout.display()),
+        &tmp.path().join("bundle"),
+    );
     assert!(theirs.contains_key("etc/new") && !theirs.contains_key("gone"));
     for (what, input) in [("layout", &layout), ("archive", &archive)] {
         let aci = tmp.path().join(format!("{what}.aci"));
@@ -56,12 +51,7 @@ fn a_buildah_image_converts_as_umoci_unpacks_it() {
         let dir = tmp.path().join(what);
         untar(&aci, &dir);
         let ours = tree(&dir.join("rootfs"));
-        let diff: Vec<String> = ours
-            .keys()
-            .chain(theirs.keys())
-            .filter(|k| ours.get(*k) != theirs.get(*k))
-            .map(|k| format!("{k}: ours {:?} umoci {:?}", ours.get(k), theirs.get(k)))
-            .collect();
+        let diff = differences(&ours, &theirs);
         assert!(diff.is_empty(), "{what}: {diff:#?}");
         let m: Value =
             serde_json::from_slice(&std::fs::read(dir.join("manifest")).unwrap()).unwrap();

@@ -401,3 +401,26 @@ pub fn untar(aci: &Path, dir: &Path) {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// The rootfs `umoci unpack` makes of `image` (`LAYOUT:TAG`) in `bundle`.
+pub fn umoci_tree(image: &str, bundle: &Path) -> BTreeMap<String, Entry> {
+    let unpack = Command::new("umoci")
+        .args(["unpack", "--image", image])
+        .arg(bundle)
+        .output()
+        .unwrap();
+    assert!(unpack.status.success(), "{}", stderr(&unpack));
+    tree(&bundle.join("rootfs"))
+}
+
+/// The paths where two trees differ, each with both sides.
+pub fn differences(
+    ours: &BTreeMap<String, Entry>,
+    theirs: &BTreeMap<String, Entry>,
+) -> Vec<String> {
+    ours.keys()
+        .chain(theirs.keys())
+        .filter(|k| ours.get(*k) != theirs.get(*k))
+        .map(|k| format!("{k}: ours {:?} umoci {:?}", ours.get(k), theirs.get(k)))
+        .collect()
+}
