@@ -258,16 +258,19 @@ fn the_hosts_kernel_settings_are_out_of_reach() {
 }
 
 /// Where a cgroup hierarchy is read-only (as in some containers), pods
-/// still run, without what it would enforce: with no device cgroup, apps
-/// do not get CAP_MKNOD.
+/// still run, without what it would enforce. With the devices hierarchy
+/// read-only, the allow-list is a device program on the unified
+/// hierarchy instead (apps may make nodes, not open them); with neither,
+/// apps do not get CAP_MKNOD.
 #[test]
 fn a_read_only_cgroup_hierarchy_is_done_without() {
     if !ensure_stage1() {
         return;
     }
     let devices = std::path::Path::new("/sys/fs/cgroup/devices");
-    if !devices.is_dir() {
-        appc::testing::skipped("no devices cgroup hierarchy here");
+    let unified = std::path::Path::new("/sys/fs/cgroup/unified");
+    if !devices.is_dir() || !unified.is_dir() {
+        appc::testing::skipped("no devices or unified cgroup hierarchy here");
         return;
     }
     let env = Env::new();
@@ -280,37 +283,45 @@ fn a_read_only_cgroup_hierarchy_is_done_without() {
         "--exec=/bin/sh",
         "--",
         "-c",
-        "mknod /tmp/null c 1 3 2>/dev/null && echo made || echo refused",
+        "if mknod /tmp/mem c 1 1 2>/dev/null; then \
+           head -c 1 /tmp/mem >/dev/null 2>&1 && echo read || echo unreadable; \
+         else echo refused; fi",
     ]);
     // rkt's command line, run in a mount namespace of its own where the
-    // devices hierarchy is read-only (the host's stays as it is).
+    // hierarchies are read-only (the host's stay as they are).
     let line: Vec<String> = std::iter::once(rkt.get_program())
         .chain(rkt.get_args())
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let script = format!(
-        "mount -o bind,remount,ro {} && exec \"$@\"",
-        devices.display()
-    );
-    let out = std::process::Command::new("unshare")
-        .args([
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            &script,
-            "sh",
-        ])
-        .args(&line)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(stdout(&out), "refused\n", "{err}");
-    assert!(
-        err.contains("no pod cgroup in /sys/fs/cgroup/devices"),
-        "{err}"
-    );
+    for (read_only, expected) in [
+        (vec![devices], "unreadable\n"),
+        (vec![devices, unified], "refused\n"),
+    ] {
+        let remounts: Vec<String> = read_only
+            .iter()
+            .map(|h| format!("mount -o bind,remount,ro {} && ", h.display()))
+            .collect();
+        let script = format!("{}exec \"$@\"", remounts.concat());
+        let out = std::process::Command::new("unshare")
+            .args([
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                &script,
+                "sh",
+            ])
+            .args(&line)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stdout(&out), expected, "{read_only:?}: {err}");
+        assert!(
+            err.contains("no pod cgroup in /sys/fs/cgroup/devices"),
+            "{err}"
+        );
+    }
     assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
 }
