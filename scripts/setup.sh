@@ -17,6 +17,7 @@ packages=(
   umoci                                   # docker2aci: the unpacked tree compared with ours
   skopeo docker-registry apache2-utils    # docker2aci: images pushed to a local registry (htpasswd)
   buildah                                 # docker2aci: images built from Dockerfiles
+  qemu-system-x86 mmdebstrap linux-image-amd64  # the VM tests (systemd, cgroup v2 only)
 )
 
 missing=()

@@ -23,8 +23,14 @@ trap './scripts/net-leftovers.sh clean "$net_state"; rm -f "$log" "$TEST_SKIP_LO
 set +e
 cargo test --workspace --quiet --no-fail-fast 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+# Then the same binaries under a real systemd on a cgroup-v2-only host.
+./scripts/vm/test.sh 2>&1 | tee -a "$log"
+vm_status=${PIPESTATUS[0]}
 set -e
+[ "$vm_status" -eq 0 ] || status=$vm_status
 sum() { grep -oE "[0-9]+ $1" "$log" | awk '{s += $1} END {print s + 0}'; }
-skipped=$(wc -l < "$TEST_SKIP_LOG")
-echo "tests: $(( $(sum passed) - skipped )) passed, $(sum failed) failed, $skipped skipped"
+cargo_skipped=$(wc -l < "$TEST_SKIP_LOG")
+vm_skipped=$(awk '/^vm tests: / {print $(NF - 1)}' "$log" | tail -1)
+skipped=$(( cargo_skipped + ${vm_skipped:-0} ))
+echo "tests: $(( $(sum passed) - cargo_skipped )) passed, $(sum failed) failed, $skipped skipped"
 exit "$status"

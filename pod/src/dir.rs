@@ -146,6 +146,12 @@ impl PodDir {
         self.file("confinement")
     }
 
+    /// The socket an app that notifies systemd itself sends to (bound in
+    /// its root as /run/systemd/notify), relayed by the supervisor.
+    pub fn notify_socket(&self) -> PathBuf {
+        self.file("notify")
+    }
+
     pub fn resolv_conf(&self) -> PathBuf {
         self.file("resolv.conf")
     }

@@ -71,7 +71,7 @@ fn wait_for_pod_root(pid: i32) -> Result<(), String> {
 pub fn run(argv: &[String]) -> Result<i32, String> {
     let req = parse(argv)?;
     // The caller's descriptors would be in the pod's sight until exec.
-    crate::exec::close_inherited(None)?;
+    crate::exec::close_inherited(&[])?;
     // Until exec, this process is stage1: kept from the pod's sight.
     nix::sys::prctl::set_dumpable(false).map_err(|e| format!("non-dumpable: {e}"))?;
     crate::caps::clear_inherited()?;

@@ -99,18 +99,15 @@ fn which(cmd: &str, path: &str) -> Option<String> {
 }
 
 /// Closes every descriptor but stdin, stdout, stderr and `keep` (the pod
-/// lock): whatever the caller of rkt left open stays out of the pod, even
-/// in the moments before an exec. Called before opening anything.
-pub fn close_inherited(keep: Option<i32>) -> Result<(), String> {
-    let keep = match keep {
-        Some(fd) => Some(u32::try_from(fd).map_err(|_| format!("bad descriptor {fd}"))?),
-        None => None,
-    };
-    let ranges = match keep {
-        Some(k) => vec![(3, k.saturating_sub(1)), (k.saturating_add(1), u32::MAX)],
-        None => vec![(3, u32::MAX)],
-    };
-    for (first, last) in ranges.into_iter().filter(|(f, l)| f <= l) {
+/// lock, socket-activated listeners): whatever the caller of rkt left
+/// open stays out of the pod, even in the moments before an exec. Called
+/// before opening anything.
+pub fn close_inherited(keep: &[i32]) -> Result<(), String> {
+    let keep: Vec<u32> = keep
+        .iter()
+        .map(|&fd| u32::try_from(fd).map_err(|_| format!("bad descriptor {fd}")))
+        .collect::<Result<_, _>>()?;
+    for (first, last) in ranges_between(keep) {
         // SAFETY: close_range takes no memory; the caller uses none of these.
         if unsafe { nix::libc::close_range(first, last, 0) } != 0 {
             let e = std::io::Error::last_os_error();
@@ -118,6 +115,24 @@ pub fn close_inherited(keep: Option<i32>) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The ranges of descriptors from 3 up that leave out `keep`.
+fn ranges_between(mut keep: Vec<u32>) -> Vec<(u32, u32)> {
+    keep.sort_unstable();
+    let mut first = 3u32;
+    let mut ranges = Vec::new();
+    for k in keep {
+        if k < first {
+            continue;
+        }
+        if k > first {
+            ranges.push((first, k - 1));
+        }
+        first = k.saturating_add(1);
+    }
+    ranges.push((first, u32::MAX));
+    ranges
 }
 
 /// Where an app's processes go: its root (as the calling process sees
@@ -175,7 +190,10 @@ fn try_exec(
             .map_err(|e| format!("joining the app's cgroup: {e}"))?;
     }
     // Only stdin, stdout and stderr reach the app, whatever the caller of
-    // rkt or stage1 left open: the rest closes at exec.
+    // rkt or stage1 left open: the rest closes at exec. An app with a
+    // socket-activated port also gets the unit's listening sockets.
+    let listeners = crate::systemd::listeners()
+        .filter(|_| !as_root && a.ports.iter().any(|p| p.socket_activated));
     // SAFETY: close_range takes no memory; CLOSE_RANGE_CLOEXEC only marks.
     let r = unsafe { nix::libc::close_range(3, u32::MAX, nix::libc::CLOSE_RANGE_CLOEXEC as i32) };
     if r != 0 {
@@ -183,6 +201,18 @@ fn try_exec(
             "closing descriptors: {}",
             std::io::Error::last_os_error()
         ));
+    }
+    for l in listeners.iter() {
+        let first = crate::systemd::FIRST_LISTENER;
+        for fd in first..first + l.count as i32 {
+            // SAFETY: the descriptor was passed open by systemd and kept since.
+            let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+            nix::fcntl::fcntl(
+                fd,
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+            )
+            .map_err(|e| format!("socket-activated descriptor: {e}"))?;
+        }
     }
     crate::caps::clear_inherited()?;
     if confinement.own_root {
@@ -221,7 +251,19 @@ fn try_exec(
         nix::sys::prctl::set_no_new_privs().map_err(|e| format!("no-new-privileges: {e}"))?;
     }
     // Everything execve needs is made before the seccomp filter is loaded.
-    let env = environment(app);
+    let mut env = environment(app);
+    if !as_root && crate::systemd::notifies_itself(app.name.as_str()) {
+        let socket = crate::systemd::APP_NOTIFY_SOCKET;
+        env.push(("NOTIFY_SOCKET".into(), socket.into()));
+    }
+    if let Some(l) = listeners {
+        // LISTEN_PID is the pid the app sees: this process's, in the pod.
+        env.push(("LISTEN_PID".into(), std::process::id().to_string()));
+        env.push(("LISTEN_FDS".into(), l.count.to_string()));
+        if let Some(names) = &l.names {
+            env.push(("LISTEN_FDNAMES".into(), names.clone()));
+        }
+    }
     let path = env
         .iter()
         .find(|(k, _)| k == "PATH")
@@ -274,4 +316,19 @@ fn try_exec(
         .err()
         .unwrap_or(nix::errno::Errno::UnknownErrno);
     Err(format!("cannot run {}: {e}", exec[0]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ranges_between;
+
+    #[test]
+    fn descriptors_closed_leave_out_those_kept() {
+        let max = u32::MAX;
+        assert_eq!(ranges_between(vec![]), vec![(3, max)]);
+        // The lock after the unit's three listeners.
+        assert_eq!(ranges_between(vec![6, 3, 4, 5]), vec![(7, max)]);
+        assert_eq!(ranges_between(vec![9, 4]), vec![(3, 3), (5, 8), (10, max)]);
+        assert_eq!(ranges_between(vec![0, 2, 3]), vec![(4, max)]);
+    }
 }

@@ -39,7 +39,8 @@ pub fn handled_signals() -> SigSet {
 }
 
 /// Sets up the pod and supervises its apps; returns the pod's exit
-/// status. `app_mask` is the signal mask apps start with.
+/// status. `app_mask` is the signal mask apps start with; a byte is
+/// written to `apps_started`, if given, once every app has started.
 pub fn run(
     args: &Args,
     manifest: &PodManifest,
@@ -47,8 +48,10 @@ pub fn run(
     cgroups: Option<&PodCgroups>,
     app_mask: &SigSet,
     network: &mut Ready,
+    apps_started: Option<File>,
 ) -> u8 {
-    match supervise(args, manifest, confinement, cgroups, app_mask, network) {
+    let pod = (manifest, confinement, cgroups);
+    match supervise(args, pod, app_mask, network, apps_started) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("stage1: {e}");
@@ -75,11 +78,10 @@ impl Started<'_> {
 
 fn supervise(
     args: &Args,
-    manifest: &PodManifest,
-    confinement: &Confinement,
-    cgroups: Option<&PodCgroups>,
+    (manifest, confinement, cgroups): (&PodManifest, &Confinement, Option<&PodCgroups>),
     app_mask: &SigSet,
     network: &mut Ready,
+    apps_started: Option<File>,
 ) -> Result<u8, String> {
     let fly = !confinement.own_root;
     let watched = handled_signals();
@@ -108,6 +110,9 @@ fn supervise(
         let root = rootfs::prepare(args, app, fly)?;
         network.wait()?;
         rootfs::name_files(args, &root, fly)?;
+        if crate::systemd::notifies_itself(app.name.as_str()) {
+            crate::systemd::bind_into(&root, &args.pod_dir)?;
+        }
         crate::volumes::mount_all(args, volumes, app, &root)?;
         if app.read_only_root_fs {
             rootfs::make_read_only(&root)?;
@@ -178,6 +183,13 @@ fn supervise(
         let at = s.placement();
         let child = spawn(app_mask, || crate::exec::exec_app(s.app, &at, confinement))?;
         running.insert(child, i);
+    }
+    if let Some(mut told) = apps_started
+        && running.len() == started.len()
+        && !stopping
+    {
+        // The supervisor may be gone already; the pod goes on regardless.
+        let _ = std::io::Write::write_all(&mut told, b"1");
     }
     let mut stop_requested = false;
     while !running.is_empty() {

@@ -56,6 +56,7 @@ pub mod copy;
 pub mod enter;
 pub mod exec;
 pub mod init;
+pub mod machined;
 pub mod net;
 pub mod pod_root;
 pub mod rootdir;
@@ -63,6 +64,7 @@ pub mod rootfs;
 pub mod seccomp;
 pub mod stop;
 pub mod supervisor;
+pub mod systemd;
 pub mod users;
 pub mod volumes;
 

@@ -337,6 +337,19 @@ fn bind_file(root: &RootDir, rel: &str, source: &Path) -> Result<(), String> {
     mount_on(None, &target, None, ro, None, &what)
 }
 
+/// Binds the socket `source` on `/path` of the app's root at
+/// `root_path` (its directories made as needed).
+pub fn bind_socket(root_path: &Path, path: &str, source: &Path) -> Result<(), String> {
+    let root = RootDir::open(root_path)?;
+    let rel = path.trim_start_matches('/');
+    if let Some((dir, _)) = rel.rsplit_once('/') {
+        root.mkdir_all(dir)?;
+    }
+    root.create_new(rel, "")?;
+    let target = root.resolve(rel)?;
+    mount_on(Some(source), &target, None, MsFlags::MS_BIND, None, path)
+}
+
 /// Makes the app's root mount read-only (its submounts keep their own
 /// flags).
 pub fn make_read_only(root: &Path) -> Result<(), String> {

@@ -52,7 +52,23 @@ pub fn run(args: &Args, fly: bool) -> Result<u8, String> {
         Some(&mut original_mask),
     )
     .map_err(|e| format!("sigprocmask: {e}"))?;
-    crate::exec::close_inherited(Some(args.lock_fd))?;
+    // The unit's sockets, if systemd started rkt: taken before the
+    // inherited descriptors are closed, kept out of what the supervisor
+    // runs itself (network plugins), and passed to socket-activated apps.
+    let listeners = crate::systemd::take_listeners();
+    let first = crate::systemd::FIRST_LISTENER;
+    let listening: Vec<i32> = listeners
+        .map(|l| (first..first + l.count as i32).collect())
+        .unwrap_or_default();
+    crate::exec::close_inherited(&[&[args.lock_fd], &listening[..]].concat())?;
+    // Its socket is made only now that the inherited ones are closed.
+    let notify = crate::systemd::take_notify()?;
+    for fd in &listening {
+        // SAFETY: kept open just above; only its flags change.
+        let fd = unsafe { BorrowedFd::borrow_raw(*fd) };
+        fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))
+            .map_err(|e| format!("socket-activated descriptor: {e}"))?;
+    }
     crate::caps::clear_inherited()?;
     // SAFETY: stage0 passed this descriptor open; we only read and set its flags.
     let lock = unsafe { BorrowedFd::borrow_raw(args.lock_fd) };
@@ -99,6 +115,7 @@ pub fn run(args: &Args, fly: bool) -> Result<u8, String> {
         let network = own_network(args, &manifest, fly)?;
         let started = start(
             args,
+            notify.as_ref(),
             &manifest,
             &confinement,
             cgroups.as_ref(),
@@ -111,6 +128,15 @@ pub fn run(args: &Args, fly: bool) -> Result<u8, String> {
         }
         started
     });
+    for app in cgroups
+        .iter()
+        .flat_map(|c| apps.iter().filter(|a| c.oom_killed(a.name.as_str())))
+    {
+        eprintln!(
+            "stage1: app {}: killed by the kernel for going over its memory limit (out of memory)",
+            app.name
+        );
+    }
     if let Some(Err(e)) = cgroups.as_ref().map(PodCgroups::remove) {
         // Left for `rkt gc`, which retries through the gc entrypoint.
         eprintln!("stage1: removing the pod's cgroups: {e}");
@@ -212,6 +238,7 @@ fn terminal_device(args: &Args) -> Option<(u64, u64)> {
 /// Starts the pod init and waits for it.
 fn start(
     args: &Args,
+    notify: Option<&crate::systemd::Notify>,
     manifest: &PodManifest,
     confinement: &Confinement,
     cgroups: Option<&PodCgroups>,
@@ -233,6 +260,28 @@ fn start(
         }
         None => (net::Ready::now(), None),
     };
+    // Type=notify: apps whose image says they notify systemd themselves
+    // do, through the supervisor; else the init says when the apps have
+    // started.
+    let names: Vec<String> = manifest
+        .apps
+        .iter()
+        .flatten()
+        .map(|a| a.name.to_string())
+        .collect();
+    let relay = match notify {
+        Some(n) => crate::systemd::relay_apps(n, &args.pod_dir, &names)?,
+        None => None,
+    };
+    let apps_started = match notify {
+        Some(_) if relay.is_none() => {
+            let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+                .map_err(|e| format!("pipe: {e}"))?;
+            Some((std::fs::File::from(r), std::fs::File::from(w)))
+        }
+        _ => None,
+    };
+    let (apps_started, told) = apps_started.unzip();
     let supervisor = nix::unistd::getpid();
     // SAFETY: stage1 is single-threaded; the child only runs the init.
     let child = match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
@@ -253,6 +302,8 @@ fn start(
             // host's PID namespace.
             drop(host_pids);
             drop(joined);
+            drop(apps_started);
+            drop(relay);
             for held in network.iter().flat_map(|n| &n.reserved) {
                 let _ = nix::unistd::close(held.fd());
             }
@@ -268,12 +319,14 @@ fn start(
                 cgroups,
                 original_mask,
                 &mut ready,
+                told,
             );
             std::process::exit(i32::from(code))
         }
         ForkResult::Parent { child } => child,
     };
     drop(ready);
+    drop(told);
     INIT_PID.store(child.as_raw(), Ordering::SeqCst);
     if confinement.own_root
         && let Err(e) = nix::sched::setns(&host_pids, CloneFlags::CLONE_NEWPID)
@@ -281,6 +334,13 @@ fn start(
         let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
         let _ = waitpid(child, None);
         return Err(format!("back to the supervisor's PID namespace: {e}"));
+    }
+    // The supervisor's helper threads, once the init is forked.
+    if let (Some(notify), Some(apps_started)) = (notify, apps_started) {
+        tell_when_started(notify, apps_started);
+    }
+    if let Some(Err(e)) = relay.map(crate::systemd::Relay::start) {
+        eprintln!("stage1: {e}");
     }
     let action = SigAction::new(
         SigHandler::Handler(forward),
@@ -315,12 +375,41 @@ fn start(
     if let Some(joined) = joined {
         joined.tell();
     }
-    loop {
+    let registered = confinement.own_root
+        && crate::machined::register(&args.uuid, child.as_raw(), &args.pod_dir.stage1_root());
+    let ended = loop {
         match waitpid(child, None) {
-            Ok(WaitStatus::Exited(_, code)) => return Ok(code as u8),
-            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as u8),
+            Ok(WaitStatus::Exited(_, code)) => break Ok(code as u8),
+            Ok(WaitStatus::Signaled(_, sig, _)) => break Ok(128 + sig as u8),
             Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(format!("waiting for the pod: {e}")),
+            Err(e) => break Err(format!("waiting for the pod: {e}")),
         }
+    };
+    if registered {
+        crate::machined::unregister(&args.uuid);
+    }
+    ended
+}
+
+/// Tells systemd READY=1 when the init writes to `apps_started` (nothing
+/// if the pod ends before its apps all started), from a thread: the
+/// supervisor's own thread waits for the init. The thread blocks every
+/// signal, so that the stops stay the main thread's to forward.
+fn tell_when_started(notify: &crate::systemd::Notify, mut apps_started: std::fs::File) {
+    let ready = notify.clone_for_thread();
+    let spawned = std::thread::Builder::new()
+        .name("notify".into())
+        .spawn(move || {
+            crate::systemd::block_signals();
+            let mut byte = [0u8; 1];
+            let read = std::io::Read::read(&mut apps_started, &mut byte);
+            if let (Ok(1), Some(ready)) = (read, ready)
+                && let Err(e) = ready.send("READY=1")
+            {
+                eprintln!("stage1: {e}");
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!("stage1: no readiness notification: {e}");
     }
 }

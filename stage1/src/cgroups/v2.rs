@@ -155,6 +155,12 @@ pub fn apply(
         if swap.exists() {
             write(&swap, "0")?;
         }
+        // An OOM kill takes the whole app, as systemd's OOMPolicy=stop
+        // does for a unit, rather than leave it half-killed.
+        let group = dir.join("memory.oom.group");
+        if group.exists() {
+            write(&group, "1")?;
+        }
     }
     if delegation.has("cpu") {
         if let Some(quota) = limits.cpu_quota_us {
