@@ -52,11 +52,12 @@ cp -r examples/systemd "$share/units"
 accel=tcg,thread=multi
 cpu=max
 if [ -w /dev/kvm ]; then
-  timeout --kill-after=5 30 qemu-system-x86_64 -machine q35 -accel kvm -cpu host -smp 1 -m 512 \
+  # (In a subshell: where qemu aborts, the shell's own report goes too.)
+  (timeout --kill-after=5 30 qemu-system-x86_64 -machine q35 -accel kvm -cpu host -smp 1 -m 512 \
     -kernel "/boot/vmlinuz-$kver" -initrd "/boot/initrd.img-$kver" \
     -append "console=ttyS0 panic=-1 root=/dev/nonexistent rootdelay=1" \
-    -nic none -display none -monitor none -serial "file:$share/probe.log" -no-reboot \
-    >/dev/null 2>&1 || true
+    -nic none -display none -monitor none -serial "file:$share/probe.log" -no-reboot || true) \
+    >/dev/null 2>&1
   if grep -q 'Run /init as init process' "$share/probe.log" 2>/dev/null; then
     accel=kvm
     cpu=host
