@@ -8,6 +8,9 @@
 #   scripts/vm/test.sh [TEST_NAME...]
 #   VM_BENCH=RUNS scripts/vm/test.sh   the benchmarks (guest/bench), with
 #                                      release binaries
+#   VM_CGROUP=v1 ...                   boots the guest with v1 controllers
+#                                      (systemd's hybrid layout), for the
+#                                      benchmark's comparison
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$here"
@@ -63,13 +66,15 @@ if [ -w /dev/kvm ]; then
     cpu=host
   fi
 fi
-echo "vm: booting with $accel" >&2
+unified=1
+[ "${VM_CGROUP:-v2}" = v1 ] && unified=0
+echo "vm: booting with $accel, systemd.unified_cgroup_hierarchy=$unified" >&2
 budget=${VM_TIMEOUT:-1200}
 set +e
 timeout --kill-after=10 "$budget" qemu-system-x86_64 \
   -machine q35 -accel "$accel" -cpu "$cpu" -smp 2 -m 2048 \
   -kernel "/boot/vmlinuz-$kver" -initrd "/boot/initrd.img-$kver" \
-  -append "root=/dev/vda rw console=ttyS0 panic=-1 quiet systemd.unified_cgroup_hierarchy=1 systemd.show_status=false" \
+  -append "root=/dev/vda rw console=ttyS0 panic=-1 quiet systemd.unified_cgroup_hierarchy=$unified systemd.show_status=false" \
   -drive "file=$image,if=virtio,format=raw,snapshot=on" \
   -virtfs "local,path=$share,mount_tag=share,security_model=none,id=share" \
   -nic none -display none -monitor none -serial "file:$share/console.log" -no-reboot &

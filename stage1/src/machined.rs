@@ -2,10 +2,10 @@
 //! that `machinectl list` shows the pod (as `rkt-<uuid>`, class
 //! container). Best effort, and nothing at all where systemd is not PID 1
 //! or machined is not installed: busctl, systemd's own client, makes the
-//! two bus calls.
+//! two bus calls, neither of which the pod waits for.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 const BUSCTL: &str = "/usr/bin/busctl";
 const MACHINED: &str = "/usr/lib/systemd/systemd-machined";
@@ -36,8 +36,10 @@ fn uuid_bytes(uuid: &str) -> Option<Vec<String>> {
         .collect()
 }
 
-fn call(method: &str, signature: &str, args: &[String]) -> Result<(), String> {
-    let out = Command::new(BUSCTL)
+/// Starts one busctl call, not waited for: each costs a process and a
+/// bus round trip, which the pod's start and end need not wait on.
+fn call(method: &str, signature: &str, args: &[String]) -> std::io::Result<Child> {
+    Command::new(BUSCTL)
         .args([
             "--timeout=5",
             "call",
@@ -47,25 +49,26 @@ fn call(method: &str, signature: &str, args: &[String]) -> Result<(), String> {
         .args(["org.freedesktop.machine1.Manager", method, signature])
         .args(args)
         .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("{BUSCTL}: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-    }
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+}
+
+/// A registration under way, or made.
+pub struct Registration {
+    uuid: String,
+    call: Child,
 }
 
 /// Registers pod `uuid`, whose init is `leader` (in the supervisor's PID
-/// namespace) and whose root is `root`. Whether it was registered.
-pub fn register(uuid: &str, leader: i32, root: &Path) -> bool {
+/// namespace) and whose root is `root` (None where machined is absent).
+pub fn register(uuid: &str, leader: i32, root: &Path) -> Option<Registration> {
     if !available() {
-        return false;
+        return None;
     }
-    let Some(id) = uuid_bytes(uuid) else {
-        return false;
-    };
-    let mut args = vec![machine_name(uuid), id.len().to_string()];
+    let mut args = vec![machine_name(uuid)];
+    let id = uuid_bytes(uuid)?;
+    args.push(id.len().to_string());
     args.extend(id);
     args.extend([
         "rkt".to_string(),
@@ -74,18 +77,40 @@ pub fn register(uuid: &str, leader: i32, root: &Path) -> bool {
         root.display().to_string(),
     ]);
     match call("RegisterMachine", "sayssus", &args) {
-        Ok(()) => true,
+        Ok(call) => Some(Registration {
+            uuid: uuid.to_string(),
+            call,
+        }),
         Err(e) => {
-            eprintln!("stage1: not registered with systemd-machined: {e}");
-            false
+            eprintln!("stage1: not registered with systemd-machined: {BUSCTL}: {e}");
+            None
         }
     }
 }
 
-/// Unregisters pod `uuid` once it has ended.
-pub fn unregister(uuid: &str) {
-    if let Err(e) = call("UnregisterMachine", "s", &[machine_name(uuid)]) {
-        eprintln!("stage1: unregistering from systemd-machined: {e}");
+impl Registration {
+    /// Unregisters the pod once it has ended (if it was registered).
+    pub fn end(self) {
+        let registered = match self.call.wait_with_output() {
+            Ok(out) if out.status.success() => true,
+            Ok(out) => {
+                let err = String::from_utf8_lossy(&out.stderr);
+                eprintln!(
+                    "stage1: not registered with systemd-machined: {}",
+                    err.trim()
+                );
+                false
+            }
+            Err(e) => {
+                eprintln!("stage1: not registered with systemd-machined: {e}");
+                false
+            }
+        };
+        // Not waited for: machined also forgets the machine when its unit
+        // stops, which is often what comes next.
+        if registered && let Err(e) = call("UnregisterMachine", "s", &[machine_name(&self.uuid)]) {
+            eprintln!("stage1: unregistering from systemd-machined: {e}");
+        }
     }
 }
 

@@ -375,8 +375,10 @@ fn start(
     if let Some(joined) = joined {
         joined.tell();
     }
-    let registered = confinement.own_root
-        && crate::machined::register(&args.uuid, child.as_raw(), &args.pod_dir.stage1_root());
+    let registration = confinement
+        .own_root
+        .then(|| crate::machined::register(&args.uuid, child.as_raw(), &args.pod_dir.stage1_root()))
+        .flatten();
     let ended = loop {
         match waitpid(child, None) {
             Ok(WaitStatus::Exited(_, code)) => break Ok(code as u8),
@@ -385,8 +387,8 @@ fn start(
             Err(e) => break Err(format!("waiting for the pod: {e}")),
         }
     };
-    if registered {
-        crate::machined::unregister(&args.uuid);
+    if let Some(registration) = registration {
+        registration.end();
     }
     ended
 }

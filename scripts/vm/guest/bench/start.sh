@@ -1,6 +1,6 @@
 # Start-to-exit of /bin/true in a pod (--net=host) and with crun on the
-# same rootfs, here on cgroup v2 only; prints the medians and the ratio
-# (bench/cgroup-v2.sh runs this in the VM).
+# same rootfs, in the guest as booted (cgroup v2 only, or v1 controllers);
+# prints the medians and the ratio (bench/cgroup-v2.sh runs this).
 . "$GUEST/lib.sh"
 runs=${BENCH_RUNS:-20}
 mkimage true '{"exec": ["/bin/true"], "user": "0", "group": "0"}'
@@ -10,12 +10,16 @@ bundle=$(mktemp -d)
 mkdir -p "$bundle/rootfs"
 tar -xf "$IMAGES/true.aci" -C "$bundle" rootfs
 (cd "$bundle" && crun spec && sed -i 's/"sh"/"\/bin\/true"/; s/"terminal": true/"terminal": false/' config.json)
-hyperfine -N --warmup 3 --runs "$runs" --export-json /tmp/h.json \
+hyperfine -N --warmup 3 --runs "$runs" --export-csv /tmp/h.csv \
   -n rkt "rkt run --net=host --pull-policy=never example.com/true" \
   -n crun "crun run --bundle $bundle bench-crun" > /dev/null
-median() { grep -o "\"command\": *\"$1\"[^}]*\"median\": *[0-9.e-]*" /tmp/h.json | grep -o '[0-9.e-]*$'; }
-m_rkt=$(awk -v s="$(median rkt)" 'BEGIN {printf "%.1f", s * 1000}')
-m_crun=$(awk -v s="$(median crun)" 'BEGIN {printf "%.1f", s * 1000}')
-echo "v2 start-to-exit of /bin/true, median of $runs (ms): rkt $m_rkt, crun $m_crun"
-echo "v2 ratio rkt / crun: $(awk -v a="$m_rkt" -v b="$m_crun" 'BEGIN {printf "%.2f", a / b}')"
+# command,mean,stddev,median,... in seconds.
+median() { awk -F, -v c="$1" '$1 == c {printf "%.1f", $4 * 1000}' /tmp/h.csv; }
+m_rkt=$(median rkt)
+m_crun=$(median crun)
+[ -n "$m_rkt" ] && [ -n "$m_crun" ]
+v=v1
+[ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ] && v=v2
+echo "$v start-to-exit of /bin/true, median of $runs (ms): rkt $m_rkt, crun $m_crun"
+echo "$v ratio rkt / crun: $(awk -v a="$m_rkt" -v b="$m_crun" 'BEGIN {printf "%.2f", a / b}')"
 rkt gc --grace-period=0s > /dev/null
