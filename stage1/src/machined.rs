@@ -95,10 +95,14 @@ impl Registration {
             Ok(out) if out.status.success() => true,
             Ok(out) => {
                 let err = String::from_utf8_lossy(&out.stderr);
-                eprintln!(
-                    "stage1: not registered with systemd-machined: {}",
-                    err.trim()
-                );
+                // A pod that ended before machined took the call (its
+                // leader gone) is not worth a word.
+                if !err.contains("No such process") {
+                    eprintln!(
+                        "stage1: not registered with systemd-machined: {}",
+                        err.trim()
+                    );
+                }
                 false
             }
             Err(e) => {

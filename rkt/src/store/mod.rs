@@ -74,6 +74,29 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreErr
     })
 }
 
+/// Removes the temporary files of [`write_atomically`] in `dir` whose
+/// writer (the pid in their name) is gone. Returns how many.
+fn remove_dead_writers_files(dir: &Path) -> Result<usize, StoreError> {
+    let mut removed = 0;
+    for entry in fs::read_dir(dir).map_err(io_at(dir))? {
+        let path = entry.map_err(io_at(dir))?.path();
+        let writer = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .and_then(|e| e.strip_prefix("tmp-"))
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if let Some(pid) = writer
+            && !Path::new("/proc").join(pid.to_string()).exists()
+        {
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_at(&path)(e)),
+                _ => removed += 1,
+            }
+        }
+    }
+    Ok(removed)
+}
+
 pub struct ImageStore {
     root: PathBuf,
 }
@@ -333,11 +356,15 @@ impl ImageStore {
         }
     }
 
-    /// Removes stale staging directories (their fetch died) and blobs or
-    /// trees without a record. Returns how many were removed.
+    /// Removes stale staging directories (their fetch died), records half
+    /// written by a process that died, and blobs or trees without a
+    /// record. Returns how many were removed.
     pub fn collect_garbage(&self) -> Result<usize, StoreError> {
         let _lock = self.lock()?;
         let mut removed = Stage::remove_stale(&self.root.join("tmp"))?;
+        for dir in ["images", "remote"] {
+            removed += remove_dead_writers_files(&self.root.join(dir))?;
+        }
         let have: std::collections::HashSet<String> = self
             .records()?
             .into_iter()
@@ -387,6 +414,21 @@ mod tests {
             tree_at(root, "ab12"),
             Path::new("/var/lib/rkt/cas/tree/sha512-ab12")
         );
+    }
+
+    #[test]
+    fn gc_removes_records_half_written_by_dead_writers() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(tmp.path()).unwrap();
+        let images = tmp.path().join("cas/images");
+        // Above the kernel's largest pid: no such process.
+        let dead = images.join("sha512-aa.tmp-4194305");
+        let live = images.join(format!("sha512-bb.tmp-{}", std::process::id()));
+        fs::write(&dead, "{").unwrap();
+        fs::write(&live, "{").unwrap();
+        assert_eq!(store.collect_garbage().unwrap(), 1);
+        assert!(!dead.exists());
+        assert!(live.exists(), "a writer still at work keeps its file");
     }
 
     #[test]

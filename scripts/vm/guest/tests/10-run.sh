@@ -9,6 +9,10 @@ echo "$out"
 grep -q 'hello from the pod' <<< "$out"
 status=0; rkti run "$IMAGES/exit7.aci" || status=$?
 [ "$status" -eq 7 ]
+# A pod too short for machined's registration says nothing of it.
+mkimage true "$(app_json 'true')"
+err=$(rkt --insecure-options=image run "$IMAGES/true.aci" 2>&1 > /dev/null)
+[ -z "$err" ] || { echo "stderr: $err"; false; }
 
 # Inside a delegated unit, the pod's cgroup is the unit's child.
 out=$(in_unit hello -- rkt --insecure-options=image run "$IMAGES/hello.aci")
