@@ -69,7 +69,9 @@ pub fn start(env: &Env, args: &[&str], out: Stdio) -> (Child, String) {
 }
 
 /// Starts `rkt run` of `pod_flags` then `args` in the background; returns
-/// it and the pod's UUID once the pod is running.
+/// it and the pod's UUID once the pod is running with its init started
+/// (`rkt status` shows the pod locked as running a moment before it
+/// knows the init's pid).
 pub fn start_with(env: &Env, pod_flags: &[&str], args: &[&str], out: Stdio) -> (Child, String) {
     let uuid_file = env.path("uuid");
     let _ = fs::remove_file(&uuid_file);
@@ -85,7 +87,8 @@ pub fn start_with(env: &Env, pod_flags: &[&str], args: &[&str], out: Stdio) -> (
         {
             let uuid = u.trim().to_string();
             for _ in 0..200 {
-                if stdout(&env.rkt(&["status", &uuid])).starts_with("state=running") {
+                let status = stdout(&env.rkt(&["status", &uuid]));
+                if status.starts_with("state=running") && status.contains("\npid=") {
                     return (child, uuid);
                 }
                 std::thread::sleep(std::time::Duration::from_millis(25));
