@@ -53,6 +53,7 @@ pub mod args;
 pub mod caps;
 pub mod cgroups;
 pub mod copy;
+pub mod dbus;
 pub mod enter;
 pub mod exec;
 pub mod init;

@@ -1,13 +1,14 @@
 //! Registration with systemd-machined, as rkt's default stage1 did, so
 //! that `machinectl list` shows the pod (as `rkt-<uuid>`, class
 //! container). Best effort, and nothing at all where systemd is not PID 1
-//! or machined is not installed: busctl, systemd's own client, makes the
-//! two bus calls, neither of which the pod waits for.
+//! or machined is not installed. The registration is made from a
+//! thread, which the pod does not wait for.
 
+use crate::dbus::{self, Arg, Calls, Method, Replies};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
 
-const BUSCTL: &str = "/usr/bin/busctl";
 const MACHINED: &str = "/usr/lib/systemd/systemd-machined";
 
 /// The machine name of pod `uuid`.
@@ -16,48 +17,50 @@ pub fn machine_name(uuid: &str) -> String {
 }
 
 fn available() -> bool {
-    Path::new("/run/systemd/system").is_dir()
-        && Path::new(BUSCTL).exists()
-        && Path::new(MACHINED).exists()
+    Path::new("/run/systemd/system").is_dir() && Path::new(MACHINED).exists()
 }
 
-/// The 16 bytes of a UUID in its text form, as busctl takes an `ay`.
-fn uuid_bytes(uuid: &str) -> Option<Vec<String>> {
+fn manager(member: &str) -> Method<'_> {
+    Method {
+        destination: "org.freedesktop.machine1",
+        path: "/org/freedesktop/machine1",
+        interface: "org.freedesktop.machine1.Manager",
+        member,
+    }
+}
+
+/// The 16 bytes of a UUID in its text form (the machine's id).
+fn uuid_bytes(uuid: &str) -> Option<Vec<u8>> {
     let hex: String = uuid.chars().filter(|c| *c != '-').collect();
     if hex.len() != 32 {
         return None;
     }
     (0..16)
-        .map(|i| {
-            u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
-                .ok()
-                .map(|b| b.to_string())
-        })
+        .map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
         .collect()
 }
 
-/// Starts one busctl call, not waited for: each costs a process and a
-/// bus round trip, which the pod's start and end need not wait on.
-fn call(method: &str, signature: &str, args: &[String]) -> std::io::Result<Child> {
-    Command::new(BUSCTL)
-        .args([
-            "--timeout=5",
-            "call",
-            "org.freedesktop.machine1",
-            "/org/freedesktop/machine1",
-        ])
-        .args(["org.freedesktop.machine1.Manager", method, signature])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
+/// How long the pod's end waits for machined to forget it.
+const UNREGISTER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where the registering thread and the pod's end meet.
+#[derive(Default)]
+struct Shared {
+    /// The pod has ended: the thread registers nothing after this.
+    ended: bool,
+    /// The connection the registration was sent on, once it was.
+    calls: Option<Calls>,
+    /// machined's answer to the registration, once it came.
+    registered: Option<bool>,
 }
 
 /// A registration under way, or made.
 pub struct Registration {
     uuid: String,
-    call: Child,
+    shared: Arc<Mutex<Shared>>,
+    /// The unregistration's serial, for the thread to read its reply.
+    unregister: mpsc::Sender<u32>,
+    unregistered: mpsc::Receiver<Result<Result<(), String>, String>>,
 }
 
 /// Registers pod `uuid`, whose init is `leader` (in the supervisor's PID
@@ -66,53 +69,125 @@ pub fn register(uuid: &str, leader: i32, root: &Path) -> Option<Registration> {
     if !available() {
         return None;
     }
-    let mut args = vec![machine_name(uuid)];
     let id = uuid_bytes(uuid)?;
-    args.push(id.len().to_string());
-    args.extend(id);
-    args.extend([
-        "rkt".to_string(),
-        "container".to_string(),
-        leader.to_string(),
-        root.display().to_string(),
-    ]);
-    match call("RegisterMachine", "sayssus", &args) {
-        Ok(call) => Some(Registration {
-            uuid: uuid.to_string(),
-            call,
-        }),
-        Err(e) => {
-            eprintln!("stage1: not registered with systemd-machined: {BUSCTL}: {e}");
-            None
-        }
+    let shared = Arc::new(Mutex::new(Shared::default()));
+    let (unregister, unregister_serial) = mpsc::channel();
+    let (unregistered_tx, unregistered) = mpsc::channel();
+    let for_thread = Arc::clone(&shared);
+    let name = machine_name(uuid);
+    let root = root.display().to_string();
+    let spawned = std::thread::Builder::new()
+        .name("machined".into())
+        .spawn(move || {
+            // The stops stay the main thread's to forward.
+            crate::systemd::block_signals();
+            let call = Call {
+                name: &name,
+                id: &id,
+                leader: leader as u32,
+                root: &root,
+            };
+            match register_now(&for_thread, call) {
+                Ok(Some(mut replies)) => {
+                    if let Ok(serial) = unregister_serial.recv() {
+                        let _ = unregistered_tx.send(replies.reply(serial));
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => eprintln!("stage1: not registered with systemd-machined: {e}"),
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!("stage1: not registered with systemd-machined: {e}");
+        return None;
     }
+    Some(Registration {
+        uuid: uuid.to_string(),
+        shared,
+        unregister,
+        unregistered,
+    })
+}
+
+/// The registration's arguments.
+struct Call<'a> {
+    name: &'a str,
+    id: &'a [u8],
+    leader: u32,
+    root: &'a str,
+}
+
+/// Registers, and returns the connection's replies for the
+/// unregistration's (None if the pod ended before anything was sent).
+fn register_now(shared: &Mutex<Shared>, call: Call) -> Result<Option<Replies>, String> {
+    let (mut calls, mut replies) = dbus::system()?;
+    let serial = {
+        let mut shared = shared.lock().map_err(|_| "a thread panicked")?;
+        if shared.ended {
+            return Ok(None);
+        }
+        let args = [
+            Arg::Str(call.name),
+            Arg::Bytes(call.id),
+            Arg::Str("rkt"),
+            Arg::Str("container"),
+            Arg::U32(call.leader),
+            Arg::Str(call.root),
+        ];
+        let serial = calls.call(manager("RegisterMachine"), &args, true)?;
+        shared.calls = Some(calls);
+        serial
+    };
+    let outcome = replies.reply(serial)?;
+    let ended = {
+        let mut shared = shared.lock().map_err(|_| "a thread panicked")?;
+        shared.registered = Some(outcome.is_ok());
+        shared.ended
+    };
+    match outcome {
+        Ok(()) => {}
+        // A pod that ended before machined took the call (its leader
+        // gone) is not worth a word.
+        Err(e) if e.contains("No such process") || e.contains("ESRCH") || ended => {}
+        Err(e) => eprintln!("stage1: not registered with systemd-machined: {e}"),
+    }
+    Ok(Some(replies))
 }
 
 impl Registration {
-    /// Unregisters the pod once it has ended (if it was registered).
+    /// Unregisters the pod once it has ended, unless its registration
+    /// failed or was never sent; on the registration's connection, so
+    /// that machined takes the two calls in order even when the first is
+    /// not yet answered. Waited for (a bounded time): the bus drops what
+    /// a connection sent when it closes.
     pub fn end(self) {
-        let registered = match self.call.wait_with_output() {
-            Ok(out) if out.status.success() => true,
-            Ok(out) => {
-                let err = String::from_utf8_lossy(&out.stderr);
-                // A pod that ended before machined took the call (its
-                // leader gone) is not worth a word.
-                if !err.contains("No such process") {
-                    eprintln!(
-                        "stage1: not registered with systemd-machined: {}",
-                        err.trim()
-                    );
+        let sent = {
+            let Ok(mut shared) = self.shared.lock() else {
+                return;
+            };
+            shared.ended = true;
+            let registered = shared.registered;
+            match shared.calls.take() {
+                Some(mut calls) if registered != Some(false) => {
+                    let name = machine_name(&self.uuid);
+                    calls
+                        .call(manager("UnregisterMachine"), &[Arg::Str(&name)], true)
+                        .map(|serial| (serial, registered == Some(true)))
                 }
-                false
-            }
-            Err(e) => {
-                eprintln!("stage1: not registered with systemd-machined: {e}");
-                false
+                _ => return,
             }
         };
-        // Not waited for: machined also forgets the machine when its unit
-        // stops, which is often what comes next.
-        if registered && let Err(e) = call("UnregisterMachine", "s", &[machine_name(&self.uuid)]) {
+        let outcome = sent.and_then(|(serial, registered)| {
+            self.unregister
+                .send(serial)
+                .map_err(|_| "the bus connection is gone".to_string())?;
+            match self.unregistered.recv_timeout(UNREGISTER_TIMEOUT) {
+                Ok(Ok(Err(_))) if !registered => Ok(()),
+                Ok(reply) => reply.and_then(|r| r),
+                Err(_) => Err("machined did not answer".into()),
+            }
+        });
+        if let Err(e) = outcome {
             eprintln!("stage1: unregistering from systemd-machined: {e}");
         }
     }
@@ -126,10 +201,8 @@ mod tests {
     fn a_uuid_as_bytes() {
         let b = uuid_bytes("01234567-89ab-cdef-0011-2233445566ff").unwrap();
         assert_eq!(b.len(), 16);
-        assert_eq!(
-            (b[0].as_str(), b[1].as_str(), b[15].as_str()),
-            ("1", "35", "255")
-        );
+        assert_eq!((b[0], b[1], b[15]), (1, 0x23, 0xff));
         assert!(uuid_bytes("not-a-uuid").is_none());
+        assert!(uuid_bytes("0123456789abcdef00112233445566é").is_none());
     }
 }
