@@ -18,6 +18,7 @@ packages=(
   skopeo docker-registry apache2-utils    # docker2aci: images pushed to a local registry (htpasswd)
   buildah                                 # docker2aci: images built from Dockerfiles
   qemu-system-x86 mmdebstrap linux-image-amd64  # the VM tests (systemd, cgroup v2 only)
+  golang-go golang-github-appc-spec-dev   # the ACE validator, built from the appc spec's source
 )
 
 missing=()

@@ -11,7 +11,10 @@
 //!   for image mount points given no volume, which stage1 fills, when it
 //!   creates them, with the image's files at the mount point;
 //! - `stage1/rootfs`: the stage1 image's root; `gc-marked`: when `rkt gc`
-//!   marked the exited pod.
+//!   marked the exited pod;
+//! - `mds`: its registration with the metadata service (`rkt run
+//!   --mds-register`), root's only: it holds the pod's secret token (see
+//!   [`crate::mds`]).
 //!
 //! Written by stage1 while it runs the pod:
 //! - `pid` (the pod's init, as the host sees it), `ppid` (its supervisor),
@@ -150,6 +153,10 @@ impl PodDir {
     /// its root as /run/systemd/notify), relayed by the supervisor.
     pub fn notify_socket(&self) -> PathBuf {
         self.file("notify")
+    }
+
+    pub fn mds(&self) -> PathBuf {
+        self.file("mds")
     }
 
     pub fn resolv_conf(&self) -> PathBuf {

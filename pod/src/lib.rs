@@ -8,6 +8,7 @@
 pub mod dir;
 pub mod dns;
 pub mod exe;
+pub mod mds;
 pub mod net;
 
 pub use dir::PodDir;

@@ -91,6 +91,9 @@ pub struct Joined {
     pub ifname: String,
     /// Its addresses, without their prefix length.
     pub ips: Vec<String>,
+    /// The first of its addresses' gateways: for the bridge and ptp
+    /// networks, the host's side, where the pod reaches the host.
+    pub gateway: Option<String>,
 }
 
 /// The records of the networks a pod joined, in the order joined.
@@ -125,6 +128,12 @@ pub fn joined(pod_dir: &crate::PodDir) -> Vec<Joined> {
                 .filter_map(|ip| ip["address"].as_str())
                 .map(|a| a.split('/').next().unwrap_or(a).to_string())
                 .collect(),
+            gateway: r["result"]["ips"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find_map(|ip| ip["gateway"].as_str())
+                .map(str::to_string),
         })
         .collect()
 }

@@ -13,6 +13,7 @@ pub mod config;
 pub mod data_dir;
 pub mod display;
 pub mod fetch;
+pub mod mds;
 pub mod pgp;
 pub mod pod_input;
 pub mod pods;

@@ -498,8 +498,16 @@ fn pods_can_be_prepared_then_run() {
         serde_json::from_slice(&env.rkt(&["cat-manifest", &uuid]).stdout).unwrap();
     assert_eq!(manifest["apps"][0]["app"]["exec"][0], "/bin/sh");
     // run-prepared takes rkt's pod options; no metadata service to join.
-    let mds = env.rkt(&["run-prepared", "--mds-register=true", &uuid[..8]]);
-    assert!(one_line_error(&mds).contains("--mds-register"));
+    let mds = env
+        .rkt_command(&["run-prepared", "--mds-register=true", &uuid[..8]])
+        .env("RKT_METADATA_SOCKET", env.path("no-service.sock"))
+        .output()
+        .unwrap();
+    let err = one_line_error(&mds);
+    assert!(
+        err.contains("--mds-register: the metadata service is not running"),
+        "{err}"
+    );
     let out = env.rkt(&[
         "run-prepared",
         "--mds-register=false",

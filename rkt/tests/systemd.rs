@@ -27,7 +27,7 @@ fn example_units_verify() {
         std::fs::write(&copy, text).unwrap();
         units.push(copy);
     }
-    assert!(units.len() >= 3, "the example units are missing");
+    assert!(units.len() >= 5, "the example units are missing");
     let out = std::process::Command::new("systemd-analyze")
         .arg("verify")
         .args(&units)

@@ -125,6 +125,9 @@ pub fn run(argv: &[String]) -> Result<i32, String> {
     let at = Placement {
         root: &root,
         cgroup_procs: &[],
+        // The spec gives it to the app and its event handlers, not to
+        // what an administrator enters with.
+        metadata_url: None,
     };
     // SAFETY: single-threaded; the child only execs (or exits).
     match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {

@@ -71,14 +71,16 @@ impl Confinement {
 }
 
 /// The app's environment in the spec's order: PATH default, AC_APP_NAME,
-/// container=rkt, then the app's own (which stage0 already merged with
-/// the user's overrides); later entries replace earlier ones.
-pub fn environment(app: &RuntimeApp) -> Vec<(String, String)> {
+/// AC_METADATA_URL (for a registered pod), container=rkt, then the app's
+/// own (which stage0 already merged with the user's overrides); later
+/// entries replace earlier ones.
+pub fn environment(app: &RuntimeApp, metadata_url: Option<&str>) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = vec![
         ("PATH".into(), pod::DEFAULT_PATH.into()),
         ("AC_APP_NAME".into(), app.name.to_string()),
-        ("container".into(), "rkt".into()),
     ];
+    env.extend(metadata_url.map(|u| ("AC_METADATA_URL".into(), u.to_string())));
+    env.push(("container".into(), "rkt".into()));
     for v in app.app.iter().flat_map(|a| a.environment.0.iter()) {
         match env.iter_mut().find(|(k, _)| *k == v.name) {
             Some(e) => e.1 = v.value.clone(),
@@ -141,6 +143,8 @@ fn ranges_between(mut keep: Vec<u32>) -> Vec<(u32, u32)> {
 pub struct Placement<'a> {
     pub root: &'a Path,
     pub cgroup_procs: &'a [std::fs::File],
+    /// The pod's `AC_METADATA_URL`, if it is registered.
+    pub metadata_url: Option<&'a str>,
 }
 
 /// Becomes the app. Returns only on failure, with the status to exit with.
@@ -251,7 +255,7 @@ fn try_exec(
         nix::sys::prctl::set_no_new_privs().map_err(|e| format!("no-new-privileges: {e}"))?;
     }
     // Everything execve needs is made before the seccomp filter is loaded.
-    let mut env = environment(app);
+    let mut env = environment(app, at.metadata_url);
     if !as_root && crate::systemd::notifies_itself(app.name.as_str()) {
         let socket = crate::systemd::APP_NOTIFY_SOCKET;
         env.push(("NOTIFY_SOCKET".into(), socket.into()));

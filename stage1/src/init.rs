@@ -64,6 +64,7 @@ pub fn run(
 struct Started<'a> {
     app: &'a RuntimeApp,
     root: PathBuf,
+    metadata_url: Option<String>,
     cgroup_procs: Vec<File>,
 }
 
@@ -72,6 +73,7 @@ impl Started<'_> {
         Placement {
             root: &self.root,
             cgroup_procs: &self.cgroup_procs,
+            metadata_url: self.metadata_url.as_deref(),
         }
     }
 }
@@ -125,10 +127,16 @@ fn supervise(
             app,
             root: pod::dir::app_root_under(Path::new("/"), app.name.as_str()),
             cgroup_procs,
+            metadata_url: None,
         });
     }
     // (A pod without apps waits too: the supervisor is not done with it.)
     network.wait()?;
+    if let Some(url) = crate::metadata::url(args, fly)? {
+        for s in &mut started {
+            s.metadata_url = Some(url.clone());
+        }
+    }
     if !args.interactive {
         // Apps read nothing from rkt's terminal unless asked to.
         let null = File::open("/dev/null").map_err(|e| format!("/dev/null: {e}"))?;

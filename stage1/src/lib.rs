@@ -58,6 +58,7 @@ pub mod enter;
 pub mod exec;
 pub mod init;
 pub mod machined;
+pub mod metadata;
 pub mod net;
 pub mod pod_root;
 pub mod rootdir;

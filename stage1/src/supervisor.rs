@@ -141,6 +141,7 @@ pub fn run(args: &Args, fly: bool) -> Result<u8, String> {
         // Left for `rkt gc`, which retries through the gc entrypoint.
         eprintln!("stage1: removing the pod's cgroups: {e}");
     }
+    crate::metadata::unregister(args);
     status
 }
 

@@ -17,6 +17,8 @@ pub fn repo() -> PathBuf {
 /// A private rkt: its own data dir, configuration dirs and GnuPG home.
 pub struct Env {
     pub tmp: tempfile::TempDir,
+    /// Environment variables every rkt command gets.
+    pub vars: Vec<(String, PathBuf)>,
 }
 
 impl Env {
@@ -27,7 +29,10 @@ impl Env {
         }
         let gnupg = tmp.path().join("gnupg");
         fs::set_permissions(&gnupg, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-        let env = Env { tmp };
+        let env = Env {
+            tmp,
+            vars: Vec::new(),
+        };
         for who in ["signer", "stranger"] {
             let key = repo().join(format!("keys/test-{who}.sec.asc"));
             let out = env.gpg().args(["--import"]).arg(&key).output().unwrap();
@@ -107,6 +112,7 @@ impl Env {
             .arg(format!("--local-config={}", self.path("etc").display()))
             .arg(format!("--system-config={}", self.path("lib").display()))
             .args(args)
+            .envs(self.vars.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
         c
     }

@@ -333,7 +333,7 @@ mod tests {
         let d = PodDir::new(tmp.path());
         std::fs::create_dir_all(d.networks()).unwrap();
         let r = json!({"name": "default", "ifname": "eth0", "args": "", "list": {},
-            "result": {"ips": [{"version": "4", "address": "172.16.28.5/24"}],
+            "result": {"ips": [{"version": "4", "address": "172.16.28.5/24", "gateway": "172.16.28.1"}],
                        "dns": {"nameservers": ["192.0.2.53"], "search": ["example.test"]}}});
         write_record(&d.networks().join("00-default.json"), &r).unwrap();
         assert_eq!(
@@ -341,7 +341,8 @@ mod tests {
             [pod::net::Joined {
                 name: "default".into(),
                 ifname: "eth0".into(),
-                ips: vec!["172.16.28.5".into()]
+                ips: vec!["172.16.28.5".into()],
+                gateway: Some("172.16.28.1".into()),
             }]
         );
         let resolv = resolv_conf(&d).unwrap();

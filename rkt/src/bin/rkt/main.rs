@@ -6,6 +6,7 @@ mod enter;
 mod export;
 mod fetch;
 mod image;
+mod metadata_service;
 mod pods;
 mod run;
 mod trust;
@@ -94,6 +95,8 @@ enum Command {
     Config,
     /// Export an app of an exited pod as an ACI
     Export(export::Args),
+    /// Run the metadata service for pods run with --mds-register
+    MetadataService(metadata_service::Args),
     /// Print the version
     Version,
 }
@@ -276,6 +279,7 @@ fn main() -> ExitCode {
         Command::Enter(_) => "enter",
         Command::Config => "config",
         Command::Export(_) => "export",
+        Command::MetadataService(_) => "metadata-service",
     };
     // As rkt: what makes or enters pods needs root, said before anything else.
     let needs_root = matches!(
@@ -309,6 +313,7 @@ fn main() -> ExitCode {
         Command::Enter(a) => enter::run(&settings, a),
         Command::Config => pods::config(&settings),
         Command::Export(a) => export::run(&settings, a),
+        Command::MetadataService(a) => metadata_service::run(a),
         Command::Version => {
             println!("rkt Version: {}", env!("CARGO_PKG_VERSION"));
             println!("appc Version: {}", appc::schema::AC_VERSION);

@@ -366,7 +366,8 @@ pub fn rm(settings: &Settings, a: RmArgs) -> anyhow::Result<()> {
 }
 
 /// Releases what the pod's stage1 holds outside the pod directory (through
-/// the stage1 image's gc entrypoint, as rkt does), then removes the pod.
+/// the stage1 image's gc entrypoint, as rkt does) and its metadata
+/// service registration, then removes the pod.
 /// A pod whose stage1 gc fails is kept, for the next gc to retry.
 fn collect(settings: &Settings, store: &ImageStore, pods: &Pods, pod: Pod) -> anyhow::Result<()> {
     if let Ok(id) = std::fs::read_to_string(pod.files().stage1_image()) {
@@ -394,7 +395,23 @@ fn collect(settings: &Settings, store: &ImageStore, pods: &Pods, pod: Pod) -> an
             ),
         }
     }
+    forget_with_mds(&pod);
     Ok(pod.remove(pods)?)
+}
+
+/// Unregisters a collected pod from the metadata service, if it was
+/// registered and its supervisor did not (it was killed): quiet when the
+/// service is not running, which forgot the pod with the rest.
+fn forget_with_mds(pod: &Pod) {
+    match pod::mds::Registration::read(&pod.files()) {
+        Ok(Some(reg)) if reg.socket.exists() => {
+            if let Err(e) = pod::mds::unregister(&reg.socket, &pod.uuid) {
+                eprintln!("pod {}: {e}", pod.uuid);
+            }
+        }
+        Ok(_) => {}
+        Err(e) => eprintln!("pod {}: {e}", pod.uuid),
+    }
 }
 
 pub fn gc(settings: &Settings, a: GcArgs) -> anyhow::Result<()> {

@@ -73,9 +73,16 @@ impl PodRunOptions {
         }
         self.dns().check().map_err(anyhow::Error::msg)?;
         if self.mds_register {
-            bail!(
-                "--mds-register: no metadata service is running (it is not part of rkt-rs yet); use --mds-register=false"
-            );
+            if self
+                .net
+                .iter()
+                .flat_map(|n| n.split(','))
+                .any(|n| n == "none")
+            {
+                bail!("--mds-register: a pod with --net=none cannot reach the metadata service");
+            }
+            rkt::mds::registration::check_running(&rkt::mds::socket_path())
+                .context("--mds-register")?;
         }
         Ok(())
     }
@@ -91,6 +98,7 @@ impl PodRunOptions {
             ("--hosts-entry", !self.hosts_entry.is_empty()),
             ("--interactive", self.interactive),
             ("--net", !self.net.is_empty()),
+            ("--mds-register", self.mds_register),
         ];
         if let Some((flag, _)) = given.iter().find(|(_, g)| *g) {
             bail!("{flag} is an option of run-prepared, not of prepare");
@@ -296,6 +304,9 @@ pub fn exec_stage1(
     entrypoint: &Path,
     options: &PodRunOptions,
 ) -> anyhow::Result<()> {
+    if options.mds_register {
+        register_with_mds(settings, pod).context("--mds-register")?;
+    }
     rustix::io::fcntl_setfd(lock, rustix::io::FdFlags::empty())?;
     let lock_fd = std::os::fd::AsRawFd::as_raw_fd(lock);
     // rkt's run interface: in the pod directory, the lock in RKT_LOCK_FD,
@@ -336,4 +347,51 @@ pub fn exec_stage1(
         "cannot execute stage1: {}",
         pod::exe::exec_read_only(entrypoint, &argv, &env)
     )
+}
+
+/// Registers the pod with the metadata service (its manifest, each app's
+/// image manifest, a new secret token) and records the registration in
+/// the pod directory, where stage1 reads the apps' URL from.
+fn register_with_mds(settings: &Settings, pod: &Pod) -> anyhow::Result<()> {
+    let files = pod.files();
+    let path = files.manifest();
+    let text = std::fs::read_to_string(&path).with_context(|| path.display().to_string())?;
+    let pod_manifest: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| path.display().to_string())?;
+    let store = settings.image_store()?;
+    let mut images = std::collections::BTreeMap::new();
+    for app in pod.manifest()?.apps.unwrap_or_default() {
+        let id = app
+            .image
+            .id
+            .with_context(|| format!("app {} has no image ID", app.name))?;
+        let record = store
+            .record(&id)?
+            .with_context(|| format!("image {id} of app {} is not in the store", app.name))?;
+        images.insert(
+            app.name.to_string(),
+            serde_json::to_value(&record.manifest)?,
+        );
+    }
+    let mut secret = [0u8; 32];
+    rustix::rand::getrandom(&mut secret, rustix::rand::GetRandomFlags::empty())
+        .context("random bytes for the pod's token")?;
+    let token: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+    let socket = rkt::mds::socket_path();
+    let registration = rkt::mds::registry::PodRegistration {
+        token: token.clone(),
+        pod_manifest,
+        images,
+    };
+    let port = rkt::mds::registration::register(&socket, &pod.uuid, &registration)?;
+    let record = pod::mds::Registration {
+        socket,
+        token,
+        port,
+    };
+    if let Err(e) = record.write(&files) {
+        let _ = pod::mds::unregister(&record.socket, &pod.uuid);
+        bail!(e);
+    }
+    Ok(())
 }

@@ -1,0 +1,305 @@
+//! `rkt metadata-service`: the registrations' Unix socket and the apps'
+//! TCP port, a thread per connection, until SIGTERM or SIGINT.
+
+use super::http::{self, Limits, Request, Response};
+use super::registry::Registry;
+use super::{api, registration};
+use std::io::{BufReader, BufWriter};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// The apps' requests are small: a form at most.
+const APP_LIMITS: Limits = Limits {
+    head: 8 * 1024,
+    body: 64 * 1024,
+};
+/// Connections served at once; more are told to come back.
+const MAX_CONNECTIONS: usize = 1024;
+/// A connection idle this long is closed.
+const IDLE: Duration = Duration::from_secs(60);
+const FIRST_ACTIVATED_FD: i32 = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{}: {source}", path.display())]
+    Socket {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("another metadata service is listening on {}", .0.display())]
+    Running(PathBuf),
+    #[error("port {port}: {source}")]
+    Port { port: u16, source: std::io::Error },
+    #[error("the sockets systemd passed: {0}")]
+    Activation(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Where to listen, unless systemd passes the sockets.
+pub struct Config {
+    pub socket: PathBuf,
+    pub port: u16,
+}
+
+/// The two listeners, made here or passed by systemd.
+struct Listeners {
+    unix: UnixListener,
+    tcp: TcpListener,
+    /// The socket file made here, removed on exit.
+    made: Option<PathBuf>,
+}
+
+/// The listening sockets systemd passed to this process (LISTEN_FDS for
+/// our pid), by kind; the TCP one is optional.
+fn activated() -> Result<Option<(UnixListener, Option<TcpListener>)>, ServiceError> {
+    let ours = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        .is_some_and(|p| p == std::process::id());
+    let Some(n) = std::env::var("LISTEN_FDS")
+        .ok()
+        .filter(|_| ours)
+        .and_then(|n| n.parse::<i32>().ok())
+    else {
+        return Ok(None);
+    };
+    let (mut unix, mut tcp) = (None, None);
+    for fd in FIRST_ACTIVATED_FD..FIRST_ACTIVATED_FD + n.clamp(0, 16) {
+        // SAFETY: systemd passes these descriptors to this process, open,
+        // for it alone; each is taken here once.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        rustix::io::fcntl_setfd(&owned, rustix::io::FdFlags::CLOEXEC)
+            .map_err(|e| ServiceError::Activation(format!("descriptor {fd}: {e}")))?;
+        let addr = rustix::net::getsockname(&owned)
+            .map_err(|e| ServiceError::Activation(format!("descriptor {fd}: {e}")))?;
+        match addr.address_family() {
+            rustix::net::AddressFamily::UNIX if unix.is_none() => {
+                unix = Some(UnixListener::from(owned))
+            }
+            rustix::net::AddressFamily::INET | rustix::net::AddressFamily::INET6
+                if tcp.is_none() =>
+            {
+                tcp = Some(TcpListener::from(owned))
+            }
+            _ => {
+                return Err(ServiceError::Activation(format!(
+                    "descriptor {fd} is not a Unix or TCP socket we take"
+                )));
+            }
+        }
+    }
+    let unix = unix.ok_or_else(|| ServiceError::Activation("no Unix socket among them".into()))?;
+    Ok(Some((unix, tcp)))
+}
+
+/// Binds the registrations' socket, root's only, replacing a stale one.
+fn bind_socket(path: &Path) -> Result<UnixListener, ServiceError> {
+    let at = |source| ServiceError::Socket {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| ServiceError::Socket {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    if UnixStream::connect(path).is_ok() {
+        return Err(ServiceError::Running(path.to_path_buf()));
+    }
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()) => {
+            std::fs::remove_file(path).map_err(at)?
+        }
+        Ok(_) => {
+            return Err(at(std::io::Error::other(
+                "exists and is not a socket; remove it first",
+            )));
+        }
+        Err(_) => {}
+    }
+    // Made with no access for others from the start, then bound.
+    let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o177));
+    let bound = UnixListener::bind(path);
+    rustix::process::umask(old);
+    bound.map_err(at)
+}
+
+fn listeners(config: &Config) -> Result<Listeners, ServiceError> {
+    let (unix, tcp, made) = match activated()? {
+        Some((unix, tcp)) => (unix, tcp, None),
+        None => (
+            bind_socket(&config.socket)?,
+            None,
+            Some(config.socket.clone()),
+        ),
+    };
+    let tcp = match tcp {
+        Some(t) => t,
+        None => TcpListener::bind(("0.0.0.0", config.port)).map_err(|source| {
+            if let Some(p) = &made {
+                let _ = std::fs::remove_file(p);
+            }
+            ServiceError::Port {
+                port: config.port,
+                source,
+            }
+        })?,
+    };
+    Ok(Listeners { unix, tcp, made })
+}
+
+/// Serves one connection's requests in turn until it closes, errs or
+/// idles.
+fn serve<S: std::io::Read + std::io::Write>(
+    stream: S,
+    reader: S,
+    limits: Limits,
+    handle: impl Fn(&Request) -> Response,
+) {
+    let mut reader = BufReader::new(reader);
+    let mut writer = BufWriter::new(stream);
+    loop {
+        match http::read_request(&mut reader, limits) {
+            Ok(Some(req)) => {
+                let response = handle(&req);
+                if http::write_response(&mut writer, &response, req.keep_alive).is_err()
+                    || !req.keep_alive
+                {
+                    return;
+                }
+            }
+            Ok(None) => return,
+            Err(e) => {
+                if let Some(response) = e.response() {
+                    let _ = http::write_response(&mut writer, &response, false);
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// Counts a connection while it lives.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn take_slot(active: &Arc<AtomicUsize>) -> Option<Slot> {
+    if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+        active.fetch_sub(1, Ordering::SeqCst);
+        return None;
+    }
+    Some(Slot(Arc::clone(active)))
+}
+
+/// A connection's thread: small stacks, the handlers are shallow.
+fn spawn(work: impl FnOnce() + Send + 'static) {
+    let spawned = std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(work);
+    if let Err(e) = spawned {
+        eprintln!("metadata-service: no thread for a connection: {e}");
+    }
+}
+
+fn accept_tcp(listener: TcpListener, registry: Arc<Registry>, active: Arc<AtomicUsize>) {
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        let Some(slot) = take_slot(&active) else {
+            let busy = Response::error(503, "too many connections; try again");
+            let _ = http::write_response(&mut &stream, &busy, false);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let _ = stream.set_read_timeout(Some(IDLE));
+        let _ = stream.set_write_timeout(Some(IDLE));
+        let registry = Arc::clone(&registry);
+        spawn(move || {
+            let _slot = slot;
+            let Ok(reader) = stream.try_clone() else {
+                return;
+            };
+            serve::<TcpStream>(stream, reader, APP_LIMITS, |req| {
+                api::handle(&registry, req)
+            });
+        });
+    }
+}
+
+fn accept_unix(
+    listener: UnixListener,
+    registry: Arc<Registry>,
+    active: Arc<AtomicUsize>,
+    port: u16,
+) {
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        let Some(slot) = take_slot(&active) else {
+            continue;
+        };
+        let _ = stream.set_read_timeout(Some(IDLE));
+        let _ = stream.set_write_timeout(Some(IDLE));
+        let registry = Arc::clone(&registry);
+        spawn(move || {
+            let _slot = slot;
+            let Ok(reader) = stream.try_clone() else {
+                return;
+            };
+            serve::<UnixStream>(stream, reader, registration::LIMITS, |req| {
+                registration::handle(&registry, port, req)
+            });
+        });
+    }
+}
+
+/// Runs the service until SIGTERM, SIGINT or SIGHUP; then removes the
+/// socket it made (not one systemd passed).
+pub fn run(config: &Config) -> Result<(), ServiceError> {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut stops = SigSet::empty();
+    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        stops.add(s);
+    }
+    // Blocked before any thread starts, so that every thread inherits it
+    // and the signals wait for `wait` below.
+    stops.thread_block().map_err(std::io::Error::from)?;
+    let l = listeners(config)?;
+    let port = l.tcp.local_addr()?.port();
+    let registry = Arc::new(Registry::default());
+    let active = Arc::new(AtomicUsize::new(0));
+    let socket = l
+        .unix
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_pathname().map(Path::to_path_buf))
+        .unwrap_or_else(|| config.socket.clone());
+    {
+        let (registry, active) = (Arc::clone(&registry), Arc::clone(&active));
+        std::thread::spawn(move || accept_tcp(l.tcp, registry, active));
+    }
+    {
+        let (registry, active) = (Arc::clone(&registry), Arc::clone(&active));
+        std::thread::spawn(move || accept_unix(l.unix, registry, active, port));
+    }
+    eprintln!(
+        "metadata-service: serving pods on port {port}, registrations on {}",
+        socket.display()
+    );
+    let signal = stops.wait().map_err(std::io::Error::from)?;
+    eprintln!("metadata-service: {signal}: exiting");
+    if let Some(made) = &l.made {
+        let _ = std::fs::remove_file(made);
+    }
+    Ok(())
+}
