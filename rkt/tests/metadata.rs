@@ -297,6 +297,20 @@ guess="${AC_METADATA_URL%/*}/00000000000000000000000000000000/acMetadata/v1/pod/
 echo "guessed=$(w "$guess")"
 "#;
 
+/// A TCP connection to 127.0.0.1:`port` from the loopback address `from`.
+fn connect_from(from: &str, port: u16) -> std::net::TcpStream {
+    use rustix::net::{AddressFamily, SocketType, bind, connect, socket};
+    let fd = socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+    let local: std::net::SocketAddr = format!("{from}:0").parse().unwrap();
+    bind(&fd, &local).unwrap();
+    connect(&fd, &std::net::SocketAddr::from(([127, 0, 0, 1], port))).unwrap();
+    let stream = std::net::TcpStream::from(fd);
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream
+}
+
 fn field<'a>(text: &'a str, name: &str) -> &'a str {
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{name}=")))
@@ -380,12 +394,28 @@ fn apps_read_their_own_pod_and_no_other_can_sign_as_it() {
         // While the first runs it alone is registered.
         assert_eq!(service.registered(), std::slice::from_ref(&first_uuid));
     });
-    stop(&mut first);
     if let Err(e) = checks {
+        stop(&mut first);
         std::panic::resume_unwind(e);
     }
+    // Its supervisor killed (-9), the pod ends unregistered; gc does it.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert_eq!(service.registered(), std::slice::from_ref(&first_uuid));
+    let mds = env.path("data/pods/run").join(&first_uuid).join("mds");
+    let mode = std::fs::metadata(&mds).unwrap().permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600
+    );
+    // Marked by gc (the default grace period), it is unregistered.
+    let out = env.rkt(&["gc"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(service.registered(), Vec::<String>::new());
-    // Its token is root's only on the host, and void once it is gone.
     gc(&env);
 }
 
@@ -466,6 +496,24 @@ fn bad_input_gets_clear_errors_and_the_service_keeps_serving() {
         "b".repeat(64)
     );
     assert!(service.http(&stranger).starts_with("HTTP/1.1 403 "));
+    // One address holding connections open gets no more than its share,
+    // and the service goes on serving another.
+    let hog: Vec<_> = (0..64)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", service.port)).unwrap())
+        .collect();
+    assert!(
+        service
+            .http("GET / HTTP/1.1\r\n\r\n")
+            .starts_with("HTTP/1.1 503 ")
+    );
+    let mut other = connect_from("127.0.0.2", service.port);
+    let request =
+        format!("GET /{token}/acMetadata/v1/pod/uuid HTTP/1.1\r\nConnection: close\r\n\r\n");
+    other.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    other.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    drop(hog);
     // Through all that, the registered pod is served as before.
     let ok = service.http(&format!(
         "GET /{token}/acMetadata/v1/pod/uuid HTTP/1.1\r\nConnection: close\r\n\r\n"

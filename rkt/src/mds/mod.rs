@@ -4,6 +4,7 @@
 //! token in its `AC_METADATA_URL`.
 
 pub mod api;
+pub mod connections;
 pub mod hmac;
 pub mod http;
 pub mod registration;

@@ -1,6 +1,7 @@
 //! `rkt metadata-service`: the registrations' Unix socket and the apps'
 //! TCP port, a thread per connection, until SIGTERM or SIGINT.
 
+use super::connections::Connections;
 use super::http::{self, Limits, Request, Response};
 use super::registry::Registry;
 use super::{api, registration};
@@ -10,7 +11,6 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// The apps' requests are small: a form at most.
@@ -20,6 +20,9 @@ const APP_LIMITS: Limits = Limits {
 };
 /// Connections served at once; more are told to come back.
 const MAX_CONNECTIONS: usize = 1024;
+/// Connections from one address at once (a pod's, or loopback's for the
+/// pods on the host's network).
+const MAX_PER_PEER: usize = 64;
 /// A connection idle this long is closed.
 const IDLE: Duration = Duration::from_secs(60);
 const FIRST_ACTIVATED_FD: i32 = 3;
@@ -186,23 +189,6 @@ fn serve<S: std::io::Read + std::io::Write>(
     }
 }
 
-/// Counts a connection while it lives.
-struct Slot(Arc<AtomicUsize>);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-fn take_slot(active: &Arc<AtomicUsize>) -> Option<Slot> {
-    if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
-        active.fetch_sub(1, Ordering::SeqCst);
-        return None;
-    }
-    Some(Slot(Arc::clone(active)))
-}
-
 /// A connection's thread: small stacks, the handlers are shallow.
 fn spawn(work: impl FnOnce() + Send + 'static) {
     let spawned = std::thread::Builder::new()
@@ -213,10 +199,11 @@ fn spawn(work: impl FnOnce() + Send + 'static) {
     }
 }
 
-fn accept_tcp(listener: TcpListener, registry: Arc<Registry>, active: Arc<AtomicUsize>) {
+fn accept_tcp(listener: TcpListener, registry: Arc<Registry>, connections: Arc<Connections>) {
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
-        let Some(slot) = take_slot(&active) else {
+        let peer = stream.peer_addr().ok().map(|a| a.ip());
+        let Some(slot) = connections.take(peer) else {
             let busy = Response::error(503, "too many connections; try again");
             let _ = http::write_response(&mut &stream, &busy, false);
             continue;
@@ -240,12 +227,12 @@ fn accept_tcp(listener: TcpListener, registry: Arc<Registry>, active: Arc<Atomic
 fn accept_unix(
     listener: UnixListener,
     registry: Arc<Registry>,
-    active: Arc<AtomicUsize>,
+    connections: Arc<Connections>,
     port: u16,
 ) {
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
-        let Some(slot) = take_slot(&active) else {
+        let Some(slot) = connections.take(None) else {
             continue;
         };
         let _ = stream.set_read_timeout(Some(IDLE));
@@ -277,7 +264,7 @@ pub fn run(config: &Config) -> Result<(), ServiceError> {
     let l = listeners(config)?;
     let port = l.tcp.local_addr()?.port();
     let registry = Arc::new(Registry::default());
-    let active = Arc::new(AtomicUsize::new(0));
+    let connections = Connections::new(MAX_CONNECTIONS, MAX_PER_PEER);
     let socket = l
         .unix
         .local_addr()
@@ -285,12 +272,12 @@ pub fn run(config: &Config) -> Result<(), ServiceError> {
         .and_then(|a| a.as_pathname().map(Path::to_path_buf))
         .unwrap_or_else(|| config.socket.clone());
     {
-        let (registry, active) = (Arc::clone(&registry), Arc::clone(&active));
-        std::thread::spawn(move || accept_tcp(l.tcp, registry, active));
+        let (registry, connections) = (Arc::clone(&registry), Arc::clone(&connections));
+        std::thread::spawn(move || accept_tcp(l.tcp, registry, connections));
     }
     {
-        let (registry, active) = (Arc::clone(&registry), Arc::clone(&active));
-        std::thread::spawn(move || accept_unix(l.unix, registry, active, port));
+        let (registry, connections) = (Arc::clone(&registry), Arc::clone(&connections));
+        std::thread::spawn(move || accept_unix(l.unix, registry, connections, port));
     }
     eprintln!(
         "metadata-service: serving pods on port {port}, registrations on {}",

@@ -429,6 +429,8 @@ pub fn gc(settings: &Settings, a: GcArgs) -> anyhow::Result<()> {
         let due = match state {
             State::Exited => {
                 println!("Moving pod \"{}\" to garbage", pod.uuid);
+                // An exited pod answers for nothing, from the mark on.
+                forget_with_mds(&pod);
                 pod.move_to(&pods, Dir::ExitedGarbage)?;
                 std::fs::write(pod.files().gc_marked(), now.to_string())?;
                 grace.is_zero()
