@@ -83,6 +83,30 @@ pub fn to_go_os_arch(os: &str, arch: &str) -> Result<(&'static str, &'static str
     })
 }
 
+/// Go's GOOS, GOARCH and GOARM as appc os and arch labels: the inverse
+/// of [`to_go_os_arch`] (GOARM only matters for arm).
+pub fn from_go_os_arch(
+    goos: &str,
+    goarch: &str,
+    goarm: &str,
+) -> Result<(&'static str, &'static str)> {
+    let goarm = if goarch == "arm" { goarm } else { "" };
+    VALID_OS_ARCH
+        .iter()
+        .flat_map(|(os, archs)| archs.iter().map(move |arch| (*os, *arch)))
+        .find(|(os, arch)| to_go_os_arch(os, arch).is_ok_and(|t| t == (goos, goarch, goarm)))
+        .ok_or_else(|| {
+            SchemaError::new(format!(
+                "no appc os/arch for GOOS={goos} GOARCH={goarch}{}",
+                if goarm.is_empty() {
+                    String::new()
+                } else {
+                    format!(" GOARM={goarm}")
+                }
+            ))
+        })
+}
+
 impl Labels {
     pub fn new(labels: Vec<Label>) -> Result<Self> {
         let l = Labels(Some(labels));
@@ -186,5 +210,22 @@ mod tests {
             ("linux", "arm64", "")
         );
         assert!(to_go_os_arch("linux", "armv7b").is_err());
+        assert_eq!(
+            from_go_os_arch("linux", "arm64", "").unwrap(),
+            ("linux", "aarch64")
+        );
+        assert_eq!(
+            from_go_os_arch("linux", "amd64", "7").unwrap(),
+            ("linux", "amd64")
+        );
+        assert_eq!(
+            from_go_os_arch("linux", "arm", "7").unwrap(),
+            ("linux", "armv7l")
+        );
+        assert_eq!(
+            from_go_os_arch("linux", "386", "").unwrap(),
+            ("linux", "i386")
+        );
+        assert!(from_go_os_arch("linux", "mips", "").is_err());
     }
 }
