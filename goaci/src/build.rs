@@ -63,6 +63,44 @@ fn resolve_input(go: &Go, input: &str, tmp: &Path) -> Result<Input> {
     })
 }
 
+/// The package in `dir`, a module's root or below it, as its go.mod
+/// names it; None where there is none, or its module line is not plain.
+fn package_in(dir: &Path) -> Option<Package> {
+    let dir = std::fs::canonicalize(dir).ok()?;
+    let root = dir.ancestors().find(|d| d.join("go.mod").is_file())?;
+    let text = std::fs::read_to_string(root.join("go.mod")).ok()?;
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("module"))?;
+    let path = line["module".len()..]
+        .split("//")
+        .next()?
+        .trim()
+        .trim_matches('"');
+    if path.is_empty() || path.contains(|c: char| c.is_whitespace() || c == '`') {
+        return None;
+    }
+    let rel = dir.strip_prefix(root).ok()?.to_str()?;
+    let import_path = if rel.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}/{rel}")
+    };
+    Some(Package {
+        dir: dir.clone(),
+        import_path,
+        name: "main".into(),
+        module: Some(crate::toolchain::Module {
+            path: path.to_string(),
+            dir: Some(root.to_path_buf()),
+            main: true,
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+}
+
 /// The one main package among `packages`, or why there is none.
 fn choose(packages: &[Package], input: &Input, use_binary: Option<&str>) -> Result<Package> {
     if let Some(p) = packages.iter().find(|p| p.error.is_some()) {
@@ -146,9 +184,44 @@ fn version(package: &Package, project: &Path) -> String {
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
             .filter(|s| !s.is_empty())
     };
+    if !project.ancestors().any(|d| d.join(".git").exists()) {
+        return "latest".into();
+    }
     git(&["describe", "--tags", "--exact-match"])
         .or_else(|| git(&["rev-parse", "HEAD"]))
         .unwrap_or_else(|| "latest".into())
+}
+
+/// Where `go build` writes an input's commands, kept between runs so that
+/// go finds them up to date and does not link them again (it checks
+/// their build IDs: a binary from other settings is linked anew). Locked
+/// while in use; one per input directory, pattern, target and cgo.
+struct BuildCache {
+    dir: PathBuf,
+    _lock: std::fs::File,
+}
+
+impl BuildCache {
+    fn open(input: &Input, cgo: bool) -> Result<BuildCache> {
+        use std::hash::{Hash, Hasher};
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .unwrap_or_else(std::env::temp_dir)
+            .join("goaci");
+        let mut key = std::collections::hash_map::DefaultHasher::new();
+        let dir = std::fs::canonicalize(&input.dir).unwrap_or_else(|_| input.dir.clone());
+        (dir, &input.pattern, cgo).hash(&mut key);
+        for var in ["GOOS", "GOARCH", "GOARM", "GOFLAGS"] {
+            std::env::var_os(var).hash(&mut key);
+        }
+        let dir = base.join(format!("{:016x}", key.finish()));
+        std::fs::create_dir_all(&dir).map_err(at(&dir))?;
+        let lock_path = dir.join(".lock");
+        let lock = std::fs::File::create(&lock_path).map_err(at(&lock_path))?;
+        lock.lock().map_err(at(&lock_path))?;
+        Ok(BuildCache { dir, _lock: lock })
+    }
 }
 
 /// A scoped thread's result, its panic carried on.
@@ -174,26 +247,40 @@ pub fn run(opts: &Options) -> Result<Built> {
         .tempdir()
         .map_err(at(std::env::temp_dir()))?;
     let input = resolve_input(&go, &opts.input, tmp.path())?;
-    let bin = tmp.path().join("bin");
+    let static_out = BuildCache::open(&input, false)?;
     // The static build runs while the toolchain says what the target is
     // and which packages the input names; most often it is the one.
-    let (env, packages, static_build) = std::thread::scope(|s| {
+    // A package directory's module says what go list would (unless a
+    // command is asked for by name); go is asked only when the build fails.
+    let known = (input.pattern == "." && opts.use_binary.is_none())
+        .then(|| package_in(&input.dir))
+        .flatten();
+    let list = || go.list(&input.dir, &[&input.pattern], false, true);
+    let (env, listed, static_build) = std::thread::scope(|s| {
         let env = s.spawn(|| go.env(&input.dir));
-        let list = s.spawn(|| go.list(&input.dir, &[&input.pattern], false, true));
-        let build = go.build(&input.dir, &input.pattern, &bin, false);
-        (joined(env.join()), joined(list.join()), build)
+        let listed = known.is_none().then(|| s.spawn(list));
+        let build = go.build(&input.dir, &input.pattern, &static_out.dir, false);
+        (joined(env.join()), listed.map(|l| joined(l.join())), build)
     });
     let env = env?;
     let (os, arch) =
         appc::schema::types::labels::from_go_os_arch(&env.goos, &env.goarch, &env.goarm)
             .map_err(|e| GoaciError::Manifest(e.to_string()))?;
-    let package = choose(&packages?, &input, opts.use_binary.as_deref())?;
-    let cgo = match static_build {
-        Ok(()) => false,
+    let package = match (known, &static_build) {
+        (Some(p), Ok(())) => p,
+        _ => choose(
+            &listed.unwrap_or_else(list)?,
+            &input,
+            opts.use_binary.as_deref(),
+        )?,
+    };
+    let (out, cgo) = match static_build {
+        Ok(()) => (static_out, false),
         Err(e) if !needs_cgo(&go, &input, &package, &env)? => return Err(e),
         Err(_) => {
-            go.build(&input.dir, &package.import_path, &bin, true)?;
-            true
+            let cgo_out = BuildCache::open(&input, true)?;
+            go.build(&input.dir, &package.import_path, &cgo_out.dir, true)?;
+            (cgo_out, true)
         }
     };
     let project = package
@@ -206,7 +293,12 @@ pub fn run(opts: &Options) -> Result<Built> {
     std::fs::create_dir_all(&rootfs).map_err(at(&rootfs))?;
     let binary = package.binary_name();
     let built = rootfs.join(&binary);
-    std::fs::rename(bin.join(&binary), &built).map_err(at(bin.join(&binary)))?;
+    // Linked where it can be (the cache stays locked until the image is
+    // written), else copied.
+    let made = out.dir.join(&binary);
+    if std::fs::hard_link(&made, &built).is_err() {
+        std::fs::copy(&made, &built).map_err(at(&made))?;
+    }
     if cgo {
         libs::copy_into(&libs::needed(&built)?, &rootfs)?;
     }
@@ -250,6 +342,7 @@ pub fn run(opts: &Options) -> Result<Built> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{binary}.aci")));
     write_aci(&layout, &aci, opts)?;
+    drop(out);
     let kept = opts.keep_tmp.then(|| tmp.keep());
     Ok(Built { aci, kept })
 }
@@ -280,4 +373,32 @@ fn write_aci(layout: &Path, aci: &Path, opts: &Options) -> Result<()> {
         source: e.error,
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_package_as_its_go_mod_names_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        std::fs::create_dir_all(root.join("cmd/srv")).unwrap();
+        std::fs::write(
+            root.join("go.mod"),
+            "// a comment\nmodule \"example.com/Web\" // quoted\n\ngo 1.19\n",
+        )
+        .unwrap();
+        let p = package_in(&root.join("cmd/srv")).unwrap();
+        assert_eq!(p.import_path, "example.com/Web/cmd/srv");
+        assert_eq!(p.binary_name(), "srv");
+        let m = p.module.unwrap();
+        assert_eq!(
+            (m.path.as_str(), m.dir.unwrap()),
+            ("example.com/Web", root.canonicalize().unwrap())
+        );
+        assert_eq!(package_in(root).unwrap().binary_name(), "Web");
+        std::fs::write(root.join("go.mod"), "go 1.19\n").unwrap();
+        assert!(package_in(root).is_none());
+    }
 }

@@ -138,8 +138,9 @@ impl Go {
         })
     }
 
-    /// The packages `patterns` name (with `deps`, and every package they
-    /// import), as a build with or without cgo sees them.
+    /// The packages `patterns` name, as a build with or without cgo sees
+    /// them: with `deps`, every package they import too; without, only
+    /// found (their imports not loaded, which is quick).
     pub fn list(
         &self,
         dir: &Path,
@@ -148,9 +149,7 @@ impl Go {
         cgo: bool,
     ) -> Result<Vec<Package>> {
         let mut args = vec!["list", "-json", "-e"];
-        if deps {
-            args.push("-deps");
-        }
+        args.push(if deps { "-deps" } else { "-find" });
         args.extend(patterns);
         let out = self.run(dir, &args, &[("CGO_ENABLED", cgo_enabled(cgo))])?;
         serde_json::Deserializer::from_slice(&out.stdout)

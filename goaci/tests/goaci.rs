@@ -31,56 +31,18 @@ fn write_tree(dir: &Path, files: &[(&str, &str)]) {
     }
 }
 
-/// The HTTP server module: a vendored module's greeting, an embedded
-/// file, and a static directory given as an asset.
+/// The HTTP server module (tests/data/web): a vendored module's greeting,
+/// an embedded file, and a static directory given as an asset; copied to
+/// `dir`.
 fn web_module(dir: &Path) {
-    write_tree(
-        dir,
-        &[
-            (
-                "go.mod",
-                "module example.com/web\n\ngo 1.19\n\nrequire example.com/greet v1.0.0\n",
-            ),
-            (
-                "vendor/modules.txt",
-                "# example.com/greet v1.0.0\n## explicit; go 1.19\nexample.com/greet\n",
-            ),
-            (
-                "vendor/example.com/greet/greet.go",
-                "package greet\n\nfunc Hello() string { return \"hello from a vendored module\" }\n",
-            ),
-            ("motd.txt", "and from an embedded file\n"),
-            ("static/site.css", "body {}\n"),
-            (
-                "main.go",
-                r#"package main
-
-import (
-	_ "embed"
-	"fmt"
-	"net/http"
-	"os"
-
-	"example.com/greet"
-)
-
-//go:embed motd.txt
-var motd string
-
-func main() {
-	css, err := os.ReadFile("/srv/static/site.css")
-	if err != nil {
-		panic(err)
-	}
-	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "%s %s%s", greet.Hello(), motd, css)
-	})
-	panic(http.ListenAndServe(":8080", nil))
-}
-"#,
-            ),
-        ],
-    );
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/web");
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(&data)
+        .arg(dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
 }
 
 /// A place for the test's modules, and goaci run with a Go environment
@@ -109,6 +71,7 @@ impl Env {
                 Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-cache"),
             )
             .env("GOPATH", self.path("gopath"))
+            .env("XDG_CACHE_HOME", self.path("cache"))
             .env("GOPROXY", "off")
             .env("GOFLAGS", "")
             .env_remove("SOURCE_DATE_EPOCH")
