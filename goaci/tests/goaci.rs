@@ -564,3 +564,98 @@ fn the_images_run_under_rkt() {
         .unwrap();
     assert!(gc.status.success());
 }
+
+/// A stored (uncompressed) zip of `files`, as a module proxy serves a
+/// module's content.
+fn zip(files: &[(String, &str)]) -> Vec<u8> {
+    let (mut out, mut central) = (Vec::new(), Vec::new());
+    let le16 = |v: &mut Vec<u8>, n: u16| v.extend_from_slice(&n.to_le_bytes());
+    let le32 = |v: &mut Vec<u8>, n: u32| v.extend_from_slice(&n.to_le_bytes());
+    for (name, content) in files {
+        let crc = crc32fast::hash(content.as_bytes());
+        let (size, offset) = (content.len() as u32, out.len() as u32);
+        // Local header: version 2.0, no flags, stored, 1980-01-01.
+        le32(&mut out, 0x0403_4b50);
+        for n in [20, 0, 0, 0, 0x21] {
+            le16(&mut out, n);
+        }
+        for n in [crc, size, size] {
+            le32(&mut out, n);
+        }
+        le16(&mut out, name.len() as u16);
+        le16(&mut out, 0);
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(content.as_bytes());
+        le32(&mut central, 0x0201_4b50);
+        for n in [20, 20, 0, 0, 0, 0x21] {
+            le16(&mut central, n);
+        }
+        for n in [crc, size, size] {
+            le32(&mut central, n);
+        }
+        for n in [name.len() as u16, 0, 0, 0, 0] {
+            le16(&mut central, n);
+        }
+        le32(&mut central, 0);
+        le32(&mut central, offset);
+        central.extend_from_slice(name.as_bytes());
+    }
+    let (cd_offset, cd_size, n) = (out.len() as u32, central.len() as u32, files.len() as u16);
+    out.extend_from_slice(&central);
+    le32(&mut out, 0x0605_4b50);
+    for v in [0, 0, n, n] {
+        le16(&mut out, v);
+    }
+    le32(&mut out, cd_size);
+    le32(&mut out, cd_offset);
+    le16(&mut out, 0);
+    out
+}
+
+#[test]
+fn an_import_path_at_a_version_through_the_users_goproxy() {
+    if !go_ready() {
+        return;
+    }
+    let env = Env::new();
+    // A module proxy in a directory, as GOPROXY=file://... takes it.
+    let go_mod = "module example.com/tool\n\ngo 1.19\n";
+    let main = "package main\n\nvar greeting = \"default\"\n\nfunc main() { println(\"tool\", greeting) }\n";
+    let v = env.path("proxy/example.com/tool/@v");
+    fs::create_dir_all(&v).unwrap();
+    fs::write(v.join("list"), "v1.2.0\n").unwrap();
+    fs::write(
+        v.join("v1.2.0.info"),
+        r#"{"Version":"v1.2.0","Time":"2023-01-01T00:00:00Z"}"#,
+    )
+    .unwrap();
+    fs::write(v.join("v1.2.0.mod"), go_mod).unwrap();
+    let files = [
+        ("example.com/tool@v1.2.0/go.mod".to_string(), go_mod),
+        ("example.com/tool@v1.2.0/main.go".to_string(), main),
+    ];
+    fs::write(v.join("v1.2.0.zip"), zip(&files)).unwrap();
+    let proxy = format!("file://{}", env.path("proxy").display());
+    let out_dir = env.path("out");
+    fs::create_dir_all(&out_dir).unwrap();
+    let goflags = "-ldflags=-X=main.greeting=set-by-goflags";
+    let go_env = [
+        ("GOPROXY", proxy.as_str()),
+        ("GOSUMDB", "off"),
+        ("GOFLAGS", goflags),
+    ];
+    let out = env.goaci(&out_dir, &["example.com/tool@v1.2.0"], &go_env);
+    assert_eq!(ok(&out), "Wrote tool.aci\n");
+    let aci = out_dir.join("tool.aci");
+    let m = validated(&aci);
+    assert_eq!(m["name"], "example.com/tool");
+    assert_eq!(label(&m, "version"), "v1.2.0");
+    let (_, binary) = entries(&aci, "rootfs/tool");
+    assert!(
+        binary.windows(14).any(|w| w == b"set-by-goflags"),
+        "GOFLAGS not honoured"
+    );
+    // A version the proxy does not have: go's own words.
+    let err = error(&env.goaci(&out_dir, &["example.com/tool@v9.9.9"], &go_env));
+    assert!(err.contains("v9.9.9"), "{err}");
+}
