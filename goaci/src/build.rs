@@ -310,7 +310,10 @@ pub fn run(opts: &Options) -> Result<Built> {
         .as_ref()
         .map_or(&package.import_path, |m| &m.path);
     let created = opts.source_date_epoch.map_or_else(now, |e| e as i64);
-    let mut annotations = vec![("created".to_string(), manifest::rfc3339(created))];
+    let mut annotations = vec![(
+        "created".to_string(),
+        appc::schema::types::date::rfc3339_utc(created),
+    )];
     // A module path that starts with a host names where the project lives.
     if module_path
         .split('/')

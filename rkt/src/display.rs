@@ -10,25 +10,12 @@ pub fn now_nanos() -> i64 {
         .map_or(0, |d| d.as_nanos() as i64)
 }
 
-/// Days since 1970-01-01 to a civil date (proleptic Gregorian).
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 /// `2006-01-02 15:04:05.999 +0000 UTC`: milliseconds with trailing zeros
 /// dropped, as Go prints that layout.
 pub fn full_time(nanos: i64) -> String {
     let secs = nanos.div_euclid(1_000_000_000);
     let millis = nanos.rem_euclid(1_000_000_000) / 1_000_000;
-    let (y, mo, d) = civil(secs.div_euclid(86_400));
+    let (y, mo, d) = appc::schema::types::date::civil_from_days(secs.div_euclid(86_400));
     let s = secs.rem_euclid(86_400);
     let mut frac = format!(".{millis:03}");
     while frac.ends_with('0') {

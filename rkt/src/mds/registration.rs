@@ -189,24 +189,15 @@ mod tests {
         assert_eq!(again.status, 409);
         let list = handle(&r, 18112, &request("GET", "/pods", vec![]));
         assert_eq!(list.body, format!("[\"{UUID}\"]").into_bytes());
-        assert_eq!(
+        let delete = || {
             handle(
                 &r,
                 18112,
-                &request("DELETE", &format!("/pods/{UUID}"), vec![])
+                &request("DELETE", &format!("/pods/{UUID}"), vec![]),
             )
-            .status,
-            200
-        );
-        assert_eq!(
-            handle(
-                &r,
-                18112,
-                &request("DELETE", &format!("/pods/{UUID}"), vec![])
-            )
-            .status,
-            404
-        );
+        };
+        assert_eq!(delete().status, 200);
+        assert_eq!(delete().status, 404);
     }
 
     #[test]

@@ -1,12 +1,12 @@
 //! `rkt metadata-service`: the registrations' Unix socket and the apps'
 //! TCP port, a thread per connection, until SIGTERM or SIGINT.
 
-use super::connections::Connections;
+use super::connections::{Connections, Slot};
 use super::http::{self, Limits, Request, Response};
 use super::registry::Registry;
 use super::{api, registration};
 use std::io::{BufReader, BufWriter};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -199,6 +199,20 @@ fn spawn(work: impl FnOnce() + Send + 'static) {
     }
 }
 
+/// Serves an accepted connection (`stream`, and `reader` a clone of it)
+/// on a thread of its own, which holds the connection's slot.
+fn serve_on_thread<S: std::io::Read + std::io::Write + Send + 'static>(
+    (stream, reader): (S, S),
+    slot: Slot,
+    limits: Limits,
+    handle: impl Fn(&Request) -> Response + Send + 'static,
+) {
+    spawn(move || {
+        let _slot = slot;
+        serve(stream, reader, limits, handle);
+    });
+}
+
 fn accept_tcp(listener: TcpListener, registry: Arc<Registry>, connections: Arc<Connections>) {
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
@@ -211,15 +225,12 @@ fn accept_tcp(listener: TcpListener, registry: Arc<Registry>, connections: Arc<C
         let _ = stream.set_nodelay(true);
         let _ = stream.set_read_timeout(Some(IDLE));
         let _ = stream.set_write_timeout(Some(IDLE));
+        let Ok(reader) = stream.try_clone() else {
+            continue;
+        };
         let registry = Arc::clone(&registry);
-        spawn(move || {
-            let _slot = slot;
-            let Ok(reader) = stream.try_clone() else {
-                return;
-            };
-            serve::<TcpStream>(stream, reader, APP_LIMITS, |req| {
-                api::handle(&registry, req)
-            });
+        serve_on_thread((stream, reader), slot, APP_LIMITS, move |req| {
+            api::handle(&registry, req)
         });
     }
 }
@@ -237,15 +248,12 @@ fn accept_unix(
         };
         let _ = stream.set_read_timeout(Some(IDLE));
         let _ = stream.set_write_timeout(Some(IDLE));
+        let Ok(reader) = stream.try_clone() else {
+            continue;
+        };
         let registry = Arc::clone(&registry);
-        spawn(move || {
-            let _slot = slot;
-            let Ok(reader) = stream.try_clone() else {
-                return;
-            };
-            serve::<UnixStream>(stream, reader, registration::LIMITS, |req| {
-                registration::handle(&registry, port, req)
-            });
+        serve_on_thread((stream, reader), slot, registration::LIMITS, move |req| {
+            registration::handle(&registry, port, req)
         });
     }
 }
