@@ -659,3 +659,60 @@ fn an_import_path_at_a_version_through_the_users_goproxy() {
     let err = error(&env.goaci(&out_dir, &["example.com/tool@v9.9.9"], &go_env));
     assert!(err.contains("v9.9.9"), "{err}");
 }
+
+#[test]
+fn a_workspace_in_a_tagged_checkout_with_the_directory_kept() {
+    if !go_ready() {
+        return;
+    }
+    if Command::new("git").arg("--version").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "git is missing");
+        appc::testing::skipped("no git: goaci's version from a tag");
+        return;
+    }
+    let env = Env::new();
+    let ws = env.path("ws");
+    // The command's module uses a library module through go.work alone.
+    write_tree(
+        &ws,
+        &[
+            ("go.work", "go 1.19\n\nuse (\n\t./app\n\t./lib\n)\n"),
+            ("lib/go.mod", "module example.com/lib\n\ngo 1.19\n"),
+            ("lib/lib.go", "package lib\n\nconst Name = \"from-the-workspace\"\n"),
+            ("app/go.mod", "module example.com/app\n\ngo 1.19\n"),
+            (
+                "app/main.go",
+                "package main\n\nimport \"example.com/lib\"\n\nfunc main() { println(lib.Name) }\n",
+            ),
+        ],
+    );
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .current_dir(&ws)
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "one"]);
+    git(&["tag", "v3.1.4"]);
+    let out = env.goaci(&ws, &["--keep-tmp", "-o", "../app.aci", "app"], &[]);
+    assert_eq!(ok(&out), "Wrote ../app.aci\n");
+    let aci = env.path("app.aci");
+    let m = validated(&aci);
+    assert_eq!(m["name"], "example.com/app");
+    assert_eq!(label(&m, "version"), "v3.1.4");
+    let (_, binary) = entries(&aci, "rootfs/app");
+    assert!(binary.windows(18).any(|w| w == b"from-the-workspace"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let kept = err
+        .lines()
+        .find_map(|l| l.strip_prefix("Kept "))
+        .unwrap_or_else(|| panic!("no kept directory in {err:?}"));
+    let kept = Path::new(kept);
+    assert!(kept.join("aci/manifest").is_file(), "{}", kept.display());
+    fs::remove_dir_all(kept).unwrap();
+}

@@ -12,6 +12,8 @@
 //!   creates them, with the image's files at the mount point;
 //! - `stage1/rootfs`: the stage1 image's root; `gc-marked`: when `rkt gc`
 //!   marked the exited pod;
+//! - `mds-register`: `rkt prepare --mds-register` asked for the pod to be
+//!   registered with the metadata service when it runs;
 //! - `mds`: its registration with the metadata service (`rkt run
 //!   --mds-register`), root's only: it holds the pod's secret token (see
 //!   [`crate::mds`]).
@@ -157,6 +159,10 @@ impl PodDir {
 
     pub fn mds(&self) -> PathBuf {
         self.file("mds")
+    }
+
+    pub fn mds_register(&self) -> PathBuf {
+        self.file("mds-register")
     }
 
     pub fn resolv_conf(&self) -> PathBuf {

@@ -447,14 +447,21 @@ fn bad_input_gets_clear_errors_and_the_service_keeps_serving() {
         "{}",
         one_line_error(&out)
     );
-    let out = env.rkt(&[
-        "--insecure-options=image",
-        "prepare",
-        "--mds-register",
-        &reader,
-    ]);
-    assert_eq!(out.status.code(), Some(254));
-    assert!(one_line_error(&out).contains("--mds-register"));
+    // Prepared with --mds-register, the pod is registered when it runs.
+    let whoami = script_image(
+        &env,
+        "whoami",
+        r#"busybox wget -q -O - "$AC_METADATA_URL/acMetadata/v1/pod/uuid""#,
+    );
+    let whoami = whoami.display().to_string();
+    let out = env.rkt(&["--insecure-options=image", "prepare", "--quiet", "--mds-register", &whoami]);
+    assert!(out.status.success(), "{}", one_line_error(&out));
+    let prepared = stdout(&out).trim().to_string();
+    let out = env.rkt(&["run-prepared", "--net=host", &prepared]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout(&out), prepared);
+    assert!(service.registered().is_empty());
+    gc(&env);
 
     // A pod registered by hand, then bad registrations beside it.
     let uuid = "6ba7b810-9dad-41d1-80b4-00c04fd430c8";

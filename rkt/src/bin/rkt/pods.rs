@@ -470,6 +470,11 @@ pub struct PrepareArgs {
 pub fn prepare(settings: &Settings, a: PrepareArgs) -> anyhow::Result<()> {
     a.run.pod.refuse_at_prepare()?;
     let pod = crate::run::prepare(settings, &a.run, true)?.pod;
+    if a.run.pod.mds_register {
+        // Registered when run-prepared runs it, as `rkt run` would.
+        let marker = pod.files().mds_register();
+        std::fs::write(&marker, "").with_context(|| marker.display().to_string())?;
+    }
     if !a.quiet {
         eprintln!("pod {} prepared", pod.uuid);
     }
@@ -499,6 +504,9 @@ pub fn run_prepared(settings: &Settings, a: RunPreparedArgs) -> anyhow::Result<(
     let Some(lock) = pod.try_lock()? else {
         bail!("pod {} is being run already", pod.uuid)
     };
+    if a.pod.mds_register || pod.files().mds_register().exists() {
+        crate::run::check_mds_running()?;
+    }
     let store = settings.image_store()?;
     let stage1_id = std::fs::read_to_string(pod.files().stage1_image())
         .with_context(|| format!("pod {}: no stage1 recorded", pod.uuid))?;

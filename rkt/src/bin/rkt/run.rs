@@ -72,17 +72,9 @@ impl PodRunOptions {
             rkt::pod_input::search_domain(d)?;
         }
         self.dns().check().map_err(anyhow::Error::msg)?;
-        if self.mds_register {
-            if self
-                .net
-                .iter()
-                .flat_map(|n| n.split(','))
-                .any(|n| n == "none")
-            {
-                bail!("--mds-register: a pod with --net=none cannot reach the metadata service");
-            }
-            rkt::mds::registration::check_running(&rkt::mds::socket_path())
-                .context("--mds-register")?;
+        let no_net = self.net.iter().flat_map(|n| n.split(',')).any(|n| n == "none");
+        if self.mds_register && no_net {
+            bail!("--mds-register: a pod with --net=none cannot reach the metadata service");
         }
         Ok(())
     }
@@ -98,7 +90,6 @@ impl PodRunOptions {
             ("--hosts-entry", !self.hosts_entry.is_empty()),
             ("--interactive", self.interactive),
             ("--net", !self.net.is_empty()),
-            ("--mds-register", self.mds_register),
         ];
         if let Some((flag, _)) = given.iter().find(|(_, g)| *g) {
             bail!("{flag} is an option of run-prepared, not of prepare");
@@ -236,6 +227,10 @@ impl Args {
 /// `prepare_only`, else in `run` and locked by the returned file.
 pub fn prepare(settings: &Settings, args: &Args, prepare_only: bool) -> anyhow::Result<Prepared> {
     args.pod.check()?;
+    // A pod run now needs the service now; a prepared one when it runs.
+    if args.pod.mds_register && !prepare_only {
+        check_mds_running()?;
+    }
     if args.pod_manifest.is_none() {
         // Before any image is fetched: --interactive takes one app.
         let apps = rkt::prepare::app_count(&args.apps)?;
@@ -304,7 +299,7 @@ pub fn exec_stage1(
     entrypoint: &Path,
     options: &PodRunOptions,
 ) -> anyhow::Result<()> {
-    if options.mds_register {
+    if options.mds_register || pod.files().mds_register().exists() {
         register_with_mds(settings, pod).context("--mds-register")?;
     }
     rustix::io::fcntl_setfd(lock, rustix::io::FdFlags::empty())?;
@@ -347,6 +342,12 @@ pub fn exec_stage1(
         "cannot execute stage1: {}",
         pod::exe::exec_read_only(entrypoint, &argv, &env)
     )
+}
+
+/// Fails, naming the socket, where no metadata service listens.
+pub fn check_mds_running() -> anyhow::Result<()> {
+    rkt::mds::registration::check_running(&rkt::mds::socket_path()).context("--mds-register")?;
+    Ok(())
 }
 
 /// Registers the pod with the metadata service (its manifest, each app's
