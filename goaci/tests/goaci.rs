@@ -678,7 +678,10 @@ fn a_workspace_in_a_tagged_checkout_with_the_directory_kept() {
         &[
             ("go.work", "go 1.19\n\nuse (\n\t./app\n\t./lib\n)\n"),
             ("lib/go.mod", "module example.com/lib\n\ngo 1.19\n"),
-            ("lib/lib.go", "package lib\n\nconst Name = \"from-the-workspace\"\n"),
+            (
+                "lib/lib.go",
+                "package lib\n\nconst Name = \"from-the-workspace\"\n",
+            ),
             ("app/go.mod", "module example.com/app\n\ngo 1.19\n"),
             (
                 "app/main.go",
@@ -693,7 +696,11 @@ fn a_workspace_in_a_tagged_checkout_with_the_directory_kept() {
             .args(args)
             .output()
             .unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     git(&["init", "-q"]);
     git(&["add", "."]);

@@ -454,11 +454,21 @@ fn bad_input_gets_clear_errors_and_the_service_keeps_serving() {
         r#"busybox wget -q -O - "$AC_METADATA_URL/acMetadata/v1/pod/uuid""#,
     );
     let whoami = whoami.display().to_string();
-    let out = env.rkt(&["--insecure-options=image", "prepare", "--quiet", "--mds-register", &whoami]);
+    let out = env.rkt(&[
+        "--insecure-options=image",
+        "prepare",
+        "--quiet",
+        "--mds-register",
+        &whoami,
+    ]);
     assert!(out.status.success(), "{}", one_line_error(&out));
     let prepared = stdout(&out).trim().to_string();
     let out = env.rkt(&["run-prepared", "--net=host", &prepared]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(stdout(&out), prepared);
     assert!(service.registered().is_empty());
     gc(&env);

@@ -72,7 +72,11 @@ impl PodRunOptions {
             rkt::pod_input::search_domain(d)?;
         }
         self.dns().check().map_err(anyhow::Error::msg)?;
-        let no_net = self.net.iter().flat_map(|n| n.split(',')).any(|n| n == "none");
+        let no_net = self
+            .net
+            .iter()
+            .flat_map(|n| n.split(','))
+            .any(|n| n == "none");
         if self.mds_register && no_net {
             bail!("--mds-register: a pod with --net=none cannot reach the metadata service");
         }
