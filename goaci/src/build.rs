@@ -172,6 +172,9 @@ fn version(package: &Package, project: &Path) -> String {
     {
         return m.version.clone();
     }
+    if !project.ancestors().any(|d| d.join(".git").exists()) {
+        return "latest".into();
+    }
     let git = |args: &[&str]| {
         std::process::Command::new("git")
             .arg("-C")
@@ -184,9 +187,6 @@ fn version(package: &Package, project: &Path) -> String {
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
             .filter(|s| !s.is_empty())
     };
-    if !project.ancestors().any(|d| d.join(".git").exists()) {
-        return "latest".into();
-    }
     git(&["describe", "--tags", "--exact-match"])
         .or_else(|| git(&["rev-parse", "HEAD"]))
         .unwrap_or_else(|| "latest".into())
@@ -248,10 +248,10 @@ pub fn run(opts: &Options) -> Result<Built> {
         .map_err(at(std::env::temp_dir()))?;
     let input = resolve_input(&go, &opts.input, tmp.path())?;
     let static_out = BuildCache::open(&input, false)?;
-    // The static build runs while the toolchain says what the target is
-    // and which packages the input names; most often it is the one.
-    // A package directory's module says what go list would (unless a
-    // command is asked for by name); go is asked only when the build fails.
+    // The static build runs while go says what the target is and which
+    // packages the input names (most often the build is the one needed).
+    // For a package directory its go.mod says what go list would, unless
+    // a command is asked for by name: go list runs if the build fails.
     let known = (input.pattern == "." && opts.use_binary.is_none())
         .then(|| package_in(&input.dir))
         .flatten();
