@@ -22,16 +22,6 @@ pub struct Registered {
     pub port: u16,
 }
 
-/// A fresh HMAC key for a pod.
-fn new_key() -> std::io::Result<[u8; 64]> {
-    let mut key = [0u8; 64];
-    let n = rustix::rand::getrandom(&mut key, rustix::rand::GetRandomFlags::empty())?;
-    if n != key.len() {
-        return Err(std::io::Error::other("short read of random bytes"));
-    }
-    Ok(key)
-}
-
 /// Answers one registration request.
 pub fn handle(registry: &Registry, port: u16, req: &Request) -> Response {
     if req.path == "/pods" {
@@ -53,7 +43,7 @@ pub fn handle(registry: &Registry, port: u16, req: &Request) -> Response {
                 Ok(r) => r,
                 Err(e) => return Response::error(400, format!("the registration: {e}")),
             };
-            let key = match new_key() {
+            let key = match super::random_bytes::<64>() {
                 Ok(k) => k,
                 Err(e) => return Response::error(503, format!("no random bytes for a key: {e}")),
             };

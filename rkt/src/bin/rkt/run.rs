@@ -378,10 +378,7 @@ fn register_with_mds(settings: &Settings, pod: &Pod) -> anyhow::Result<()> {
             serde_json::to_value(&record.manifest)?,
         );
     }
-    let mut secret = [0u8; 32];
-    rustix::rand::getrandom(&mut secret, rustix::rand::GetRandomFlags::empty())
-        .context("random bytes for the pod's token")?;
-    let token: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+    let token = rkt::mds::new_token().context("random bytes for the pod's token")?;
     let socket = rkt::mds::socket_path();
     let registration = rkt::mds::registry::PodRegistration {
         token: token.clone(),
