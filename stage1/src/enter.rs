@@ -124,7 +124,8 @@ pub fn run(argv: &[String]) -> Result<i32, String> {
     let root = pod::dir::app_root_under(Path::new("/"), &req.app);
     let at = Placement {
         root: &root,
-        cgroup_procs: &[],
+        cgroups: None,
+        in_unified_cgroup: false,
         // The spec gives it to the app and its event handlers, not to
         // what an administrator enters with.
         metadata_url: None,

@@ -56,6 +56,7 @@ pub mod copy;
 pub mod dbus;
 pub mod enter;
 pub mod exec;
+pub mod fork_into;
 pub mod init;
 pub mod machined;
 pub mod metadata;

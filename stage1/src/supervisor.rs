@@ -6,6 +6,7 @@
 use crate::args::Args;
 use crate::cgroups::PodCgroups;
 use crate::exec::Confinement;
+use crate::fork_into::Forked;
 use crate::net::{self, Joiner, PortMapping};
 use appc::schema::PodManifest;
 use nix::fcntl::{FcntlArg, FdFlag, fcntl};
@@ -14,10 +15,9 @@ use nix::sys::signal::{
     SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, sigaction, sigprocmask,
 };
 use nix::sys::wait::{WaitStatus, waitpid};
-use nix::unistd::{ForkResult, fork};
 use pod::dns::FileSource;
 use pod::net::Selection;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 
 static INIT_PID: AtomicI32 = AtomicI32::new(0);
@@ -284,48 +284,50 @@ fn start(
     };
     let (apps_started, told) = apps_started.unzip();
     let supervisor = nix::unistd::getpid();
+    let init_cgroup = cgroups.and_then(PodCgroups::init_dir);
     // SAFETY: stage1 is single-threaded; the child only runs the init.
-    let child = match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
-        ForkResult::Child => {
-            // If the supervisor is killed, the init goes too, and with it
-            // (the PID namespace's init) every process of the pod.
-            // (The parent of a new PID namespace's init reads as 0.)
-            let ppid = nix::unistd::getppid().as_raw();
-            let orphaned = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err()
-                || (ppid != 0 && ppid != supervisor.as_raw());
-            if orphaned {
-                std::process::exit(254);
+    let (child, in_cgroup) =
+        match unsafe { crate::fork_into::fork_into(init_cgroup.as_ref().map(AsFd::as_fd)) }? {
+            Forked::Child { .. } => {
+                // If the supervisor is killed, the init goes too, and with it
+                // (the PID namespace's init) every process of the pod.
+                // (The parent of a new PID namespace's init reads as 0.)
+                let ppid = nix::unistd::getppid().as_raw();
+                let orphaned = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err()
+                    || (ppid != 0 && ppid != supervisor.as_raw());
+                if orphaned {
+                    std::process::exit(254);
+                }
+                // The lock is the supervisor's: it leaves no way from the pod
+                // to the pod directory.
+                let _ = nix::unistd::close(args.lock_fd);
+                // Nor do the host ports held for it, nor the way back to the
+                // host's PID namespace.
+                drop(host_pids);
+                drop(joined);
+                drop(apps_started);
+                drop(relay);
+                for held in network.iter().flat_map(|n| &n.reserved) {
+                    let _ = nix::unistd::close(held.fd());
+                }
+                let netns = network.map(|_| net::netns::pin_path(&args.uuid));
+                if let Some(Err(e)) = netns.as_deref().map(net::netns::enter) {
+                    eprintln!("stage1: {e}");
+                    std::process::exit(254);
+                }
+                let code = crate::init::run(
+                    args,
+                    manifest,
+                    confinement,
+                    cgroups,
+                    original_mask,
+                    &mut ready,
+                    told,
+                );
+                std::process::exit(i32::from(code))
             }
-            // The lock is the supervisor's: it leaves no way from the pod
-            // to the pod directory.
-            let _ = nix::unistd::close(args.lock_fd);
-            // Nor do the host ports held for it, nor the way back to the
-            // host's PID namespace.
-            drop(host_pids);
-            drop(joined);
-            drop(apps_started);
-            drop(relay);
-            for held in network.iter().flat_map(|n| &n.reserved) {
-                let _ = nix::unistd::close(held.fd());
-            }
-            let netns = network.map(|_| net::netns::pin_path(&args.uuid));
-            if let Some(Err(e)) = netns.as_deref().map(net::netns::enter) {
-                eprintln!("stage1: {e}");
-                std::process::exit(254);
-            }
-            let code = crate::init::run(
-                args,
-                manifest,
-                confinement,
-                cgroups,
-                original_mask,
-                &mut ready,
-                told,
-            );
-            std::process::exit(i32::from(code))
-        }
-        ForkResult::Parent { child } => child,
-    };
+            Forked::Parent { child, in_cgroup } => (child, in_cgroup),
+        };
     drop(ready);
     drop(told);
     INIT_PID.store(child.as_raw(), Ordering::SeqCst);
@@ -359,11 +361,12 @@ fn start(
     std::fs::write(&path, child.as_raw().to_string())
         .map_err(|e| format!("{}: {e}", path.display()))?;
     // Moved by the supervisor while the init sets up the pod: the first
-    // move of a task between v1 cgroups waits for an RCU grace period
+    // move of a task between cgroups waits for an RCU grace period
     // (milliseconds), which this way overlaps the init's work. (Apps join
-    // their own cgroups themselves.)
+    // their own cgroups themselves.) The init started in the unified one
+    // where the kernel could.
     let set_up = cgroups
-        .map_or(Ok(()), |c| c.adopt(child.as_raw()))
+        .map_or(Ok(()), |c| c.adopt(child.as_raw(), in_cgroup))
         .and_then(|()| network.map_or(Ok(()), |n| join_networks(args, n)));
     if let Err(e) = set_up {
         // Killed before the pipe closes: a closed pipe would have the
