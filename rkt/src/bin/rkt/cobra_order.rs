@@ -4,13 +4,18 @@
 //! IMAGE` is `rkt run --debug --set-env=A=B IMAGE`. clap wants a
 //! subcommand's flags after its name, so the flags found before the names
 //! are moved to just after them.
+//!
+//! A command's own flags are known only once clap defines its arguments,
+//! which rkt defers until the command is chosen (see main.rs): a flag
+//! known to no command yet takes the next argument as its value unless
+//! that argument names a command.
 
 use std::ffi::OsString;
 
 /// `args` (program name first) with the flags that precede the subcommand
 /// names moved after the last of them.
 pub fn reorder(cmd: &clap::Command, args: Vec<OsString>) -> Vec<OsString> {
-    let mut args = args.into_iter();
+    let mut args = args.into_iter().peekable();
     let mut names: Vec<OsString> = args.next().into_iter().collect();
     let mut flags = Vec::new();
     let mut current = cmd;
@@ -22,7 +27,13 @@ pub fn reorder(cmd: &clap::Command, args: Vec<OsString>) -> Vec<OsString> {
             break;
         }
         if let Some(flag) = text.strip_prefix("--") {
-            let needs_value = !flag.contains('=') && takes_value(current, flag);
+            let needs_value = !flag.contains('=')
+                && takes_value(current, flag).unwrap_or_else(|| {
+                    args.peek().is_some_and(|next| {
+                        let next = next.to_string_lossy();
+                        !next.starts_with('-') && current.find_subcommand(&*next).is_none()
+                    })
+                });
             flags.push(arg);
             if needs_value {
                 flags.extend(args.next());
@@ -51,12 +62,14 @@ pub fn reorder(cmd: &clap::Command, args: Vec<OsString>) -> Vec<OsString> {
 }
 
 /// Whether `--name` (of `cmd` or any command below it) takes its value
-/// from the next argument. Boolean flags take theirs only after `=`.
-fn takes_value(cmd: &clap::Command, name: &str) -> bool {
-    let own = cmd.get_arguments().any(|a| {
-        a.get_long() == Some(name) && a.get_action().takes_values() && !a.is_require_equals_set()
-    });
-    own || cmd.get_subcommands().any(|s| takes_value(s, name))
+/// from the next argument, if any of them defines it yet. Boolean flags
+/// take theirs only after `=`.
+fn takes_value(cmd: &clap::Command, name: &str) -> Option<bool> {
+    let own = cmd.get_arguments().find(|a| a.get_long() == Some(name));
+    match own {
+        Some(a) => Some(a.get_action().takes_values() && !a.is_require_equals_set()),
+        None => cmd.get_subcommands().find_map(|s| takes_value(s, name)),
+    }
 }
 
 #[cfg(test)]
@@ -87,7 +100,11 @@ mod tests {
     }
 
     fn order(args: &[&str]) -> Vec<String> {
-        reorder(&cli(), args.iter().map(Into::into).collect())
+        order_with(&cli(), args)
+    }
+
+    fn order_with(cmd: &Command, args: &[&str]) -> Vec<String> {
+        reorder(cmd, args.iter().map(Into::into).collect())
             .into_iter()
             .map(|a| a.into_string().unwrap())
             .collect()
@@ -123,6 +140,36 @@ mod tests {
         assert_eq!(
             order(&["rkt", "--debug", "run", "img"]),
             ["rkt", "run", "--debug", "img"]
+        );
+    }
+
+    /// A command whose arguments clap has not defined yet.
+    #[test]
+    fn flags_of_deferred_commands() {
+        let cmd = Command::new("rkt")
+            .arg(Arg::new("dir").long("dir").global(true))
+            .subcommand(Command::new("list"))
+            .subcommand(Command::new("run").defer(|c| {
+                c.arg(Arg::new("set-env").long("set-env"))
+                    .arg(
+                        Arg::new("interactive")
+                            .long("interactive")
+                            .num_args(0..=1)
+                            .require_equals(true),
+                    )
+                    .arg(Arg::new("apps").num_args(0..))
+            }));
+        assert_eq!(
+            order_with(&cmd, &["rkt", "--set-env", "A=B", "run", "img"]),
+            ["rkt", "run", "--set-env", "A=B", "img"]
+        );
+        assert_eq!(
+            order_with(&cmd, &["rkt", "--interactive", "run", "img"]),
+            ["rkt", "run", "--interactive", "img"]
+        );
+        assert_eq!(
+            order_with(&cmd, &["rkt", "--dir", "/d", "run", "--interactive", "img"]),
+            ["rkt", "run", "--dir", "/d", "--interactive", "img"]
         );
     }
 }

@@ -62,7 +62,11 @@ pub struct Global {
     command: Command,
 }
 
+/// Each command's arguments are defined only when it is the one run
+/// (`defer`): defining every command's took most of the time of parsing
+/// a command line (and under emulation, code run once costs most).
 #[derive(Subcommand)]
+#[command(defer = true)]
 enum Command {
     /// Fetch image(s) and store them in the local store
     Fetch(fetch::Args),
@@ -221,19 +225,25 @@ fn one_line(e: &anyhow::Error) -> String {
 /// and a flag given twice takes the last value.
 fn pflag_booleans(cmd: clap::Command) -> clap::Command {
     cmd.args_override_self(true)
-        .mut_args(|a| {
-            if matches!(a.get_action(), clap::ArgAction::SetTrue) {
-                a.action(clap::ArgAction::Set)
-                    .num_args(0..=1)
-                    .require_equals(true)
-                    .default_missing_value("true")
-                    .default_value("false")
-                    .value_parser(clap::value_parser!(bool))
-            } else {
-                a
-            }
-        })
+        .mut_args(pflag_bool)
         .mut_subcommands(pflag_booleans)
+}
+
+/// A boolean flag as pflag has it (see `pflag_booleans`). The commands'
+/// arguments are defined only when one is chosen (`defer`), after
+/// `pflag_booleans` ran: each command's arguments say
+/// `#[command(mut_args = crate::pflag_bool)]` themselves.
+pub fn pflag_bool(a: clap::Arg) -> clap::Arg {
+    if matches!(a.get_action(), clap::ArgAction::SetTrue) {
+        a.action(clap::ArgAction::Set)
+            .num_args(0..=1)
+            .require_equals(true)
+            .default_missing_value("true")
+            .default_value("false")
+            .value_parser(clap::value_parser!(bool))
+    } else {
+        a
+    }
 }
 
 /// The command line; a usage error exits 254, as every rkt error does.
@@ -326,5 +336,37 @@ fn main() -> ExitCode {
             eprintln!("{name}: {}", one_line(&e));
             ExitCode::from(254)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every boolean flag of every command, defined when the command is
+    /// chosen, takes `=true` and `=false`.
+    #[test]
+    fn every_boolean_is_pflags() {
+        fn check(cmd: &clap::Command, path: &str) {
+            for a in cmd.get_arguments() {
+                assert!(
+                    !matches!(a.get_action(), clap::ArgAction::SetTrue),
+                    "{path} --{}: add #[command(mut_args = crate::pflag_bool)]",
+                    a.get_id()
+                );
+            }
+            for sub in cmd.get_subcommands() {
+                check(sub, &format!("{path} {}", sub.get_name()));
+            }
+        }
+        let mut cmd = pflag_booleans(Global::command());
+        cmd.build();
+        check(&cmd, "rkt");
+        let run = cmd.find_subcommand("run").unwrap();
+        assert!(
+            run.get_arguments()
+                .any(|a| a.get_long() == Some("interactive"))
+        );
     }
 }

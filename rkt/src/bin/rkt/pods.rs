@@ -9,6 +9,7 @@ use rkt::store::ImageStore;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
+#[command(mut_args = crate::pflag_bool)]
 pub struct ListArgs {
     /// use long output format
     #[arg(long)]
@@ -22,6 +23,7 @@ pub struct ListArgs {
 }
 
 #[derive(clap::Args)]
+#[command(mut_args = crate::pflag_bool)]
 pub struct StatusArgs {
     /// wait for the pod to exit (optionally at most this long, e.g. 30s)
     #[arg(long, num_args = 0..=1, default_missing_value = "forever")]
@@ -40,6 +42,7 @@ pub struct StatusArgs {
 }
 
 #[derive(clap::Args)]
+#[command(mut_args = crate::pflag_bool)]
 pub struct StopArgs {
     /// kill the pod instead of stopping it gracefully
     #[arg(long)]
@@ -51,6 +54,7 @@ pub struct StopArgs {
 }
 
 #[derive(clap::Args)]
+#[command(mut_args = crate::pflag_bool)]
 pub struct RmArgs {
     /// read the UUID from this file
     #[arg(long)]
@@ -59,6 +63,7 @@ pub struct RmArgs {
 }
 
 #[derive(clap::Args)]
+#[command(mut_args = crate::pflag_bool)]
 pub struct GcArgs {
     /// how long exited pods stay before removal
     #[arg(long, default_value = "30m")]
@@ -458,6 +463,7 @@ pub fn gc(settings: &Settings, a: GcArgs) -> anyhow::Result<()> {
 }
 
 #[derive(clap::Args)]
+#[command(mut_args = crate::pflag_bool)]
 pub struct PrepareArgs {
     /// print only the UUID
     #[arg(long, short)]
@@ -483,6 +489,7 @@ pub fn prepare(settings: &Settings, a: PrepareArgs) -> anyhow::Result<()> {
 }
 
 #[derive(clap::Args)]
+#[command(mut_args = crate::pflag_bool)]
 pub struct RunPreparedArgs {
     #[command(flatten)]
     pod: crate::run::PodRunOptions,
@@ -521,6 +528,7 @@ pub fn run_prepared(settings: &Settings, a: RunPreparedArgs) -> anyhow::Result<(
 }
 
 #[derive(clap::Args)]
+#[command(mut_args = crate::pflag_bool)]
 pub struct CatManifestArgs {
     #[arg(long)]
     pretty_print: bool,

@@ -139,6 +139,7 @@ impl PodRunOptions {
 }
 
 #[derive(clap::Args)]
+#[command(mut_args = crate::pflag_bool)]
 pub struct Args {
     #[command(flatten)]
     pub pod: PodRunOptions,
