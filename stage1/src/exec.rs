@@ -21,8 +21,7 @@ pub struct Confinement {
     pub devices_limited: bool,
     /// Whether the app's seccomp policy applies (not in the fly flavour
     /// nor with `--insecure-options=seccomp`). It is worked out in the
-    /// app's own process: libseccomp and the dynamic linking it brings
-    /// stay out of the long-lived init.
+    /// app's own process, so that the long-lived init holds none of it.
     pub seccomp: bool,
     /// Keep every capability (`--insecure-options=capabilities`).
     pub all_capabilities: bool,
@@ -300,10 +299,8 @@ fn try_exec(
     } else {
         None
     };
-    let load = |f: &Option<libseccomp::ScmpFilterContext>| match f {
-        Some(f) => f
-            .load()
-            .map_err(|e| format!("loading the seccomp filter: {e}")),
+    let load = |f: &Option<Vec<libc::sock_filter>>| match f {
+        Some(f) => crate::seccomp_bpf::load(f),
         None => Ok(()),
     };
     if before_switch {

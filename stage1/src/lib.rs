@@ -65,6 +65,7 @@ pub mod pod_root;
 pub mod rootdir;
 pub mod rootfs;
 pub mod seccomp;
+pub mod seccomp_bpf;
 pub mod stop;
 pub mod supervisor;
 pub mod systemd;

@@ -10,9 +10,10 @@
 //! the app with SIGSYS, or fails with the isolator's `errno`. Without a
 //! seccomp isolator an app gets the default whitelist, with EPERM.
 
+use crate::seccomp_bpf::Action;
 use appc::schema::types::App;
 use appc::schema::types::isolator::IsolatorValue;
-use libseccomp::{ScmpAction, ScmpFilterContext, ScmpSyscall};
+use libseccomp::ScmpSyscall;
 use std::collections::BTreeSet;
 
 /// Syscalls a container's app has no business making: they reach the
@@ -138,7 +139,7 @@ fn errno(name: &str) -> Result<i32, String> {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Policy {
     blocked: Set,
-    action: ScmpAction,
+    action: Action,
 }
 
 impl Policy {
@@ -161,27 +162,26 @@ impl Policy {
                     Ok::<_, String>(acc.union(m?))
                 })?;
             let action = if errno_name.is_empty() {
-                ScmpAction::KillProcess
+                Action::KillProcess
             } else {
-                ScmpAction::Errno(errno(errno_name)?)
+                Action::Errno(errno(errno_name)?)
             };
             let blocked = if retain { union.complement() } else { union };
             chosen = Some(Policy { blocked, action });
         }
         Ok(chosen.unwrap_or_else(|| Policy {
             blocked: Set::Only(blacklist()),
-            action: ScmpAction::Errno(nix::libc::EPERM),
+            action: Action::Errno(nix::libc::EPERM),
         }))
     }
 
     /// The filter, leaving `exempt` allowed: the calls stage1 itself makes
     /// after loading it (execve; and the switch to the app's user when
     /// that comes later).
-    pub fn compile(&self, exempt: &[&str]) -> Result<ScmpFilterContext, String> {
-        let fail = |e: libseccomp::error::SeccompError| format!("seccomp filter: {e}");
-        let (default, rule, names): (_, _, BTreeSet<&str>) = match &self.blocked {
+    pub fn compile(&self, exempt: &[&str]) -> Result<Vec<libc::sock_filter>, String> {
+        let (otherwise, on_listed, names): (_, _, BTreeSet<&str>) = match &self.blocked {
             Set::Only(s) => (
-                ScmpAction::Allow,
+                Action::Allow,
                 self.action,
                 s.iter()
                     .map(String::as_str)
@@ -190,21 +190,25 @@ impl Policy {
             ),
             Set::AllBut(e) => (
                 self.action,
-                ScmpAction::Allow,
+                Action::Allow,
                 e.iter()
                     .map(String::as_str)
                     .chain(exempt.iter().copied())
                     .collect(),
             ),
         };
-        let mut ctx = ScmpFilterContext::new(default).map_err(fail)?;
-        // Loaded with CAP_SYS_ADMIN; no-new-privileges stays the app's choice.
-        ctx.set_ctl_nnp(false).map_err(fail)?;
+        let mut listed = Vec::new();
         for n in names {
-            let syscall = ScmpSyscall::from_name(n).map_err(fail)?;
-            ctx.add_rule(rule, syscall).map_err(fail)?;
+            let nr = ScmpSyscall::from_name(n)
+                .map_err(|e| format!("seccomp filter: {n}: {e}"))?
+                .as_raw_syscall();
+            // Negative: a syscall libseccomp knows that this architecture
+            // does not have (no call can be made to it).
+            if let Ok(nr) = u32::try_from(nr) {
+                listed.push(nr);
+            }
         }
-        Ok(ctx)
+        Ok(crate::seccomp_bpf::assemble(&listed, on_listed, otherwise))
     }
 }
 
@@ -242,7 +246,7 @@ mod tests {
     #[test]
     fn policies_follow_the_isolators() {
         let default = Policy::of(&App::default()).unwrap();
-        assert_eq!(default.action, ScmpAction::Errno(nix::libc::EPERM));
+        assert_eq!(default.action, Action::Errno(nix::libc::EPERM));
         assert_eq!(default.blocked, Set::Only(blacklist()));
         assert!(blacklist().contains("mount") && blacklist().contains("reboot"));
 
@@ -251,7 +255,7 @@ mod tests {
             serde_json::json!({"set": ["@rkt/default-whitelist", "mount"], "errno": "ENOSYS"}),
         )]);
         let p = Policy::of(&retain).unwrap();
-        assert_eq!(p.action, ScmpAction::Errno(nix::libc::ENOSYS));
+        assert_eq!(p.action, Action::Errno(nix::libc::ENOSYS));
         let mut expected = blacklist();
         expected.remove("mount");
         assert_eq!(p.blocked, Set::Only(expected));
@@ -261,7 +265,7 @@ mod tests {
             serde_json::json!({"set": ["socket"]}),
         )]);
         let p = Policy::of(&remove).unwrap();
-        assert_eq!(p.action, ScmpAction::KillProcess);
+        assert_eq!(p.action, Action::KillProcess);
         assert_eq!(p.blocked, Set::Only(names(&["socket"])));
 
         let only_some = app(&[(
