@@ -185,6 +185,12 @@ fn the_inits_root_cwd_and_executable_lead_nowhere() {
         mkdir "/proc/1/root/sys/fs/cgroup/$MARKER" && echo cgroup-via-root
         mkdir "/sys/fs/cgroup/$MARKER" 2>&1 && echo cgroup-direct
         mkdir "/sys/$MARKER" 2>&1
+        # A directory the init holds open would lead out of the pod.
+        for fd in /proc/1/fd/*; do
+            [ -d "$fd" ] || continue
+            echo "init holds a directory: $(readlink "$fd")"
+            mkdir "$fd/../$MARKER" && echo fd-up-write
+        done
         chmod 777 /proc/1/exe 2>&1
         echo planted >> /proc/1/exe 2>&1
         true"#;
@@ -210,6 +216,8 @@ fn the_inits_root_cwd_and_executable_lead_nowhere() {
     assert!(!out.contains("-write"), "{out}{err}");
     assert!(!out.contains("cgroup-via-root"), "{out}{err}");
     assert!(!out.contains("cgroup-direct"), "{out}{err}");
+    assert!(!out.contains("init holds a directory"), "{out}{err}");
+    assert!(!out.contains("fd-up-write"), "{out}{err}");
     // A write to the running executable is refused (busy, or read-only);
     // the shell reports the failed redirection on its stderr.
     assert!(err.contains("can't create /proc/1/exe"), "{out}{err}");

@@ -124,8 +124,7 @@ pub fn run(argv: &[String]) -> Result<i32, String> {
     let root = pod::dir::app_root_under(Path::new("/"), &req.app);
     let at = Placement {
         root: &root,
-        cgroups: None,
-        in_unified_cgroup: false,
+        cgroup_procs: &[],
         // The spec gives it to the app and its event handlers, not to
         // what an administrator enters with.
         metadata_url: None,

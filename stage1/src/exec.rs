@@ -137,14 +137,11 @@ fn ranges_between(mut keep: Vec<u32>) -> Vec<(u32, u32)> {
 }
 
 /// Where an app's processes go: its root (as the calling process sees
-/// it) and its cgroups, opened beforehand (none when there are no cgroups
-/// to join, or when already joined).
-#[derive(Clone, Copy)]
+/// it) and its cgroups' `cgroup.procs` files, opened beforehand (none
+/// when there are no cgroups to join, or when already joined).
 pub struct Placement<'a> {
     pub root: &'a Path,
-    pub cgroups: Option<&'a crate::cgroups::AppCgroups>,
-    /// Whether the process started in the app's unified cgroup.
-    pub in_unified_cgroup: bool,
+    pub cgroup_procs: &'a [std::fs::File],
     /// The pod's `AC_METADATA_URL`, if it is registered.
     pub metadata_url: Option<&'a str>,
 }
@@ -190,8 +187,10 @@ fn try_exec(
     if exec.is_empty() {
         return Err("nothing to execute".into());
     }
-    if let Some(cgroups) = at.cgroups {
-        cgroups.join(at.in_unified_cgroup)?;
+    for procs in at.cgroup_procs {
+        // "0": the writing process itself.
+        std::io::Write::write_all(&mut &*procs, b"0")
+            .map_err(|e| format!("joining the app's cgroup: {e}"))?;
     }
     // Only stdin, stdout and stderr reach the app, whatever the caller of
     // rkt or stage1 left open: the rest closes at exec. An app with a

@@ -1,11 +1,16 @@
 //! fork(2), with the child started in a cgroup-v2 directory where the
-//! kernel can (clone3's `CLONE_INTO_CGROUP`, Linux 5.7). A child that
-//! joins its cgroup by writing to `cgroup.procs` instead takes the write
-//! side of the kernel's cgroup threadgroup lock, which waits for an RCU
-//! grace period: about 20 ms of every app's start under emulation, and
-//! milliseconds natively. Where clone3 or the flag is refused (older
-//! kernels, a seccomp filter around rkt), it is an ordinary fork and the
-//! child joins by writing.
+//! kernel can (clone3's `CLONE_INTO_CGROUP`, Linux 5.7): the supervisor
+//! starts the pod init in the pod's cgroup this way. A process moved by a
+//! write to `cgroup.procs` instead takes the write side of the kernel's
+//! cgroup threadgroup lock, which waits for an RCU grace period (15-20 ms
+//! under emulation, milliseconds natively). Where clone3 or the flag is
+//! refused (older kernels, a seccomp filter around rkt), it is an
+//! ordinary fork and the child is moved by a write.
+//!
+//! The apps still join their cgroups by writing: starting them this way
+//! would have the pod init hold their cgroup directories, and from a
+//! directory `..` leads through the host's hierarchy (see
+//! `PodCgroups::app_procs`).
 
 use nix::unistd::{ForkResult, Pid, fork};
 use std::os::fd::{AsRawFd, BorrowedFd};

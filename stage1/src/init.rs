@@ -6,7 +6,6 @@
 use crate::args::Args;
 use crate::cgroups::PodCgroups;
 use crate::exec::{Confinement, Placement};
-use crate::fork_into::Forked;
 use crate::net::Ready;
 use crate::{pod_root, rootfs};
 use appc::schema::PodManifest;
@@ -15,7 +14,7 @@ use nix::sched::{CloneFlags, unshare};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::Pid;
+use nix::unistd::{ForkResult, Pid, fork};
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::fs::File;
@@ -66,15 +65,14 @@ struct Started<'a> {
     app: &'a RuntimeApp,
     root: PathBuf,
     metadata_url: Option<String>,
-    cgroups: Option<crate::cgroups::AppCgroups>,
+    cgroup_procs: Vec<File>,
 }
 
 impl Started<'_> {
     fn placement(&self) -> Placement<'_> {
         Placement {
             root: &self.root,
-            cgroups: self.cgroups.as_ref(),
-            in_unified_cgroup: false,
+            cgroup_procs: &self.cgroup_procs,
             metadata_url: self.metadata_url.as_deref(),
         }
     }
@@ -121,11 +119,14 @@ fn supervise(
         if app.read_only_root_fs {
             rootfs::make_read_only(&root)?;
         }
-        let app_cgroups = cgroups.map(|c| c.app(app.name.as_str())).transpose()?;
+        let cgroup_procs = match cgroups {
+            Some(c) => c.app_procs(app.name.as_str())?,
+            None => Vec::new(),
+        };
         started.push(Started {
             app,
             root: pod::dir::app_root_under(Path::new("/"), app.name.as_str()),
-            cgroups: app_cgroups,
+            cgroup_procs,
             metadata_url: None,
         });
     }
@@ -188,9 +189,7 @@ fn supervise(
             break;
         }
         let at = s.placement();
-        let child = spawn(app_mask, &at, |at| {
-            crate::exec::exec_app(s.app, &at, confinement)
-        })?;
+        let child = spawn(app_mask, || crate::exec::exec_app(s.app, &at, confinement))?;
         running.insert(child, i);
     }
     if let Some(mut told) = apps_started
@@ -264,26 +263,16 @@ fn stop_pending() -> bool {
         .any(|s| unsafe { libc::sigismember(&set, *s) } == 1)
 }
 
-/// Forks a child, started in the app's cgroup where it can be, that
-/// restores the signal mask and runs `body` placed `at`; `body`'s return
-/// value is its exit status.
-fn spawn<'a>(
-    mask: &SigSet,
-    at: &Placement<'a>,
-    body: impl FnOnce(Placement<'a>) -> i32,
-) -> Result<Pid, String> {
-    let cgroup = at.cgroups.and_then(crate::cgroups::AppCgroups::unified_dir);
+/// Forks a child that restores the signal mask and runs `body`, whose
+/// return value is its exit status.
+fn spawn(mask: &SigSet, body: impl FnOnce() -> i32) -> Result<Pid, String> {
     // SAFETY: the init is single-threaded; the child execs or exits.
-    match unsafe { crate::fork_into::fork_into(cgroup) }? {
-        Forked::Child { in_cgroup } => {
+    match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
+        ForkResult::Child => {
             let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(mask), None);
-            let at = Placement {
-                in_unified_cgroup: in_cgroup,
-                ..*at
-            };
-            std::process::exit(body(at));
+            std::process::exit(body());
         }
-        Forked::Parent { child, .. } => Ok(child),
+        ForkResult::Parent { child } => Ok(child),
     }
 }
 
@@ -306,7 +295,7 @@ fn handler(
         return Ok(0);
     };
     let at = s.placement();
-    let child = spawn(mask, &at, |at| {
+    let child = spawn(mask, || {
         crate::exec::exec_in_root(s.app, &at, &exec, true, confinement)
     })?;
     loop {

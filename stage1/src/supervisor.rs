@@ -301,8 +301,10 @@ fn start(
                 // The lock is the supervisor's: it leaves no way from the pod
                 // to the pod directory.
                 let _ = nix::unistd::close(args.lock_fd);
-                // Nor do the host ports held for it, nor the way back to the
-                // host's PID namespace.
+                // Nor do the host ports held for it, the way back to the
+                // host's PID namespace, or the host's cgroup directory
+                // (from which `..` leads through the whole hierarchy).
+                drop(init_cgroup);
                 drop(host_pids);
                 drop(joined);
                 drop(apps_started);

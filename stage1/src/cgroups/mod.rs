@@ -43,44 +43,8 @@ pub struct PodCgroups {
     devices: DeviceLimit,
 }
 
-/// An app's cgroups, as the init holds them: its processes start in the
-/// unified one (`crate::fork_into`) or join it by writing to its
-/// `cgroup.procs`, and join the v1 ones by writing.
-#[derive(Default)]
-pub struct AppCgroups {
-    unified_dir: Option<std::os::fd::OwnedFd>,
-    unified_procs: Option<std::fs::File>,
-    v1_procs: Vec<std::fs::File>,
-}
-
-impl AppCgroups {
-    /// The directory a child may start in.
-    pub fn unified_dir(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
-        self.unified_dir.as_ref().map(std::os::fd::AsFd::as_fd)
-    }
-
-    /// Moves the calling process into the app's cgroups, but for the
-    /// unified one when it started there.
-    pub fn join(&self, in_unified: bool) -> Result<(), String> {
-        let unified = self.unified_procs.iter().filter(|_| !in_unified);
-        for procs in self.v1_procs.iter().chain(unified) {
-            // "0": the writing process itself.
-            std::io::Write::write_all(&mut &*procs, b"0")
-                .map_err(|e| format!("joining the app's cgroup: {e}"))?;
-        }
-        Ok(())
-    }
-}
-
 pub(crate) fn write(path: &Path, value: &str) -> Result<(), String> {
     std::fs::write(path, value).map_err(|e| format!("{} = {value}: {e}", path.display()))
-}
-
-/// A cgroup's directory, for a child to start in (`crate::fork_into`).
-fn open_dir(dir: &Path) -> rustix::io::Result<std::os::fd::OwnedFd> {
-    let flags =
-        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC;
-    rustix::fs::open(dir, flags, rustix::fs::Mode::empty())
 }
 
 pub(crate) fn mkdir(path: &Path) -> Result<(), String> {
@@ -265,13 +229,16 @@ impl PodCgroups {
         self.devices != DeviceLimit::None
     }
 
-    /// The unified cgroup for the pod init to start in, if it is not where
-    /// the supervisor is: the pod's own, unless the pod's cgroup hands
-    /// down controllers (the supervisor is in its stage1 leaf then).
+    /// The unified cgroup for the pod init to start in (`crate::fork_into`),
+    /// if it is not where the supervisor is: the pod's own, unless the
+    /// pod's cgroup hands down controllers (the supervisor is in its stage1
+    /// leaf then). The supervisor's alone: the init must not hold it.
     pub fn init_dir(&self) -> Option<std::os::fd::OwnedFd> {
         let (_, dir) = self.unified().filter(|_| self.delegation.is_none())?;
+        let flags =
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC;
         // Not opened: the init is moved by a write instead, as on v1.
-        open_dir(dir).ok()
+        rustix::fs::open(dir, flags, rustix::fs::Mode::empty()).ok()
     }
 
     /// Moves process `pid` (the pod init) into the pod's cgroups; into
@@ -288,27 +255,24 @@ impl PodCgroups {
         Ok(())
     }
 
-    /// How a process joins app `app`'s cgroups (see [`AppCgroups`]).
-    /// Opened before the init leaves the host's file system, so that the
-    /// init keeps no way into the cgroup hierarchies beyond these.
-    pub fn app(&self, app: &str) -> Result<AppCgroups, String> {
-        let mut joining = AppCgroups::default();
-        for (h, dir) in self.hierarchies.iter().zip(&self.dirs) {
-            let dir = dir.join(app);
-            let path = dir.join("cgroup.procs");
-            let procs = std::fs::OpenOptions::new()
-                .write(true)
-                .open(&path)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            if h.is_unified() {
-                let opened = open_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-                joining.unified_dir = Some(opened);
-                joining.unified_procs = Some(procs);
-            } else {
-                joining.v1_procs.push(procs);
-            }
-        }
-        Ok(joining)
+    /// The app's `cgroup.procs` files, open for writing: a process
+    /// joins the app's cgroups by writing "0" to each. Opened before the
+    /// init leaves the host's file system, so that the init keeps no
+    /// way into the cgroup hierarchies beyond these files. (Not the
+    /// directories, which clone3 would start a process in: from a
+    /// directory, `..` leads through the host's whole hierarchy, and an
+    /// app allowed to trace the init would reach it.)
+    pub fn app_procs(&self, app: &str) -> Result<Vec<std::fs::File>, String> {
+        self.dirs
+            .iter()
+            .map(|dir| {
+                let path = dir.join(app).join("cgroup.procs");
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| format!("{}: {e}", path.display()))
+            })
+            .collect()
     }
 
     /// Whether the kernel killed a process of app `app` for going over
