@@ -18,9 +18,9 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 /// Not yet in libc's constants as a 64-bit flag (include/uapi/linux/sched.h).
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
-/// Each side learns whether the child started in the directory asked for.
+/// The parent learns whether the child started in the directory asked for.
 pub enum Forked {
-    Child { in_cgroup: bool },
+    Child,
     Parent { child: Pid, in_cgroup: bool },
 }
 
@@ -50,7 +50,7 @@ pub unsafe fn fork_into(cgroup: Option<BorrowedFd<'_>>) -> Result<Forked, String
             )
         };
         match r {
-            0 => return Ok(Forked::Child { in_cgroup: true }),
+            0 => return Ok(Forked::Child),
             pid if pid > 0 => {
                 return Ok(Forked::Parent {
                     child: Pid::from_raw(pid as i32),
@@ -63,7 +63,7 @@ pub unsafe fn fork_into(cgroup: Option<BorrowedFd<'_>>) -> Result<Forked, String
     }
     // SAFETY: as this function's own contract.
     match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
-        ForkResult::Child => Ok(Forked::Child { in_cgroup: false }),
+        ForkResult::Child => Ok(Forked::Child),
         ForkResult::Parent { child } => Ok(Forked::Parent {
             child,
             in_cgroup: false,
@@ -76,16 +76,16 @@ mod tests {
     use super::*;
     use nix::sys::wait::{WaitStatus, waitpid};
 
-    /// A child started in a directory that is not a cgroup is still
-    /// forked, as with fork, and knows it is not in one.
+    /// A child asked to start in a directory that is not a cgroup is
+    /// still forked, as with fork, and the parent knows it is not in one.
     #[test]
     fn falls_back_to_fork() {
         let dir = std::fs::File::open("/").unwrap();
         // SAFETY: the test's child only exits.
         match unsafe { fork_into(Some(std::os::fd::AsFd::as_fd(&dir))) }.unwrap() {
-            Forked::Child { in_cgroup } => {
+            Forked::Child => {
                 // SAFETY: exits at once, without unwinding into the test harness.
-                unsafe { libc::_exit(if in_cgroup { 1 } else { 7 }) }
+                unsafe { libc::_exit(7) }
             }
             Forked::Parent { child, in_cgroup } => {
                 assert!(!in_cgroup);

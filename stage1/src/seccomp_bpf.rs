@@ -45,12 +45,7 @@ impl Action {
 }
 
 fn stmt(code: u32, k: u32) -> sock_filter {
-    sock_filter {
-        code: code as u16,
-        jt: 0,
-        jf: 0,
-        k,
-    }
+    jump(code, k, 0, 0)
 }
 
 fn jump(code: u32, k: u32, jt: u8, jf: u8) -> sock_filter {

@@ -65,11 +65,16 @@ pub fn reorder(cmd: &clap::Command, args: Vec<OsString>) -> Vec<OsString> {
 /// from the next argument, if any of them defines it yet. Boolean flags
 /// take theirs only after `=`.
 fn takes_value(cmd: &clap::Command, name: &str) -> Option<bool> {
-    let own = cmd.get_arguments().find(|a| a.get_long() == Some(name));
-    match own {
-        Some(a) => Some(a.get_action().takes_values() && !a.is_require_equals_set()),
-        None => cmd.get_subcommands().find_map(|s| takes_value(s, name)),
-    }
+    let own = cmd
+        .get_arguments()
+        .find(|a| a.get_long() == Some(name))
+        .map(|a| a.get_action().takes_values() && !a.is_require_equals_set());
+    cmd.get_subcommands()
+        .map(|s| takes_value(s, name))
+        .fold(own, |found, sub| match (found, sub) {
+            (Some(a), Some(b)) => Some(a || b),
+            (a, b) => a.or(b),
+        })
 }
 
 #[cfg(test)]
