@@ -12,13 +12,14 @@ mod run;
 mod trust;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Args, FromArgMatches, Subcommand};
 use rkt::config::{Config, InsecureOptions};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-#[derive(Parser)]
-#[command(name = "rkt", version, about = "rkt, the application container runner")]
+// The flags every command takes (`global`: before or after its name). Not
+// a doc comment: clap would make it the about text of `rkt --help`.
+#[derive(Args)]
 pub struct Global {
     /// rkt data directory
     #[arg(long, global = true)]
@@ -58,13 +59,37 @@ pub struct Global {
     /// share of the store's file system an image may not use (default 5; fetch.d `minFreePercent`)
     #[arg(long, global = true)]
     min_free_percent: Option<String>,
-    #[command(subcommand)]
-    command: Command,
 }
 
-/// Each command's arguments are defined only when it is the one run
-/// (`defer`): defining every command's took most of the time of parsing
-/// a command line (and under emulation, code run once costs most).
+/// rkt's command line: the global flags and every command.
+fn cli() -> clap::Command {
+    Command::augment_subcommands(global_flags())
+}
+
+fn global_flags() -> clap::Command {
+    Global::augment_args(
+        clap::Command::new("rkt")
+            .version(env!("CARGO_PKG_VERSION"))
+            .about("rkt, the application container runner")
+            .subcommand_required(true)
+            .arg_required_else_help(true),
+    )
+}
+
+/// `cli` with only the command named `chosen`, if there is one: before
+/// it parses, clap copies every global flag into every command it holds,
+/// which took most of the parse when all were there.
+fn narrowed(cli: clap::Command, chosen: Option<&str>) -> clap::Command {
+    match chosen.and_then(|name| cli.find_subcommand(name)) {
+        Some(one) => global_flags().subcommand(one.clone()),
+        None => cli,
+    }
+}
+
+// Each command's arguments are defined only when it is the one run
+// (`defer`): defining every command's took most of the time of parsing a
+// command line (and under emulation, code run once costs most). (Not a
+// doc comment, which would be `rkt --help`'s about text.)
 #[derive(Subcommand)]
 #[command(defer = true)]
 enum Command {
@@ -247,14 +272,19 @@ pub fn pflag_bool(a: clap::Arg) -> clap::Arg {
 }
 
 /// The command line; a usage error exits 254, as every rkt error does.
-fn parse_args() -> Global {
+fn parse_args() -> (Global, Command) {
     use clap::error::ErrorKind;
-    use clap::{CommandFactory, FromArgMatches};
-    let cmd = pflag_booleans(Global::command());
-    let args = cobra_order::reorder(&cmd, std::env::args_os().collect());
-    let parsed = cmd
-        .try_get_matches_from(args)
-        .and_then(|m| Global::from_arg_matches(&m));
+    let cli = cli();
+    let args = cobra_order::reorder(&cli, std::env::args_os().collect());
+    // The command's name comes first once reordered.
+    let chosen = args.get(1).and_then(|a| a.to_str());
+    let matches = pflag_booleans(narrowed(cli, chosen)).try_get_matches_from(args.iter());
+    let parsed = matches.and_then(|m| {
+        Ok((
+            Global::from_arg_matches(&m)?,
+            Command::from_arg_matches(&m)?,
+        ))
+    });
     parsed.unwrap_or_else(|e| match e.kind() {
         ErrorKind::DisplayHelp
         | ErrorKind::DisplayVersion
@@ -271,8 +301,8 @@ fn main() -> ExitCode {
     // umask (see rkt::data_dir); stage1 and the apps inherit it, as from
     // rkt's systemd units.
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
-    let g = parse_args();
-    let name = match &g.command {
+    let (g, command) = parse_args();
+    let name = match &command {
         Command::Fetch(_) => "fetch",
         Command::Trust(_) => "trust",
         Command::Image(_) => "image",
@@ -293,7 +323,7 @@ fn main() -> ExitCode {
     };
     // As rkt: what makes or enters pods needs root, said before anything else.
     let needs_root = matches!(
-        g.command,
+        command,
         Command::Run(_)
             | Command::RunPrepared(_)
             | Command::Prepare(_)
@@ -307,7 +337,7 @@ fn main() -> ExitCode {
         eprintln!("{name}: cannot run as unprivileged user");
         return ExitCode::from(254);
     }
-    let result = Settings::new(&g).and_then(|settings| match g.command {
+    let result = Settings::new(&g).and_then(|settings| match command {
         Command::Fetch(a) => fetch::run(&settings, a),
         Command::Trust(a) => trust::run(&settings, a),
         Command::Image(c) => image::run(&settings, c),
@@ -342,7 +372,36 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
+
+    /// The global flags, wherever they stand, reach the command named
+    /// when the others are left out.
+    #[test]
+    fn a_narrowed_line_parses_as_the_whole() {
+        for line in [
+            "rkt --dir=/d image --debug list --no-legend=false",
+            "rkt image list --dir /d --debug=true",
+            "rkt --insecure-options=image run --net=host img --exec=/x",
+        ] {
+            let args = cobra_order::reorder(&cli(), line.split(' ').map(Into::into).collect());
+            let chosen = args[1].to_str();
+            let m = pflag_booleans(narrowed(cli(), chosen))
+                .try_get_matches_from(&args)
+                .unwrap();
+            let g = Global::from_arg_matches(&m).unwrap();
+            assert_eq!(
+                g.dir.as_deref(),
+                Some(Path::new("/d")).filter(|_| line.contains("/d"))
+            );
+            assert_eq!(g.debug, line.contains("--debug"));
+            assert_eq!(g.insecure_options == "image", line.contains("=image"));
+            let command = Command::from_arg_matches(&m).unwrap();
+            assert_eq!(
+                matches!(command, Command::Image(_)),
+                line.contains(" image "),
+                "{line}"
+            );
+        }
+    }
 
     /// Every boolean flag of every command, defined when the command is
     /// chosen, takes `=true` and `=false`.
@@ -360,7 +419,7 @@ mod tests {
                 check(sub, &format!("{path} {}", sub.get_name()));
             }
         }
-        let mut cmd = pflag_booleans(Global::command());
+        let mut cmd = pflag_booleans(cli());
         cmd.build();
         check(&cmd, "rkt");
         let run = cmd.find_subcommand("run").unwrap();
