@@ -18,6 +18,9 @@ pub struct ImageRecord {
     pub labels: BTreeMap<String, String>,
     /// Nanoseconds since the epoch.
     pub import_time: i64,
+    /// When the record was written, or its file's modification time if
+    /// later: marking an image used only sets that (see
+    /// `ImageStore::touch`).
     pub last_used: i64,
     /// Size of the stored image file, in bytes.
     pub size: u64,
@@ -58,12 +61,12 @@ impl ImageRecord {
     }
 
     pub(crate) fn load(path: &Path) -> Result<Option<Self>, StoreError> {
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
+        let (bytes, modified) = match read_with_mtime(path) {
+            Ok(read) => read,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io_at(path)(e)),
         };
-        let record: ImageRecord =
+        let mut record: ImageRecord =
             serde_json::from_slice(&bytes).map_err(|e| StoreError::BadRecord {
                 path: path.to_path_buf(),
                 reason: e.to_string(),
@@ -74,6 +77,7 @@ impl ImageRecord {
                 reason: "bad image ID".into(),
             });
         }
+        record.last_used = record.last_used.max(modified);
         Ok(Some(record))
     }
 
@@ -84,6 +88,19 @@ impl ImageRecord {
         })?;
         write_atomically(path, &bytes)
     }
+}
+
+/// The file's bytes and its modification time, in nanoseconds since the
+/// epoch (of the same file, should it be replaced meanwhile).
+fn read_with_mtime(path: &Path) -> std::io::Result<(Vec<u8>, i64)> {
+    let mut file = std::fs::File::open(path)?;
+    let modified = file.metadata()?.modified()?;
+    let nanos = modified
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut bytes)?;
+    Ok((bytes, nanos))
 }
 
 /// What a URL gave when last downloaded, for conditional requests.
