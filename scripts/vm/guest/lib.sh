@@ -3,6 +3,15 @@
 IMAGES=/var/tmp/images
 mkdir -p "$IMAGES"
 
+# refute CMD...: fails (ending the test, under set -e) if CMD succeeds. A
+# bare `! CMD` would end nothing: set -e leaves negated commands alone.
+refute() {
+  if "$@"; then
+    echo "refuted: $*" >&2
+    return 1
+  fi
+}
+
 # rkt with unsigned test images.
 rkti() { rkt --insecure-options=image "$@"; }
 

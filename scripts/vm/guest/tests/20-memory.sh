@@ -22,6 +22,6 @@ echo "$out"
 echo "status $status"
 [ "$status" -eq 137 ]
 grep -q started <<< "$out"
-! grep -q survived <<< "$out"
+refute grep -q survived <<< "$out"
 grep -q 'app hog: killed by the kernel for going over its memory limit' <<< "$out"
 no_pod_cgroups

@@ -6,7 +6,7 @@ mkimage bomb "$(app_json 'n=0; while [ $n -lt 200 ]; do sleep 30 & n=$((n + 1));
 status=0
 out=$(in_unit bomb -p TasksMax=40 -- rkt --insecure-options=image run "$IMAGES/bomb.aci" 2>&1) || status=$?
 echo "$out"
-! grep -q 'all 200 started' <<< "$out"
+refute grep -q 'all 200 started' <<< "$out"
 grep -qi "can't fork\|resource temporarily unavailable" <<< "$out"
 
 mkimage unithog "$(app_json 'echo started; head -c 200000000 /dev/zero | tail -n 1 > /dev/null && echo survived')"
@@ -16,7 +16,7 @@ echo "$out"
 echo "status $status"
 [ "$status" -ne 0 ]
 grep -q started <<< "$out"
-! grep -q survived <<< "$out"
+refute grep -q survived <<< "$out"
 
 mkimage unitspin "$(app_json 'while :; do :; done')"
 pod_unit unitspin unitspin -p CPUQuota=20%

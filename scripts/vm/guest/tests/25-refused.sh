@@ -10,7 +10,7 @@ status=0
 out=$(rkti run "$IMAGES/limited.aci" 2>&1) || status=$?
 echo "$out"
 [ "$status" -eq 254 ]
-! grep -q '^ran' <<< "$out"
+refute grep -q '^ran' <<< "$out"
 grep -q 'cannot hand the cgroup memory controller to the pod: .* holds other processes (run rkt in its own systemd unit with Delegate=yes' <<< "$out"
 
 # A cgroup that was handed the memory controller only: a CPU limit is
@@ -23,7 +23,7 @@ status=0
 out=$(sh -c "echo \$\$ > $base/leaf/cgroup.procs && exec rkt --insecure-options=image run $IMAGES/cpulimited.aci" 2>&1) || status=$?
 echo "$out"
 [ "$status" -eq 254 ]
-! grep -q '^ran' <<< "$out"
+refute grep -q '^ran' <<< "$out"
 grep -q "the cgroup cpu controller is not delegated to $base/leaf (run rkt in its own systemd unit with Delegate=yes" <<< "$out"
 [ -z "$(find "$base" -mindepth 2 -type d)" ]
 rkt gc --grace-period=0s

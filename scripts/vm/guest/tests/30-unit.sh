@@ -28,7 +28,7 @@ systemctl stop svc.service
 journalctl -u svc.service -o cat | grep -q 'got SIGTERM'
 [ "$(systemctl show -p Result --value svc.service)" = success ]
 [ ! -d "$cgroup" ] || [ -z "$(find "$cgroup" -name cgroup.procs -exec cat {} +)" ]
-! kill -0 "$main" 2>/dev/null
+refute kill -0 "$main" 2>/dev/null
 
 # The app's exit status is the unit's; Restart= restarts the pod.
 systemctl start fails.service || true
