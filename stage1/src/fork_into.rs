@@ -7,10 +7,10 @@
 //! refused (older kernels, a seccomp filter around rkt), it is an
 //! ordinary fork and the child is moved by a write.
 //!
-//! The apps still join their cgroups by writing: starting them this way
-//! would have the pod init hold their cgroup directories, and from a
-//! directory `..` leads through the host's hierarchy (see
-//! `PodCgroups::app_procs`).
+//! The pod init starts only its first process this way (see
+//! `PodCgroups::first_start`); the others join their cgroups by writing,
+//! since from a cgroup directory held open `..` leads through the host's
+//! hierarchy (see `PodCgroups::app_procs`).
 
 use nix::unistd::{ForkResult, Pid, fork};
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -18,9 +18,9 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 /// Not yet in libc's constants as a 64-bit flag (include/uapi/linux/sched.h).
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
-/// The parent learns whether the child started in the directory asked for.
+/// Each side learns whether the child started in the directory asked for.
 pub enum Forked {
-    Child,
+    Child { in_cgroup: bool },
     Parent { child: Pid, in_cgroup: bool },
 }
 
@@ -50,7 +50,7 @@ pub unsafe fn fork_into(cgroup: Option<BorrowedFd<'_>>) -> Result<Forked, String
             )
         };
         match r {
-            0 => return Ok(Forked::Child),
+            0 => return Ok(Forked::Child { in_cgroup: true }),
             pid if pid > 0 => {
                 return Ok(Forked::Parent {
                     child: Pid::from_raw(pid as i32),
@@ -63,7 +63,7 @@ pub unsafe fn fork_into(cgroup: Option<BorrowedFd<'_>>) -> Result<Forked, String
     }
     // SAFETY: as this function's own contract.
     match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
-        ForkResult::Child => Ok(Forked::Child),
+        ForkResult::Child => Ok(Forked::Child { in_cgroup: false }),
         ForkResult::Parent { child } => Ok(Forked::Parent {
             child,
             in_cgroup: false,
@@ -77,15 +77,15 @@ mod tests {
     use nix::sys::wait::{WaitStatus, waitpid};
 
     /// A child asked to start in a directory that is not a cgroup is
-    /// still forked, as with fork, and the parent knows it is not in one.
+    /// still forked, as with fork, and both know it is not in one.
     #[test]
     fn falls_back_to_fork() {
         let dir = std::fs::File::open("/").unwrap();
         // SAFETY: the test's child only exits.
         match unsafe { fork_into(Some(std::os::fd::AsFd::as_fd(&dir))) }.unwrap() {
-            Forked::Child => {
+            Forked::Child { in_cgroup } => {
                 // SAFETY: exits at once, without unwinding into the test harness.
-                unsafe { libc::_exit(7) }
+                unsafe { libc::_exit(if in_cgroup { 1 } else { 7 }) }
             }
             Forked::Parent { child, in_cgroup } => {
                 assert!(!in_cgroup);

@@ -6,6 +6,7 @@
 use crate::args::Args;
 use crate::cgroups::PodCgroups;
 use crate::exec::{Confinement, Placement};
+use crate::fork_into::{Forked, fork_into};
 use crate::net::Ready;
 use crate::{pod_root, rootfs};
 use appc::schema::PodManifest;
@@ -14,10 +15,11 @@ use nix::sched::{CloneFlags, unshare};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Pid, fork};
+use nix::unistd::Pid;
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::path::PathBuf;
 
@@ -69,10 +71,11 @@ struct Started<'a> {
 }
 
 impl Started<'_> {
-    fn placement(&self) -> Placement<'_> {
+    /// Where the app's process goes; `joined`: it started in its cgroup.
+    fn placement(&self, joined: bool) -> Placement<'_> {
         Placement {
             root: &self.root,
-            cgroup_procs: &self.cgroup_procs,
+            cgroup_procs: if joined { &[] } else { &self.cgroup_procs },
             metadata_url: self.metadata_url.as_deref(),
         }
     }
@@ -108,6 +111,8 @@ fn supervise(
     let stage1_root = args.stage1_root();
     pod_root::bind(&stage1_root)?;
     let mut started: Vec<Started<'_>> = Vec::new();
+    // Taken by the first process started (see `PodCgroups::first_start`).
+    let mut first_start: Option<OwnedFd> = None;
     for app in apps {
         let root = rootfs::prepare(args, app, fly)?;
         network.wait()?;
@@ -123,6 +128,9 @@ fn supervise(
             Some(c) => c.app_procs(app.name.as_str())?,
             None => Vec::new(),
         };
+        if started.is_empty() {
+            first_start = cgroups.and_then(|c| c.first_start(app.name.as_str()));
+        }
         started.push(Started {
             app,
             root: pod::dir::app_root_under(Path::new("/"), app.name.as_str()),
@@ -178,7 +186,7 @@ fn supervise(
             break;
         }
         // A failing pre-start handler counts as the app failing.
-        let code = handler(s, "pre-start", app_mask, confinement)?;
+        let code = handler(s, "pre-start", app_mask, confinement, &mut first_start)?;
         if code != 0 {
             if let Err(e) = record(s.app.name.as_str(), code) {
                 eprintln!("stage1: {e}");
@@ -188,10 +196,12 @@ fn supervise(
             stop(&running, &mut stopping);
             break;
         }
-        let at = s.placement();
-        let child = spawn(app_mask, || crate::exec::exec_app(s.app, &at, confinement))?;
+        let child = spawn(app_mask, first_start.take(), |joined| {
+            crate::exec::exec_app(s.app, &s.placement(joined), confinement)
+        })?;
         running.insert(child, i);
     }
+    drop(first_start);
     if let Some(mut told) = apps_started
         && running.len() == started.len()
         && !stopping
@@ -220,7 +230,7 @@ fn supervise(
                     eprintln!("stage1: {e}");
                     unrecorded = true;
                 }
-                handler(s, "post-stop", app_mask, confinement)?;
+                handler(s, "post-stop", app_mask, confinement, &mut None)?;
                 let stopped_by_us = stop_requested && matches!(code, 143 | 137);
                 if code != 0 && first_failure.is_none() && !stopped_by_us {
                     first_failure = Some(code);
@@ -264,25 +274,35 @@ fn stop_pending() -> bool {
 }
 
 /// Forks a child that restores the signal mask and runs `body`, whose
-/// return value is its exit status.
-fn spawn(mask: &SigSet, body: impl FnOnce() -> i32) -> Result<Pid, String> {
+/// return value is its exit status; the child starts in the cgroup
+/// directory `into` where the kernel can (`body` is told whether it did).
+/// Both close `into` at once.
+fn spawn(
+    mask: &SigSet,
+    into: Option<OwnedFd>,
+    body: impl FnOnce(bool) -> i32,
+) -> Result<Pid, String> {
     // SAFETY: the init is single-threaded; the child execs or exits.
-    match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
-        ForkResult::Child => {
+    let forked = unsafe { fork_into(into.as_ref().map(AsFd::as_fd)) };
+    drop(into);
+    match forked? {
+        Forked::Child { in_cgroup } => {
             let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(mask), None);
-            std::process::exit(body());
+            std::process::exit(body(in_cgroup));
         }
-        ForkResult::Parent { child } => Ok(child),
+        Forked::Parent { child, .. } => Ok(child),
     }
 }
 
 /// Runs the app's event handler `name` (as root, in the app's root) to
-/// completion; 0 when there is none.
+/// completion; 0 when there is none. It starts in `first_start` if that
+/// is still there (see `supervise`).
 fn handler(
     s: &Started<'_>,
     name: &str,
     mask: &SigSet,
     confinement: &Confinement,
+    first_start: &mut Option<OwnedFd>,
 ) -> Result<u8, String> {
     let exec = s
         .app
@@ -294,9 +314,8 @@ fn handler(
     let Some(exec) = exec.filter(|e| !e.is_empty()) else {
         return Ok(0);
     };
-    let at = s.placement();
-    let child = spawn(mask, || {
-        crate::exec::exec_in_root(s.app, &at, &exec, true, confinement)
+    let child = spawn(mask, first_start.take(), |joined| {
+        crate::exec::exec_in_root(s.app, &s.placement(joined), &exec, true, confinement)
     })?;
     loop {
         match waitpid(child, None) {

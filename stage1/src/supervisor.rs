@@ -288,7 +288,7 @@ fn start(
     // SAFETY: stage1 is single-threaded; the child only runs the init.
     let (child, in_cgroup) =
         match unsafe { crate::fork_into::fork_into(init_cgroup.as_ref().map(AsFd::as_fd)) }? {
-            Forked::Child => {
+            Forked::Child { .. } => {
                 // If the supervisor is killed, the init goes too, and with it
                 // (the PID namespace's init) every process of the pod.
                 // (The parent of a new PID namespace's init reads as 0.)

@@ -47,6 +47,14 @@ pub(crate) fn write(path: &Path, value: &str) -> Result<(), String> {
     std::fs::write(path, value).map_err(|e| format!("{} = {value}: {e}", path.display()))
 }
 
+/// A cgroup directory for a process to start in (`crate::fork_into`);
+/// none if it cannot be opened, and the process is moved by a write.
+fn start_dir(path: &Path) -> Option<std::os::fd::OwnedFd> {
+    let flags =
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC;
+    rustix::fs::open(path, flags, rustix::fs::Mode::empty()).ok()
+}
+
 pub(crate) fn mkdir(path: &Path) -> Result<(), String> {
     match std::fs::create_dir(path) {
         Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
@@ -235,10 +243,7 @@ impl PodCgroups {
     /// leaf then). The supervisor's alone: the init must not hold it.
     pub fn init_dir(&self) -> Option<std::os::fd::OwnedFd> {
         let (_, dir) = self.unified().filter(|_| self.delegation.is_none())?;
-        let flags =
-            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC;
-        // Not opened: the init is moved by a write instead, as on v1.
-        rustix::fs::open(dir, flags, rustix::fs::Mode::empty()).ok()
+        start_dir(dir)
     }
 
     /// Moves process `pid` (the pod init) into the pod's cgroups; into
@@ -255,13 +260,29 @@ impl PodCgroups {
         Ok(())
     }
 
+    /// The directory of app `app`'s cgroup, for the first process the
+    /// init starts (the app or its pre-start handler) to start in, with
+    /// no write to `cgroup.procs` and so no wait for an RCU grace period
+    /// (see `crate::fork_into`): until that fork, the pod holds no other
+    /// process that could reach the init's descriptors, and both sides
+    /// close it at once. Only where the unified hierarchy is the pod's
+    /// only one: a process that joins a v1 hierarchy by writing waits
+    /// all the same.
+    pub fn first_start(&self, app: &str) -> Option<std::os::fd::OwnedFd> {
+        match (&self.hierarchies[..], &self.dirs[..]) {
+            ([h], [dir]) if h.is_unified() => start_dir(&dir.join(app)),
+            _ => None,
+        }
+    }
+
     /// The app's `cgroup.procs` files, open for writing: a process
     /// joins the app's cgroups by writing "0" to each. Opened before the
     /// init leaves the host's file system, so that the init keeps no
     /// way into the cgroup hierarchies beyond these files. (Not the
     /// directories, which clone3 would start a process in: from a
     /// directory, `..` leads through the host's whole hierarchy, and an
-    /// app allowed to trace the init would reach it.)
+    /// app allowed to trace the init would reach it; but see
+    /// `first_start`.)
     pub fn app_procs(&self, app: &str) -> Result<Vec<std::fs::File>, String> {
         self.dirs
             .iter()

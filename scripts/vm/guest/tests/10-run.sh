@@ -7,6 +7,16 @@ mkimage exit7 "$(app_json 'exit 7')"
 out=$(rkti run "$IMAGES/hello.aci")
 echo "$out"
 grep -q 'hello from the pod' <<< "$out"
+# The first process of a pod starts in its cgroup from a directory the
+# init holds only until then: nothing in the pod holds a directory of the
+# host's cgroup hierarchy, even an app allowed to trace the init.
+ptrace='[{"name": "os/linux/capabilities-retain-set", "value": {"set": ["CAP_SYS_PTRACE"]}}]'
+mkimage fds "$(app_json 'ls /proc/1/fd > /dev/null && echo listed; for fd in /proc/1/fd/* /proc/self/fd/*; do [ -d "$fd" ] && echo "holds $fd: $(readlink "$fd")"; done; cat /proc/self/cgroup' "$ptrace")"
+out=$(rkti run "$IMAGES/fds.aci")
+echo "$out"
+grep -q '^listed' <<< "$out"
+refute grep -q '^holds' <<< "$out"
+grep -q '^0::/.*/rkt-.*/fds$' <<< "$out"
 status=0; rkti run "$IMAGES/exit7.aci" || status=$?
 [ "$status" -eq 7 ]
 # A pod too short for machined's registration says nothing of it.
