@@ -40,9 +40,16 @@ pub fn handled_signals() -> SigSet {
     set
 }
 
+/// Where the init tells the supervisor how the apps are doing: a byte
+/// once every app has started, and once every app (and handler) has
+/// ended (each if given).
+pub struct Progress {
+    pub started: Option<File>,
+    pub done: Option<File>,
+}
+
 /// Sets up the pod and supervises its apps; returns the pod's exit
-/// status. `app_mask` is the signal mask apps start with; a byte is
-/// written to `apps_started`, if given, once every app has started.
+/// status. `app_mask` is the signal mask apps start with.
 pub fn run(
     args: &Args,
     manifest: &PodManifest,
@@ -50,10 +57,14 @@ pub fn run(
     cgroups: Option<&PodCgroups>,
     app_mask: &SigSet,
     network: &mut Ready,
-    apps_started: Option<File>,
+    progress: Progress,
 ) -> u8 {
     let pod = (manifest, confinement, cgroups);
-    match supervise(args, pod, app_mask, network, apps_started) {
+    let code = supervise(args, pod, app_mask, network, progress.started);
+    if let Some(mut done) = progress.done {
+        let _ = std::io::Write::write_all(&mut done, b"1");
+    }
+    match code {
         Ok(code) => code,
         Err(e) => {
             eprintln!("stage1: {e}");

@@ -155,16 +155,15 @@ fn register_now(shared: &Mutex<Shared>, call: Call) -> Result<Option<Replies>, S
 }
 
 impl Registration {
-    /// Unregisters the pod once it has ended, unless its registration
-    /// failed or was never sent; on the registration's connection, so
-    /// that machined takes the two calls in order even when the first is
-    /// not yet answered. Waited for (a bounded time): the bus drops what
-    /// a connection sent when it closes.
-    pub fn end(self) {
+    /// Unregisters the pod once its apps have ended, unless its
+    /// registration failed or was never sent; on the registration's
+    /// connection, so that machined takes the two calls in order even
+    /// when the first is not yet answered. The answer is waited for with
+    /// [`Unregistering::wait`] (the bus drops what a connection sent when
+    /// it closes), so that the pod's own end goes on meanwhile.
+    pub fn end(self) -> Option<Unregistering> {
         let sent = {
-            let Ok(mut shared) = self.shared.lock() else {
-                return;
-            };
+            let mut shared = self.shared.lock().ok()?;
             shared.ended = true;
             let registered = shared.registered;
             match shared.calls.take() {
@@ -174,19 +173,44 @@ impl Registration {
                         .call(manager("UnregisterMachine"), &[Arg::Str(&name)], true)
                         .map(|serial| (serial, registered == Some(true)))
                 }
-                _ => return,
+                _ => return None,
             }
         };
-        let outcome = sent.and_then(|(serial, registered)| {
+        let sent = sent.and_then(|(serial, registered)| {
             self.unregister
                 .send(serial)
                 .map_err(|_| "the bus connection is gone".to_string())?;
-            match self.unregistered.recv_timeout(UNREGISTER_TIMEOUT) {
-                Ok(Ok(Err(_))) if !registered => Ok(()),
-                Ok(reply) => reply.and_then(|r| r),
-                Err(_) => Err("machined did not answer".into()),
-            }
+            Ok(registered)
         });
+        match sent {
+            Ok(registered) => Some(Unregistering {
+                registered,
+                unregistered: self.unregistered,
+            }),
+            Err(e) => {
+                eprintln!("stage1: unregistering from systemd-machined: {e}");
+                None
+            }
+        }
+    }
+}
+
+/// An unregistration sent, its answer still to come.
+pub struct Unregistering {
+    /// Whether machined had taken the registration (else a refusal of
+    /// the unregistration is no error).
+    registered: bool,
+    unregistered: mpsc::Receiver<Result<Result<(), String>, String>>,
+}
+
+impl Unregistering {
+    /// Waits (a bounded time) for machined to forget the pod.
+    pub fn wait(self) {
+        let outcome = match self.unregistered.recv_timeout(UNREGISTER_TIMEOUT) {
+            Ok(Ok(Err(_))) if !self.registered => Ok(()),
+            Ok(reply) => reply.and_then(|r| r),
+            Err(_) => Err("machined did not answer".into()),
+        };
         if let Err(e) = outcome {
             eprintln!("stage1: unregistering from systemd-machined: {e}");
         }

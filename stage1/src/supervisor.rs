@@ -275,14 +275,15 @@ fn start(
         None => None,
     };
     let apps_started = match notify {
-        Some(_) if relay.is_none() => {
-            let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-                .map_err(|e| format!("pipe: {e}"))?;
-            Some((std::fs::File::from(r), std::fs::File::from(w)))
-        }
+        Some(_) if relay.is_none() => Some(pipe()?),
         _ => None,
     };
     let (apps_started, told) = apps_started.unzip();
+    // The init says when the apps are done (a byte, or its end): the pod
+    // then leaves machined while the init's own end goes on (its mounts
+    // torn down, which waits for the file system).
+    let apps_done = confinement.own_root.then(pipe).transpose()?;
+    let (apps_done, says_done) = apps_done.unzip();
     let supervisor = nix::unistd::getpid();
     let init_cgroup = cgroups.and_then(PodCgroups::init_dir);
     // SAFETY: stage1 is single-threaded; the child only runs the init.
@@ -308,6 +309,7 @@ fn start(
                 drop(host_pids);
                 drop(joined);
                 drop(apps_started);
+                drop(apps_done);
                 drop(relay);
                 for held in network.iter().flat_map(|n| &n.reserved) {
                     let _ = nix::unistd::close(held.fd());
@@ -324,7 +326,10 @@ fn start(
                     cgroups,
                     original_mask,
                     &mut ready,
-                    told,
+                    crate::init::Progress {
+                        started: told,
+                        done: says_done,
+                    },
                 );
                 std::process::exit(i32::from(code))
             }
@@ -333,6 +338,7 @@ fn start(
     drop(init_cgroup);
     drop(ready);
     drop(told);
+    drop(says_done);
     INIT_PID.store(child.as_raw(), Ordering::SeqCst);
     if confinement.own_root
         && let Err(e) = nix::sched::setns(&host_pids, CloneFlags::CLONE_NEWPID)
@@ -386,6 +392,15 @@ fn start(
         .own_root
         .then(|| crate::machined::register(&args.uuid, child.as_raw(), &args.pod_dir.stage1_root()))
         .flatten();
+    if let (Some(_), Some(mut done)) = (&registration, apps_done) {
+        let mut byte = [0u8; 1];
+        while let Err(e) = std::io::Read::read(&mut done, &mut byte) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                break;
+            }
+        }
+    }
+    let unregistering = registration.and_then(crate::machined::Registration::end);
     let ended = loop {
         match waitpid(child, None) {
             Ok(WaitStatus::Exited(_, code)) => break Ok(code as u8),
@@ -394,10 +409,17 @@ fn start(
             Err(e) => break Err(format!("waiting for the pod: {e}")),
         }
     };
-    if let Some(registration) = registration {
-        registration.end();
+    if let Some(unregistering) = unregistering {
+        unregistering.wait();
     }
     ended
+}
+
+/// A pipe, both ends closed at exec: (read, write).
+fn pipe() -> Result<(std::fs::File, std::fs::File), String> {
+    let (r, w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
+    Ok((std::fs::File::from(r), std::fs::File::from(w)))
 }
 
 /// Tells systemd READY=1 when the init writes to `apps_started` (nothing
