@@ -9,6 +9,7 @@ use rkt::pods::{Pods, State};
 use std::ffi::CString;
 
 #[derive(clap::Args)]
+#[group(skip)]
 #[command(mut_args = crate::pflag_bool)]
 pub struct Args {
     /// the app to enter (needed when the pod has several)

@@ -16,6 +16,7 @@ use rkt::pods::{Pods, State};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
+#[group(skip)]
 #[command(mut_args = crate::pflag_bool)]
 pub struct Args {
     /// the app to export (needed when the pod has several)

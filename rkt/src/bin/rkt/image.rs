@@ -13,24 +13,28 @@ pub enum Command {
     /// List images in the local store
     List(ListArgs),
     /// Remove one or more images from the local store
+    #[group(skip)]
     Rm {
         /// image IDs (or unique prefixes) or names
         #[arg(required = true)]
         images: Vec<String>,
     },
     /// Remove unused images and leftovers from the local store
+    #[group(skip)]
     Gc {
         /// remove images unused for this long
         #[arg(long, default_value = "24h")]
         grace_period: String,
     },
     /// Print the manifest of an image in the local store
+    #[group(skip)]
     CatManifest {
         #[arg(long)]
         pretty_print: bool,
         image: String,
     },
     /// Export a stored image to an ACI file
+    #[group(skip)]
     Export {
         #[arg(long)]
         overwrite: bool,
@@ -44,6 +48,7 @@ pub enum Command {
 }
 
 #[derive(clap::Args)]
+#[group(skip)]
 pub struct ListArgs {
     /// comma-separated fields: id, name, size, importtime, lastused
     #[arg(long, default_value = "id,name,size,importtime,lastused")]
@@ -66,6 +71,7 @@ pub struct ListArgs {
 }
 
 #[derive(clap::Args)]
+#[group(skip)]
 pub struct TreeArgs {
     /// only the rootfs, not the manifest
     #[arg(long)]

@@ -18,8 +18,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 // The flags every command takes (`global`: before or after its name). Not
-// a doc comment: clap would make it the about text of `rkt --help`.
+// a doc comment: clap would make it the about text of `rkt --help`. (Each
+// set of arguments says `#[group(skip)]`: clap would build a group of
+// them, which rkt never uses, on every parse.)
 #[derive(Args)]
+#[group(skip)]
 pub struct Global {
     /// rkt data directory
     #[arg(long, global = true)]
@@ -401,6 +404,23 @@ mod tests {
                 "{line}"
             );
         }
+    }
+
+    /// No set of arguments builds an argument group (see `Global`).
+    #[test]
+    fn no_argument_groups() {
+        fn check(cmd: &clap::Command, path: &str) {
+            let groups: Vec<_> = cmd.get_groups().map(|g| g.get_id()).collect();
+            assert!(
+                groups.is_empty(),
+                "{path}: add #[group(skip)] to {groups:?}"
+            );
+            cmd.get_subcommands()
+                .for_each(|sub| check(sub, &format!("{path} {}", sub.get_name())));
+        }
+        let mut cmd = cli();
+        cmd.build();
+        check(&cmd, "rkt");
     }
 
     /// Every boolean flag of every command, defined when the command is

@@ -4,6 +4,7 @@
 use rkt::mds;
 
 #[derive(clap::Args)]
+#[group(skip)]
 #[command(mut_args = crate::pflag_bool)]
 pub struct Args {
     /// the TCP port the apps reach the service on (0: any free port,

@@ -9,6 +9,7 @@ use rkt::store::ImageStore;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
+#[group(skip)]
 #[command(mut_args = crate::pflag_bool)]
 pub struct ListArgs {
     /// use long output format
@@ -23,6 +24,7 @@ pub struct ListArgs {
 }
 
 #[derive(clap::Args)]
+#[group(skip)]
 #[command(mut_args = crate::pflag_bool)]
 pub struct StatusArgs {
     /// wait for the pod to exit (optionally at most this long, e.g. 30s)
@@ -42,6 +44,7 @@ pub struct StatusArgs {
 }
 
 #[derive(clap::Args)]
+#[group(skip)]
 #[command(mut_args = crate::pflag_bool)]
 pub struct StopArgs {
     /// kill the pod instead of stopping it gracefully
@@ -54,6 +57,7 @@ pub struct StopArgs {
 }
 
 #[derive(clap::Args)]
+#[group(skip)]
 #[command(mut_args = crate::pflag_bool)]
 pub struct RmArgs {
     /// read the UUID from this file
@@ -63,6 +67,7 @@ pub struct RmArgs {
 }
 
 #[derive(clap::Args)]
+#[group(skip)]
 #[command(mut_args = crate::pflag_bool)]
 pub struct GcArgs {
     /// how long exited pods stay before removal
@@ -463,6 +468,7 @@ pub fn gc(settings: &Settings, a: GcArgs) -> anyhow::Result<()> {
 }
 
 #[derive(clap::Args)]
+#[group(skip)]
 #[command(mut_args = crate::pflag_bool)]
 pub struct PrepareArgs {
     /// print only the UUID
@@ -489,6 +495,7 @@ pub fn prepare(settings: &Settings, a: PrepareArgs) -> anyhow::Result<()> {
 }
 
 #[derive(clap::Args)]
+#[group(skip)]
 #[command(mut_args = crate::pflag_bool)]
 pub struct RunPreparedArgs {
     #[command(flatten)]
@@ -528,6 +535,7 @@ pub fn run_prepared(settings: &Settings, a: RunPreparedArgs) -> anyhow::Result<(
 }
 
 #[derive(clap::Args)]
+#[group(skip)]
 #[command(mut_args = crate::pflag_bool)]
 pub struct CatManifestArgs {
     #[arg(long)]

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 /// What `rkt run` and `rkt run-prepared` both take: how the pod runs.
 #[derive(clap::Args)]
+#[group(skip)]
 pub struct PodRunOptions {
     /// pod hostname (default rkt-<uuid>)
     #[arg(long)]
@@ -139,6 +140,7 @@ impl PodRunOptions {
 }
 
 #[derive(clap::Args)]
+#[group(skip)]
 #[command(mut_args = crate::pflag_bool)]
 pub struct Args {
     #[command(flatten)]

@@ -14,6 +14,7 @@ use rkt::trust::Scope;
 use std::io::BufRead;
 
 #[derive(clap::Args)]
+#[group(skip)]
 #[command(mut_args = crate::pflag_bool)]
 pub struct Args {
     /// image name prefix the key is trusted for
