@@ -62,6 +62,8 @@ pub fn run(
     let pod = (manifest, confinement, cgroups);
     let code = supervise(args, pod, app_mask, network, progress.started);
     if let Some(mut done) = progress.done {
+        // (A supervisor with no use for it has closed its end: the write
+        // fails, SIGPIPE being ignored, as in every Rust program.)
         let _ = std::io::Write::write_all(&mut done, b"1");
     }
     match code {
