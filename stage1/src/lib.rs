@@ -74,3 +74,11 @@ pub mod volumes;
 
 /// Seconds between SIGTERM and SIGKILL when stopping apps.
 pub const STOP_GRACE_SECS: u32 = 10;
+
+/// A pipe between the supervisor and the init, both ends closed at
+/// exec: (read, write).
+pub fn pipe() -> Result<(std::fs::File, std::fs::File), String> {
+    let (r, w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
+    Ok((r.into(), w.into()))
+}

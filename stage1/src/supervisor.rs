@@ -275,14 +275,14 @@ fn start(
         None => None,
     };
     let apps_started = match notify {
-        Some(_) if relay.is_none() => Some(pipe()?),
+        Some(_) if relay.is_none() => Some(crate::pipe()?),
         _ => None,
     };
     let (apps_started, told) = apps_started.unzip();
     // The init says when the apps are done (a byte, or its end): the pod
     // then leaves machined while the init's own end goes on (its mounts
     // torn down, which waits for the file system).
-    let apps_done = confinement.own_root.then(pipe).transpose()?;
+    let apps_done = confinement.own_root.then(crate::pipe).transpose()?;
     let (apps_done, says_done) = apps_done.unzip();
     let supervisor = nix::unistd::getpid();
     let init_cgroup = cgroups.and_then(PodCgroups::init_dir);
@@ -413,13 +413,6 @@ fn start(
         unregistering.wait();
     }
     ended
-}
-
-/// A pipe, both ends closed at exec: (read, write).
-fn pipe() -> Result<(std::fs::File, std::fs::File), String> {
-    let (r, w) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
-    Ok((std::fs::File::from(r), std::fs::File::from(w)))
 }
 
 /// Tells systemd READY=1 when the init writes to `apps_started` (nothing

@@ -15,9 +15,8 @@ pub struct Joined(File);
 
 /// A pipe from the supervisor (its `Joined`) to the init (its `Ready`).
 pub fn ready_pipe() -> Result<(Ready, Joined), String> {
-    let (read, write) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
-    Ok((Ready(Some(read.into())), Joined(write.into())))
+    let (read, write) = crate::pipe()?;
+    Ok((Ready(Some(read)), Joined(write)))
 }
 
 impl Ready {
