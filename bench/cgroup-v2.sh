@@ -8,7 +8,7 @@
 #   bench/cgroup-v2.sh [RUNS]      (needs root)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-runs=${1:-20}
+runs=${1:-40}
 here_v1=$("$here/bench/run.sh" "$runs" | grep 'ratio rkt / crun:' | awk '{print $5}')
 vm() {
   local out

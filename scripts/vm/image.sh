@@ -31,7 +31,7 @@ packages=(
   libseccomp2 libssl3                                # the project binaries' libraries
   containernetworking-plugins                        # the default network
   busybox-static curl python3-minimal               # test images, connections
-  crun hyperfine                                     # the benchmark's reference
+  crun                                               # the benchmark's reference
 )
 echo "vm: building the guest image (Debian bookworm, once)" >&2
 mmdebstrap --quiet --variant=minbase --mode=root \
