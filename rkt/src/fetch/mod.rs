@@ -73,6 +73,14 @@ pub enum FetchError {
     DockerUnsigned(String),
     #[error("{image}: {reason}")]
     Docker { image: String, reason: String },
+    #[error(
+        "{image}: not stored: it expands to more than the {budget} bytes that leave {percent}% of the store's file system free (--min-free-percent, or minFreePercent in fetch.d)"
+    )]
+    NoSpace {
+        image: String,
+        budget: u64,
+        percent: u8,
+    },
     #[error("dependency cycle: {0}")]
     Cycle(String),
     #[error("dependency {dep} of {image}: {source}")]
@@ -718,12 +726,24 @@ impl Fetcher<'_> {
             Some(name)
         };
         let tree = stage.tree_path();
+        let limits = self.http.limits();
         let opts = ExtractOptions {
             preserve_owners: rustix::process::geteuid().is_root(),
-            max_size: Some(self.http.limits().extraction_budget(&tree)),
+            max_size: Some(limits.extraction_budget(&tree)),
             ..Default::default()
         };
-        let info = aci::extract_archive(open()?, &tree.join("rootfs"), &opts).map_err(image_err)?;
+        let info =
+            aci::extract_archive(open()?, &tree.join("rootfs"), &opts).map_err(|e| match e {
+                // Bound by the free space, not by maxExtractedSize.
+                AciError::TooLarge(budget) if budget < limits.max_extracted => {
+                    FetchError::NoSpace {
+                        image: source.clone(),
+                        budget,
+                        percent: limits.min_free_percent,
+                    }
+                }
+                e => image_err(e),
+            })?;
         let manifest = info.manifest;
         check_identity(&source, &manifest, signed_name.as_deref(), expect)?;
         let manifest_path = tree.join("manifest");
