@@ -15,7 +15,8 @@ tar -xf "$IMAGES/true.aci" -C "$bundle" rootfs
 (cd "$bundle" && crun spec && sed -i 's/"sh"/"\/bin\/true"/; s/"terminal": true/"terminal": false/' config.json)
 rkt_true() { rkt run --net=host --pull-policy=never example.com/true > /dev/null; }
 crun_true() { crun run --bundle "$bundle" bench-crun > /dev/null; }
-# ms CMD: runs CMD, appending its wall time in ms to the array named CMD's.
+# ms FUNC: runs FUNC (rkt_true or crun_true), adding its wall time in ms to
+# rkt_ms or crun_ms.
 declare -a rkt_ms crun_ms
 ms() {
   local start=$EPOCHREALTIME
