@@ -169,10 +169,6 @@ impl PodDir {
         self.file("resolv.conf")
     }
 
-    pub fn hosts(&self) -> PathBuf {
-        self.file("hosts")
-    }
-
     pub fn netns(&self) -> PathBuf {
         self.file("netns")
     }

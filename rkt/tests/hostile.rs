@@ -204,15 +204,17 @@ fn the_inits_root_cwd_and_executable_lead_nowhere() {
     let retain = json!({"exec": ["/bin/sh", "-c", script], "user": "0", "group": "0",
         "isolators": [{"name": "os/linux/capabilities-retain-set", "value": {"set": caps}}]});
     let img = hostile_image(&env, "procroot", retain, |_| {});
+    // The image may not grant them itself: the user does.
+    let granted = format!("--caps-retain={}", caps.join(","));
     let before = {
         // The first run imports the stage1 image, whose file is checked too.
-        run_pod(&env, &[&img, "--exec=/bin/true"]);
+        run_pod(&env, &[&img, "--exec=/bin/true", &granted]);
         stage1_files(&env)
     };
     assert!(before.len() >= 2, "{before:?}");
     let host_env = format!("--set-env=HOST={}", host.display());
     let marker_env = format!("--set-env=MARKER={marker}");
-    let (out, err) = run_pod(&env, &[&host_env, &marker_env, &img]);
+    let (out, err) = run_pod(&env, &[&host_env, &marker_env, &img, &granted]);
     assert!(!out.contains("-write"), "{out}{err}");
     assert!(!out.contains("cgroup-via-root"), "{out}{err}");
     assert!(!out.contains("cgroup-direct"), "{out}{err}");
@@ -255,8 +257,8 @@ fn symlinks_in_the_image_lead_nowhere_on_the_host() {
     let img = hostile_image(
         &env,
         "symlinks",
-        json!({"exec": ["/bin/sh", "-c", format!("cat /etc/hosts; cat /vol/data; echo x > {here}; ls /dev/null")],
-               "user": "0", "group": "0", "workingDirectory": "/work",
+        json!({"exec": ["/bin/sh", "-c", "cat /etc/hosts; cat /vol/data; ls /dev/null"],
+               "user": "0", "group": "0",
                "mountPoints": [{"name": "data", "path": "/vol"}]}),
         move |rootfs| {
             fs::remove_dir_all(rootfs.join("etc")).unwrap();
@@ -268,14 +270,6 @@ fn symlinks_in_the_image_lead_nowhere_on_the_host() {
     );
     let vol = format!("--volume=data,kind=host,source={}", volume.display());
     let (out, err) = run_pod(&env, &[&vol, &img]);
-    let wrote_here = Path::new("/tmp").join(&here);
-    let escaped = wrote_here.exists();
-    let _ = fs::remove_file(&wrote_here);
-    assert!(
-        !escaped,
-        "the app wrote {} on the host",
-        wrote_here.display()
-    );
     // The paths resolve inside the app's root, where the app finds them.
     assert!(out.contains("localhost"), "{out}{err}");
     assert!(out.contains("volume data"), "{out}{err}");
@@ -284,6 +278,29 @@ fn symlinks_in_the_image_lead_nowhere_on_the_host() {
         assert_empty(&host.join(d));
     }
     assert_eq!(fs::read_dir(&volume).unwrap().count(), 1);
+
+    // A working directory through a symlink (even one that stays in the
+    // root) is refused, as a missing one is.
+    let img = hostile_image(
+        &env,
+        "workdir",
+        json!({"exec": ["/bin/sh", "-c", format!("echo x > {here}")],
+               "user": "0", "group": "0", "workingDirectory": "/work"}),
+        |rootfs| std::os::unix::fs::symlink("/tmp", rootfs.join("work")).unwrap(),
+    );
+    let (out, err) = run_pod(&env, &[&img]);
+    let wrote_here = Path::new("/tmp").join(&here);
+    let escaped = wrote_here.exists();
+    let _ = fs::remove_file(&wrote_here);
+    assert!(
+        !escaped,
+        "the app wrote {} on the host",
+        wrote_here.display()
+    );
+    assert!(
+        err.contains("working directory /work: leads to /tmp"),
+        "{out}{err}"
+    );
 
     // Files of /etc pointing at host files.
     let files = host_dir(&env, "files");
@@ -440,7 +457,7 @@ chmod 755 /bin/ps; exec sleep 60"#;
     assert_eq!(fs::read_to_string(knob).unwrap(), knob_before);
     assert_eq!(status_field(&out, "CapInh:"), 0, "{out}");
     assert_eq!(status_field(&out, "CapAmb:"), 0, "{out}");
-    let defaults: u64 = stage1::caps::DEFAULT
+    let defaults: u64 = pod::privileges::DEFAULT_CAPABILITIES
         .iter()
         .chain(["CAP_MKNOD"].iter())
         .map(|n| 1u64 << appc::schema::types::isolator::linux_capability(n).unwrap())
@@ -535,5 +552,283 @@ fn a_mount_target_that_cannot_be_used_is_refused_with_its_path() {
             assert!(!Path::new(dir).exists(), "cgroup left: {dir}");
         }
     }
+    finish(&env);
+}
+
+/// `rkt ARGS` from an interactive shell (the pty `script` makes, the
+/// shell's controlling terminal), which then reads a line and runs it,
+/// as a shell at its prompt would: whatever a pod pushed into the
+/// terminal as typed input would run on the host. Returns what the
+/// terminal showed.
+fn rkt_from_a_shell(env: &Env, args: &[&str]) -> String {
+    let rkt = env.rkt_command(args);
+    let quote = |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', r"'\''"));
+    let mut line: Vec<String> = vec![quote(rkt.get_program())];
+    line.extend(rkt.get_args().map(quote));
+    let command = format!("{}; read -t 3 typed; eval \"$typed\"", line.join(" "));
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("SHELL", "/bin/bash")
+        .envs(rkt.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("script");
+    // Held open: at the end of its input, script would end the shell's
+    // input too, and no typed line could be read.
+    let input = child.stdin.take();
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    child.wait().unwrap();
+    drop(input);
+    out
+}
+
+#[test]
+fn no_pod_types_into_the_callers_terminal() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let typed = env.path("typed");
+    let file_env = format!("--set-env=FILE={}", typed.display());
+    // Through /dev/tty, and through the terminal it was given (stdout).
+    let script = r#"/bin/attack tiocsti /dev/tty "touch $FILE"; /bin/attack tiocsti 1 "touch $FILE"; /bin/attack tiocsti 0 "touch $FILE"; true"#;
+    let img = hostile_image(&env, "tiocsti", app(script), |_| {});
+    let base = ["--insecure-options=image", "run", "--net=host"];
+    let out = rkt_from_a_shell(&env, &[&base[..], &[&file_env, &img]].concat());
+    assert!(out.contains("tiocsti /dev/tty: No such device"), "{out}");
+    assert!(out.contains("tiocsti 1: Operation not permitted"), "{out}");
+    assert!(
+        !typed.exists(),
+        "the pod typed into the caller's shell: {out}"
+    );
+
+    // With --interactive, the pod's terminal is its own pty, relayed: what
+    // it pushes stays in it, and its output still reaches the caller.
+    let interactive = [&base[..], &["--interactive", &file_env, &img]].concat();
+    let out = rkt_from_a_shell(&env, &interactive);
+    assert!(out.contains("tiocsti /dev/tty: ok"), "{out}");
+    assert!(
+        !typed.exists(),
+        "the pod typed into the caller's shell: {out}"
+    );
+    let tty = hostile_image(&env, "tty", app("tty; ls -l /dev/console"), |_| {});
+    let out = rkt_from_a_shell(&env, &[&base[..], &["--interactive", &tty]].concat());
+    assert!(out.contains("/dev/pts/0"), "{out}");
+
+    // Through `rkt enter`, from a terminal.
+    let sleeper = hostile_image(&env, "sleeper", app("exec sleep 60"), |_| {});
+    let (mut child, uuid) = start(&env, &[&sleeper], Stdio::null());
+    let enter = [
+        "enter",
+        &uuid,
+        "/bin/sh",
+        "-c",
+        &script.replace("$FILE", &typed.display().to_string()),
+    ];
+    let out = rkt_from_a_shell(&env, &enter);
+    assert!(out.contains("tiocsti 1: ok"), "{out}");
+    assert!(
+        !typed.exists(),
+        "the entered command typed into the caller's shell: {out}"
+    );
+    assert!(env.rkt(&["stop", &uuid]).status.success());
+    let _ = child.wait();
+    finish(&env);
+}
+
+#[test]
+fn apps_start_with_default_signals_and_no_host_console() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let script = "grep -E '^Sig(Ign|Blk)' /proc/self/status; \
+        mknod /dev/host-console c 5 1 && echo console-made; \
+        mknod /dev/pty-legacy c 2 0 && echo legacy-made; \
+        mknod /dev/disk b 8 0 && echo disk-made; \
+        [ -c /dev/console ] && echo console-written; true";
+    let img = hostile_image(&env, "signals", app(script), |_| {});
+    let (out, err) = run_pod(&env, &[&img]);
+    assert!(out.contains("SigIgn:\t0000000000000000"), "{out}{err}");
+    assert!(out.contains("SigBlk:\t0000000000000000"), "{out}{err}");
+    for made in [
+        "console-made",
+        "legacy-made",
+        "disk-made",
+        "console-written",
+    ] {
+        assert!(!out.contains(made), "{made}: {out}{err}");
+    }
+    finish(&env);
+}
+
+/// The pods' directories of every state, and what is in them.
+fn pod_dirs(env: &Env) -> Vec<PathBuf> {
+    let pods = env.path("data/pods");
+    fs::read_dir(&pods)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .flat_map(|state| fs::read_dir(state.path()).into_iter().flatten().flatten())
+        .map(|e| e.path())
+        .collect()
+}
+
+#[test]
+fn an_image_does_not_grant_itself_privileges() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let with = |name: &str, isolator: &str, value: Value| {
+        let app = json!({"exec": ["/bin/sh", "-c", "grep ^CapBnd /proc/self/status"],
+            "user": "0", "group": "0", "isolators": [{"name": isolator, "value": value}]});
+        hostile_image(&env, name, app, |_| {})
+    };
+    let admin = with(
+        "admin",
+        "os/linux/capabilities-retain-set",
+        json!({"set": ["CAP_SYS_ADMIN", "CAP_CHOWN"]}),
+    );
+    let all_calls = with(
+        "allcalls",
+        "os/linux/seccomp-retain-set",
+        json!({"set": ["@appc.io/all"]}),
+    );
+    let few_calls = with(
+        "fewcalls",
+        "os/linux/seccomp-remove-set",
+        json!({"set": ["reboot"]}),
+    );
+    let base = ["--insecure-options=image", "run", "--net=host"];
+    for (img, named, flag) in [
+        (&admin, "CAP_SYS_ADMIN", "--caps-retain"),
+        (&all_calls, "acct", "--seccomp"),
+        (&few_calls, "acct", "--seccomp"),
+    ] {
+        let out = env.rkt(&[&base[..], &[img.as_str()]].concat());
+        assert_eq!(out.status.code(), Some(254), "{img}");
+        let err = support::one_line_error(&out);
+        assert!(err.contains(named) && err.contains(flag), "{err}");
+        assert!(pod_dirs(&env).is_empty(), "{:?}", pod_dirs(&env));
+    }
+    // The user grants them: on the command line, for the app or the pod.
+    let admin_bit = 1u64 << 21;
+    let granted = ["--caps-retain=CAP_SYS_ADMIN,CAP_CHOWN"];
+    let out = env.rkt(&[&base[..], &[admin.as_str()], &granted[..]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(status_field(&stdout(&out), "CapBnd:") & admin_bit, 0);
+    let insecure = ["--insecure-options=image,seccomp", "run", "--net=host"];
+    let out = env.rkt(&[&insecure[..], &[few_calls.as_str()]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Narrowing needs no one's say.
+    let narrow = with(
+        "narrow",
+        "os/linux/capabilities-retain-set",
+        json!({"set": ["CAP_NET_BIND_SERVICE"]}),
+    );
+    let out = env.rkt(&[&base[..], &[narrow.as_str()]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(status_field(&stdout(&out), "CapBnd:"), 1 << 10);
+    finish(&env);
+}
+
+#[test]
+fn the_pods_name_files_are_its_own_not_mounts_of_the_hosts() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let script = "grep -E ' /etc/(resolv.conf|hosts|hostname) ' /proc/self/mountinfo && echo mounted; \
+        cat /etc/resolv.conf /etc/hosts; echo changed >> /etc/resolv.conf; true";
+    let img = hostile_image(&env, "namefiles", app(script), |_| {});
+    let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    for flags in [
+        ["--dns=host", "--hosts-entry=host"],
+        ["--dns=127.0.0.9", "--hosts-entry=127.0.0.8=pod-entry"],
+    ] {
+        let (out, err) = run_pod(&env, &[&flags[..], &[img.as_str()]].concat());
+        assert!(!out.contains("mounted"), "{flags:?}: {out}{err}");
+        if flags[0] == "--dns=host" {
+            assert!(out.contains(host_resolv.trim()), "{out}{err}");
+        } else {
+            assert!(out.contains("nameserver 127.0.0.9"), "{out}{err}");
+            assert!(out.contains("pod-entry"), "{out}{err}");
+        }
+    }
+    // What the pod wrote in its copy stays in it.
+    assert_eq!(
+        fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+        host_resolv
+    );
+    finish(&env);
+}
+
+#[test]
+fn a_read_only_volume_is_read_only_all_the_way_down() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    // A host tree with a mount below its top.
+    let tree = host_dir(&env, "tree");
+    let sub = tree.join("sub");
+    fs::create_dir(&sub).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(&sub)
+        .status()
+        .unwrap();
+    assert!(mounted.success());
+    let unmount = Restore(Box::new({
+        let sub = sub.clone();
+        move || drop(Command::new("umount").arg(&sub).status())
+    }));
+    let knob = Path::new("/proc/sys/vm/stat_interval");
+    let knob_before = fs::read_to_string(knob).unwrap();
+    let _restore = Restore(Box::new({
+        let before = knob_before.clone();
+        move || {
+            if fs::read_to_string(knob).ok().as_deref() != Some(before.as_str()) {
+                let _ = fs::write(knob, &before);
+            }
+        }
+    }));
+    let script = "echo x > /tree/top 2>/dev/null && echo top-written; \
+        echo x > /tree/sub/below 2>/dev/null && echo sub-written; \
+        echo 9 > /root/proc/sys/vm/stat_interval 2>/dev/null && echo sysctl-written; \
+        echo checked";
+    let img = hostile_image(
+        &env,
+        "rovolume",
+        json!({"exec": ["/bin/sh", "-c", script], "user": "0", "group": "0",
+               "mountPoints": [{"name": "tree", "path": "/tree", "readOnly": true},
+                               {"name": "root", "path": "/root", "readOnly": true}]}),
+        |_| {},
+    );
+    let tree_vol = format!("--volume=tree,kind=host,source={}", tree.display());
+    let root_vol = "--volume=root,kind=host,source=/,readOnly=true";
+    let (out, err) = run_pod(&env, &[&tree_vol, root_vol, &img]);
+    assert!(out.contains("checked"), "{out}{err}");
+    for written in ["top-written", "sub-written", "sysctl-written"] {
+        assert!(!out.contains(written), "{written}: {out}{err}");
+    }
+    assert_eq!(fs::read_to_string(knob).unwrap(), knob_before);
+    assert!(!sub.join("below").exists() && !tree.join("top").exists());
+    drop(unmount);
     finish(&env);
 }

@@ -593,12 +593,15 @@ fn apps_keep_only_their_capabilities() {
     let aci = busybox(&env);
     let img = aci.to_str().unwrap();
     let bit = |name: &str| 1u64 << appc::schema::types::isolator::linux_capability(name).unwrap();
-    let script = "grep -E 'CapBnd|NoNewPrivs' /proc/self/status; mknod /tmp/disk b 8 0 2>/dev/null && echo mknod-ok; chown 5 /tmp 2>/dev/null && echo chown-ok";
+    let script = "grep -E 'CapBnd|NoNewPrivs' /proc/self/status; mknod /tmp/null c 1 3 2>/dev/null && echo mknod-ok; chown 5 /tmp 2>/dev/null && echo chown-ok";
     let out = run(&env, &[img, "--exec=/bin/sh", "--", "-c", script]);
     let text = stdout(&out);
     // CAP_MKNOD comes with the device cgroup, which keeps the nodes closed.
-    let defaults: u64 =
-        stage1::caps::DEFAULT.iter().map(|n| bit(n)).sum::<u64>() | bit("CAP_MKNOD");
+    let defaults: u64 = pod::privileges::DEFAULT_CAPABILITIES
+        .iter()
+        .map(|n| bit(n))
+        .sum::<u64>()
+        | bit("CAP_MKNOD");
     assert_eq!(cap_bnd(&text), defaults, "{text}");
     assert!(text.contains("mknod-ok"), "{text}");
     assert!(text.contains("chown-ok"), "{text}");

@@ -9,23 +9,8 @@
 
 use appc::schema::types::App;
 use appc::schema::types::isolator::{IsolatorValue, linux_capability};
+use pod::privileges::DEFAULT_CAPABILITIES;
 use std::collections::BTreeSet;
-
-pub const DEFAULT: [&str; 13] = [
-    "CAP_AUDIT_WRITE",
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_KILL",
-    "CAP_NET_RAW",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SETUID",
-    "CAP_SETGID",
-    "CAP_SETPCAP",
-    "CAP_SETFCAP",
-    "CAP_SYS_CHROOT",
-];
 
 fn numbers<'a>(names: impl IntoIterator<Item = &'a String>) -> Result<BTreeSet<u32>, String> {
     names
@@ -46,7 +31,7 @@ pub fn kept(app: &App, may_mknod: bool) -> Result<BTreeSet<u32>, String> {
         .collect();
     let mut keep = if retains.is_empty() {
         let mknod = may_mknod.then_some("CAP_MKNOD");
-        DEFAULT
+        DEFAULT_CAPABILITIES
             .iter()
             .copied()
             .chain(mknod)
@@ -72,14 +57,28 @@ pub fn no_new_privileges(app: &App) -> bool {
         .any(|i| matches!(i.value(), Some(IsolatorValue::NoNewPrivileges(true))))
 }
 
+/// The highest capability the running kernel knows, asked of the kernel
+/// itself (PR_CAPBSET_READ refuses a number past it): no file of the
+/// app's root, where /proc may be the image's, is read, and nothing is
+/// guessed.
+pub fn last_cap() -> u32 {
+    // SAFETY: PR_CAPBSET_READ takes a capability number; no memory is passed.
+    let known = |cap: u32| unsafe {
+        nix::libc::prctl(
+            nix::libc::PR_CAPBSET_READ,
+            cap as nix::libc::c_ulong,
+            0,
+            0,
+            0,
+        ) >= 0
+    };
+    (0..=63).take_while(|c| known(*c)).last().unwrap_or(0)
+}
+
 /// Drops every other capability from the bounding set (before the
 /// switch to the app's user, while this process may still do so).
 pub fn limit_bounding_set(keep: &BTreeSet<u32>) -> Result<(), String> {
-    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(40);
-    for cap in (0..=last).filter(|c| !keep.contains(c)) {
+    for cap in (0..=last_cap()).filter(|c| !keep.contains(c)) {
         // SAFETY: PR_CAPBSET_DROP takes a capability number; no memory is passed.
         let r = unsafe {
             nix::libc::prctl(
@@ -141,4 +140,13 @@ pub fn keep_for_init() -> Result<(), String> {
         inheritable: C::empty(),
     };
     set_capabilities(None, sets).map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_last_capability_is_the_kernels() {
+        let proc = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").unwrap();
+        assert_eq!(super::last_cap(), proc.trim().parse::<u32>().unwrap());
+    }
 }

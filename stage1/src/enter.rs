@@ -97,6 +97,11 @@ pub fn run(argv: &[String]) -> Result<i32, String> {
         .map_err(|e| format!("{}: {e}", pod_files.confinement().display()))?;
 
     wait_for_pod_root(req.pid)?;
+    // This process's own PID namespace, to return to once the command is
+    // forked into the pod's: no thread (the terminal relay) can be made
+    // while the two differ.
+    let own_pids =
+        File::open("/proc/self/ns/pid").map_err(|e| format!("/proc/self/ns/pid: {e}"))?;
     // Opened before joining anything: /proc/<pid> is the host's view.
     let namespaces = [
         ("ipc", CloneFlags::CLONE_NEWIPC),
@@ -129,23 +134,60 @@ pub fn run(argv: &[String]) -> Result<i32, String> {
         // what an administrator enters with.
         metadata_url: None,
     };
+    // From a terminal, the command gets a pty of the pod's own (in the
+    // app's /dev/pts), relayed: the caller's terminal stays out of the pod.
+    let pty = if crate::console::wanted() {
+        let root = crate::rootdir::RootDir::open(&root)?;
+        Some(crate::console::open_in(&root)?)
+    } else {
+        None
+    };
     // SAFETY: single-threaded; the child only execs (or exits).
     match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
-        ForkResult::Child => std::process::exit(crate::exec::exec_in_root(
-            app,
-            &at,
-            &req.command,
-            false,
-            &confinement,
-        )),
-        ForkResult::Parent { child } => loop {
-            match waitpid(child, None) {
-                Ok(WaitStatus::Exited(_, code)) => return Ok(code),
-                Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
-                Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return Err(format!("waiting for {}: {e}", req.command[0])),
+        ForkResult::Child => {
+            if let Some(pty) = pty {
+                drop(pty.controller);
+                if let Err(e) = crate::console::become_stdio(&pty.terminal) {
+                    eprintln!("stage1 enter: {e}");
+                    std::process::exit(254);
+                }
             }
-        },
+            std::process::exit(crate::exec::exec_in_root(
+                app,
+                &at,
+                &req.command,
+                false,
+                &confinement,
+            ))
+        }
+        ForkResult::Parent { child } => {
+            if let Err(e) = setns(&own_pids, CloneFlags::CLONE_NEWPID) {
+                let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+                let _ = wait_for(child, &req.command[0]);
+                return Err(format!("back to this process's PID namespace: {e}"));
+            }
+            let _relay = match pty {
+                Some(pty) => {
+                    drop(pty.terminal);
+                    let controller = crate::console::Controller::Here(pty.controller);
+                    Some(crate::console::Relay::start(controller)?)
+                }
+                None => None,
+            };
+            wait_for(child, &req.command[0])
+        }
+    }
+}
+
+/// The exit status of the entered command.
+fn wait_for(child: nix::unistd::Pid, name: &str) -> Result<i32, String> {
+    loop {
+        match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(format!("waiting for {name}: {e}")),
+        }
     }
 }
 

@@ -136,6 +136,89 @@ fn ranges_between(mut keep: Vec<u32>) -> Vec<(u32, u32)> {
     ranges
 }
 
+/// Makes stdin the controlling terminal when it is a terminal no session
+/// holds (the pod's own pty, which rkt relays): a shell gets job control.
+/// The caller's terminal is held by the caller's session and is never
+/// taken (no steal: the argument is 0).
+fn take_terminal() {
+    if nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
+        // SAFETY: TIOCSCTTY takes an integer argument; no memory is passed.
+        unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) };
+    }
+}
+
+/// Every signal at its default disposition and none blocked: what stage1
+/// or its caller ignores (Rust ignores SIGPIPE) or blocks must not reach
+/// the app through exec, which keeps ignored signals and the mask.
+fn reset_signals() -> Result<(), String> {
+    /// The kernel's `struct sigaction` (x86_64 and the other 64-bit ABIs):
+    /// the raw call reaches the signals libc keeps for itself (32, 33).
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: u64,
+        restorer: usize,
+        mask: u64,
+    }
+    let default = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in (1..=64).filter(|s| *s != libc::SIGKILL && *s != libc::SIGSTOP) {
+        // SAFETY: a default disposition holds no handler; the struct lives
+        // across the call and its size is the kernel's sigset size (8).
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &default as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                8usize,
+            )
+        };
+        if r != 0 {
+            let e = std::io::Error::last_os_error();
+            return Err(format!("signal {sig} to its default: {e}"));
+        }
+    }
+    nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    )
+    .map_err(|e| format!("unblocking signals: {e}"))
+}
+
+/// Checks that the working directory reached is the one named: a symlink
+/// on the way (the image's, even inside its root) is refused.
+fn verify_cwd(wd: &str) -> Result<(), String> {
+    let cwd = nix::unistd::getcwd().map_err(|e| format!("working directory {wd}: {e}"))?;
+    if cwd != Path::new(&normalized(wd)) {
+        return Err(format!(
+            "working directory {wd}: leads to {} (a symlink)",
+            cwd.display()
+        ));
+    }
+    Ok(())
+}
+
+/// An absolute path with `.`, `..` and repeated slashes resolved lexically.
+fn normalized(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
 /// Where an app's processes go: its root (as the calling process sees
 /// it) and its cgroups' `cgroup.procs` files, opened beforehand (none
 /// when there are no cgroups to join, or when already joined).
@@ -187,6 +270,13 @@ fn try_exec(
     if exec.is_empty() {
         return Err("nothing to execute".into());
     }
+    // A session of its own: no terminal of the caller's is its
+    // controlling terminal, so /dev/tty leads nowhere and TIOCSTI on an
+    // inherited terminal is refused (only a session's own terminal takes
+    // pushed input).
+    nix::unistd::setsid().map_err(|e| format!("new session: {e}"))?;
+    take_terminal();
+    reset_signals()?;
     for procs in at.cgroup_procs {
         // "0": the writing process itself.
         std::io::Write::write_all(&mut &*procs, b"0")
@@ -241,6 +331,7 @@ fn try_exec(
         a.working_directory.as_str()
     };
     nix::unistd::chdir(wd).map_err(|e| format!("working directory {wd}: {e}"))?;
+    verify_cwd(wd)?;
     let (uid, gid) = if as_root {
         (0, 0)
     } else {
@@ -321,7 +412,15 @@ fn try_exec(
 
 #[cfg(test)]
 mod tests {
-    use super::ranges_between;
+    use super::{normalized, ranges_between};
+
+    #[test]
+    fn working_directories_compare_lexically() {
+        assert_eq!(normalized("/"), "/");
+        assert_eq!(normalized("/srv//www/./"), "/srv/www");
+        assert_eq!(normalized("/a/../b"), "/b");
+        assert_eq!(normalized("/../.."), "/");
+    }
 
     #[test]
     fn descriptors_closed_leave_out_those_kept() {

@@ -42,10 +42,12 @@ pub fn handled_signals() -> SigSet {
 
 /// Where the init tells the supervisor how the apps are doing: a byte
 /// once every app has started, and once every app (and handler) has
-/// ended (each if given).
+/// ended (each if given); and where it sends an interactive pod's
+/// terminal, for the supervisor to relay (see [`crate::console`]).
 pub struct Progress {
     pub started: Option<File>,
     pub done: Option<File>,
+    pub console: Option<OwnedFd>,
 }
 
 /// Sets up the pod and supervises its apps; returns the pod's exit
@@ -60,7 +62,13 @@ pub fn run(
     progress: Progress,
 ) -> u8 {
     let pod = (manifest, confinement, cgroups);
-    let code = supervise(args, pod, app_mask, network, progress.started);
+    let code = supervise(
+        args,
+        pod,
+        app_mask,
+        network,
+        (progress.started, progress.console),
+    );
     if let Some(mut done) = progress.done {
         // (A supervisor with no use for it has closed its end: the write
         // fails, SIGPIPE being ignored, as in every Rust program.)
@@ -99,7 +107,7 @@ fn supervise(
     (manifest, confinement, cgroups): (&PodManifest, &Confinement, Option<&PodCgroups>),
     app_mask: &SigSet,
     network: &mut Ready,
-    apps_started: Option<File>,
+    (apps_started, console): (Option<File>, Option<OwnedFd>),
 ) -> Result<u8, String> {
     let fly = !confinement.own_root;
     let watched = handled_signals();
@@ -126,8 +134,16 @@ fn supervise(
     let mut started: Vec<Started<'_>> = Vec::new();
     // Taken by the first process started (see `PodCgroups::first_start`).
     let mut first_start: Option<OwnedFd> = None;
+    let mut console = console;
     for app in apps {
         let root = rootfs::prepare(args, app, fly)?;
+        // An interactive pod's one app: its terminal is the init's stdio
+        // from now on, which the apps and handlers inherit.
+        if let Some(socket) = console.take() {
+            let pty = crate::console::for_app(&root, !fly)?;
+            crate::console::become_stdio(&pty.terminal)?;
+            crate::console::send(&socket, &pty.controller)?;
+        }
         network.wait()?;
         rootfs::name_files(args, &root, fly)?;
         if crate::systemd::notifies_itself(app.name.as_str()) {

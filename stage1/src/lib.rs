@@ -52,6 +52,7 @@
 pub mod args;
 pub mod caps;
 pub mod cgroups;
+pub mod console;
 pub mod copy;
 pub mod dbus;
 pub mod enter;

@@ -45,6 +45,47 @@ pub fn mount_on(
     })
 }
 
+/// Makes the mount at `target` and every mount below it read-only
+/// (`mount_setattr` with `AT_RECURSIVE`): a bind of a host tree brings its
+/// submounts (`/proc`, say, where sysctls are written), which a remount of
+/// the top alone leaves writable. A kernel without it refuses the mount
+/// rather than making it weaker.
+pub fn make_read_only_below(target: &OwnedFd, what: &str) -> Result<(), String> {
+    /// `struct mount_attr` of linux/mount.h.
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    const MOUNT_ATTR_RDONLY: u64 = 0x1;
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let flags = libc::AT_EMPTY_PATH | libc::AT_RECURSIVE;
+    // SAFETY: the path is a NUL-terminated empty string and `attr` a live
+    // struct of the size passed; the kernel only reads them.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            target.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r != 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(format!("making {what} read-only with its submounts: {e}"));
+    }
+    Ok(())
+}
+
 impl RootDir {
     /// Opens `path` (a directory of stage1's own choosing) as a root.
     pub fn open(path: &Path) -> Result<RootDir, String> {
@@ -219,6 +260,26 @@ impl RootDir {
         std::io::Write::write_all(&mut file, text.as_bytes())
             .map_err(|e| format!("{}: {e}", self.describe(rel)))?;
         Ok(true)
+    }
+
+    /// Writes `text` as the regular file `rel` (in an existing
+    /// directory), whatever the image had there: a symlink is removed,
+    /// never followed.
+    pub fn set_file(&self, rel: &str, text: &str) -> Result<(), String> {
+        if self.replace_file(rel, text)? {
+            return Ok(());
+        }
+        let (dir, name) = split(rel);
+        let parent = self
+            .open_at(dir, OFlag::O_PATH | OFlag::O_DIRECTORY)
+            .map_err(|e| self.err(dir, e))?;
+        nix::unistd::unlinkat(&parent, name, nix::unistd::UnlinkatFlags::NoRemoveDir)
+            .map_err(|e| self.err(rel, e))?;
+        if self.replace_file(rel, text)? {
+            Ok(())
+        } else {
+            Err(format!("{}: replaced while written", self.describe(rel)))
+        }
     }
 
     /// Makes `rel` (in an existing directory) a symlink to `target`,

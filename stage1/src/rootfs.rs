@@ -4,7 +4,7 @@
 
 use crate::args::Args;
 use crate::init::path_str;
-use crate::rootdir::{RootDir, fd_path, mount_on};
+use crate::rootdir::{RootDir, fd_path, make_read_only_below, mount_on};
 use appc::schema::pod_manifest::RuntimeApp;
 use nix::mount::{MsFlags, mount};
 use nix::sys::stat::{FchmodatFlags, Mode, SFlag, fchmodat, makedev, mknodat};
@@ -155,6 +155,7 @@ fn protect_kernel_paths(root: &RootDir) -> Result<(), String> {
         let fd = proc.resolve(rel)?;
         let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
         mount_on(None, &fd, None, ro | hardened, None, &what)?;
+        make_read_only_below(&fd, &what)?;
     }
     for rel in MASKED_FILES {
         let Ok(fd) = proc.resolve(rel) else { continue };
@@ -255,20 +256,6 @@ pub fn prepare(args: &Args, app: &RuntimeApp, fly: bool) -> Result<PathBuf, Stri
     if !fly && !args.disable_paths {
         protect_kernel_paths(&root)?;
     }
-    if !fly && args.interactive && nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
-        // The terminal, as the app's console (in the pod's fresh /dev).
-        let tty = std::fs::read_link("/proc/self/fd/0").map_err(|e| format!("stdin: {e}"))?;
-        let console = root.make_file("dev/console")?;
-        mount_on(
-            Some(&tty),
-            &console,
-            None,
-            MsFlags::MS_BIND,
-            None,
-            "/dev/console",
-        )?;
-    }
-
     Ok(root_path)
 }
 
@@ -283,12 +270,13 @@ pub fn name_files(args: &Args, root_path: &Path, fly: bool) -> Result<(), String
         root.replace_file("etc/hostname", &format!("{}\n", args.hostname()))?;
         root.symlink_new("etc/mtab", "../proc/self/mounts")?;
     }
-    // rkt's --hosts-entry and --dns: the pod's own file (written by the
-    // supervisor) or the host's, bound read-only, or else the image's
-    // (for hosts, a stub where the image has none).
+    // rkt's --hosts-entry and --dns: the pod's own text or the host's,
+    // written into the app's root as a file of its own (never a bind of
+    // a host file, whose mount would lead to the host's file system), or
+    // else the image's (for hosts, a stub where the image has none).
     match args.dns.hosts(&args.hostname()) {
-        FileSource::Own(_) => bind_file(&root, "etc/hosts", &args.pod_dir.hosts())?,
-        FileSource::Host => bind_file(&root, "etc/hosts", Path::new("/etc/hosts"))?,
+        FileSource::Own(text) => root.set_file("etc/hosts", &text)?,
+        FileSource::Host => root.set_file("etc/hosts", &read_host_file("/etc/hosts")?)?,
         FileSource::Image => {
             // The stub names the pod's own addresses too.
             let hostname = args.hostname();
@@ -305,36 +293,25 @@ pub fn name_files(args: &Args, root_path: &Path, fly: bool) -> Result<(), String
     // from its networks' DNS; else the host's, or with --dns=none the
     // image's.
     let own = args.pod_dir.resolv_conf();
-    match args.dns.resolv_conf() {
-        FileSource::Image => {}
+    let text = match args.dns.resolv_conf() {
+        FileSource::Image => None,
         FileSource::Host if !own.exists() || !args.dns.servers.is_empty() => {
-            bind_file(&root, "etc/resolv.conf", Path::new("/etc/resolv.conf"))?
+            Some(read_host_file("/etc/resolv.conf")?)
         }
-        _ => bind_file(&root, "etc/resolv.conf", &own)?,
+        _ => Some(std::fs::read_to_string(&own).map_err(|e| format!("{}: {e}", path_str(&own)))?),
+    };
+    if let Some(text) = text {
+        root.set_file("etc/resolv.conf", &text)?;
     }
     Ok(())
 }
 
-/// Binds `source` read-only on the file `rel` of the app's root (made
-/// empty where the image has none); a missing source, or anything but a
-/// file there (a dangling symlink, say), leaves the image's as it is.
-fn bind_file(root: &RootDir, rel: &str, source: &Path) -> Result<(), String> {
-    if !source.exists() {
-        return Ok(());
+/// A host file the pod gets a copy of; empty where the host has none.
+fn read_host_file(path: &str) -> Result<String, String> {
+    match std::fs::read_to_string(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        read => read.map_err(|e| format!("{path}: {e}")),
     }
-    root.create_new(rel, "")?;
-    let is_file = |fd: &std::os::fd::OwnedFd| {
-        nix::sys::stat::fstat(fd)
-            .is_ok_and(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG)
-    };
-    let Some(target) = root.resolve(rel).ok().filter(is_file) else {
-        return Ok(());
-    };
-    let what = format!("/{rel}");
-    mount_on(Some(source), &target, None, MsFlags::MS_BIND, None, &what)?;
-    let target = root.resolve(rel)?;
-    let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
-    mount_on(None, &target, None, ro, None, &what)
 }
 
 /// Binds the socket `source` on `/path` of the app's root at

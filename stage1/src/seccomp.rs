@@ -14,68 +14,8 @@ use crate::seccomp_bpf::Action;
 use appc::schema::types::App;
 use appc::schema::types::isolator::IsolatorValue;
 use libseccomp::ScmpSyscall;
+use pod::privileges::DEFAULT_SECCOMP_BLOCKED;
 use std::collections::BTreeSet;
-
-/// Syscalls a container's app has no business making: they reach the
-/// whole host (clock, reboot, swap, modules, accounting, quotas), escape
-/// or reshape the pod (mounts, namespaces, pivot_root, file handles),
-/// inspect other processes (ptrace and friends, kcmp), or expose rarely
-/// needed kernel code (bpf, perf, userfaultfd, keyrings, old ABIs).
-const DEFAULT_BLACKLIST: [&str; 53] = [
-    "_sysctl",
-    "acct",
-    "add_key",
-    "afs_syscall",
-    "bpf",
-    "clock_adjtime",
-    "clock_settime",
-    "create_module",
-    "delete_module",
-    "finit_module",
-    "fsconfig",
-    "fsmount",
-    "fsopen",
-    "fspick",
-    "get_kernel_syms",
-    "init_module",
-    "ioperm",
-    "iopl",
-    "kcmp",
-    "kexec_file_load",
-    "kexec_load",
-    "keyctl",
-    "lookup_dcookie",
-    "mount",
-    "mount_setattr",
-    "move_mount",
-    "nfsservctl",
-    "open_by_handle_at",
-    "open_tree",
-    "perf_event_open",
-    "pivot_root",
-    "process_vm_readv",
-    "process_vm_writev",
-    "ptrace",
-    "query_module",
-    "quotactl",
-    "reboot",
-    "request_key",
-    "setns",
-    "settimeofday",
-    "stime",
-    "swapoff",
-    "swapon",
-    "syslog",
-    "umount",
-    "umount2",
-    "unshare",
-    "uselib",
-    "userfaultfd",
-    "ustat",
-    "vhangup",
-    "vm86",
-    "vm86old",
-];
 
 /// A set of syscalls: some, or all but some.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,7 +48,7 @@ fn known(name: &str) -> bool {
 }
 
 fn blacklist() -> BTreeSet<String> {
-    DEFAULT_BLACKLIST
+    DEFAULT_SECCOMP_BLOCKED
         .iter()
         .filter(|n| known(n))
         .map(|n| n.to_string())

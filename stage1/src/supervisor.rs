@@ -83,12 +83,10 @@ pub fn run(args: &Args, fly: bool) -> Result<u8, String> {
         std::fs::write(&path, value).map_err(|e| format!("{}: {e}", path.display()))
     };
     write(files.ppid(), std::process::id().to_string())?;
-    // The pod's own files, bound into every app's root (see rootfs).
+    // The pod's own resolv.conf, copied into every app's root (see
+    // rootfs); its networks' DNS would otherwise be there.
     if let FileSource::Own(text) = args.dns.resolv_conf() {
         write(files.resolv_conf(), text)?;
-    }
-    if let FileSource::Own(text) = args.dns.hosts(&args.hostname()) {
-        write(files.hosts(), text)?;
     }
     write(files.started(), now_nanos().to_string())?;
 
@@ -97,12 +95,7 @@ pub fn run(args: &Args, fly: bool) -> Result<u8, String> {
     let cgroups = if fly {
         None
     } else {
-        Some(PodCgroups::create(
-            &args.pod_dir,
-            &args.uuid,
-            apps,
-            terminal_device(args),
-        )?)
+        Some(PodCgroups::create(&args.pod_dir, &args.uuid, apps)?)
     };
     let confinement = Confinement {
         own_root: !fly,
@@ -226,16 +219,6 @@ fn port_mappings(manifest: &PodManifest) -> Result<Vec<PortMapping>, String> {
     Ok(out)
 }
 
-/// The terminal an interactive pod's app gets as its console.
-fn terminal_device(args: &Args) -> Option<(u64, u64)> {
-    if !args.interactive || !nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
-        return None;
-    }
-    let st = nix::sys::stat::fstat(std::io::stdin()).ok()?;
-    let rdev = st.st_rdev;
-    Some((nix::sys::stat::major(rdev), nix::sys::stat::minor(rdev)))
-}
-
 /// Starts the pod init and waits for it.
 fn start(
     args: &Args,
@@ -284,6 +267,11 @@ fn start(
     // torn down, which waits for the file system).
     let apps_done = confinement.own_root.then(crate::pipe).transpose()?;
     let (apps_done, says_done) = apps_done.unzip();
+    // An interactive pod's terminal: the init makes it, rkt relays it.
+    let console = (args.interactive && crate::console::wanted())
+        .then(crate::console::socket)
+        .transpose()?;
+    let (console, init_console) = console.unzip();
     let supervisor = nix::unistd::getpid();
     let init_cgroup = cgroups.and_then(PodCgroups::init_dir);
     // SAFETY: stage1 is single-threaded; the child only runs the init.
@@ -311,6 +299,7 @@ fn start(
                 drop(apps_started);
                 drop(apps_done);
                 drop(relay);
+                drop(console);
                 for held in network.iter().flat_map(|n| &n.reserved) {
                     let _ = nix::unistd::close(held.fd());
                 }
@@ -329,6 +318,7 @@ fn start(
                     crate::init::Progress {
                         started: told,
                         done: says_done,
+                        console: init_console,
                     },
                 );
                 std::process::exit(i32::from(code))
@@ -339,6 +329,7 @@ fn start(
     drop(ready);
     drop(told);
     drop(says_done);
+    drop(init_console);
     INIT_PID.store(child.as_raw(), Ordering::SeqCst);
     if confinement.own_root
         && let Err(e) = nix::sched::setns(&host_pids, CloneFlags::CLONE_NEWPID)
@@ -347,6 +338,17 @@ fn start(
         let _ = waitpid(child, None);
         return Err(format!("back to the supervisor's PID namespace: {e}"));
     }
+    // Relayed until the pod's end (dropped after the wait below); a
+    // thread, so only once back in the supervisor's PID namespace.
+    let _terminal = match console {
+        Some(socket) => {
+            let relay = crate::console::Relay::start(crate::console::Controller::Sent(socket));
+            Some(relay.inspect_err(|_| {
+                let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
+            })?)
+        }
+        None => None,
+    };
     // The supervisor's helper threads, once the init is forked.
     if let (Some(notify), Some(apps_started)) = (notify, apps_started) {
         tell_when_started(notify, apps_started);

@@ -6,7 +6,7 @@
 
 use crate::args::Args;
 use crate::init::path_str;
-use crate::rootdir::{RootDir, fd_path, mount_on};
+use crate::rootdir::{RootDir, fd_path, make_read_only_below, mount_on};
 use appc::schema::pod_manifest::RuntimeApp;
 use appc::schema::types::Volume;
 use appc::schema::types::volume::VolumeKind;
@@ -108,10 +108,9 @@ pub fn mount_all(
             .is_some_and(|p| p.read_only)
             || v.read_only.unwrap_or(false);
         if read_only {
-            // Remount the new mount (now on top at the target) read-only.
+            // The new mount (now on top at the target) and all below it.
             let fd = root.resolve(&m.path)?;
-            let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
-            mount_on(None, &fd, None, ro, None, &at)?;
+            make_read_only_below(&fd, &at)?;
         }
     }
     Ok(())

@@ -99,6 +99,36 @@ pub fn check_app(name: &str, root: &Path, app: &App) -> Result<()> {
     Ok(())
 }
 
+/// Refuses an image whose own isolators (`from_image`) give the app more
+/// than the defaults, unless the user grants it; the message names what
+/// the image asks for and the flag that grants it.
+pub fn check_grants(name: &str, from_image: &[Isolator], grants: super::Grants) -> Result<()> {
+    let wider = pod::privileges::Widening::of(from_image);
+    let few = |v: &[String]| {
+        let shown: Vec<&str> = v.iter().take(6).map(String::as_str).collect();
+        let more = v.len().saturating_sub(shown.len());
+        match more {
+            0 => shown.join(", "),
+            n => format!("{} and {n} more", shown.join(", ")),
+        }
+    };
+    if !grants.capabilities && !wider.capabilities.is_empty() {
+        refuse!(
+            "app {name}: its image asks for capabilities beyond the default set ({}); \
+             grant them with --caps-retain or --insecure-options=capabilities",
+            few(&wider.capabilities)
+        );
+    }
+    if !grants.seccomp && !wider.syscalls.is_empty() {
+        refuse!(
+            "app {name}: its image's seccomp isolator lets through syscalls the default \
+             filter refuses ({}); grant them with --seccomp or --insecure-options=seccomp",
+            few(&wider.syscalls)
+        );
+    }
+    Ok(())
+}
+
 /// The app's mounts: its --mount flags, then its image's mount points by
 /// name; a mount point without a volume gets an empty one (as rkt does),
 /// filled by stage1 with the image's files at that path.

@@ -106,6 +106,16 @@ pub struct PodRequest {
     pub stage1: Stage1Choice,
     /// `--port=NAME:[HOSTIP:]HOSTPORT`: app ports forwarded from the host.
     pub ports: Vec<String>,
+    /// What the user grants beyond the defaults for every app, whatever
+    /// its image asks (`--insecure-options=capabilities`, `seccomp`).
+    pub grants: Grants,
+}
+
+/// Privileges an image may take for itself only when the user says so.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Grants {
+    pub capabilities: bool,
+    pub seccomp: bool,
 }
 
 /// `NAME:[HOSTIP:]HOSTPORT` as an exposed port of the pod.
@@ -309,6 +319,10 @@ fn pod_from_flags(
     for a in &apps {
         let rec = fetcher(false, a.signature.clone())?.fetch(&ImageRef::parse(&a.image)?)?;
         let app = apps::runtime_app(store, a, &rec, &set_env, &inherited, &mut volumes)?;
+        let section = app.app.as_ref().expect("made with its app section");
+        // Those the flags put there (the last ones) are the user's.
+        let own = section.isolators.len() - a.isolators.len();
+        apps::check_grants(app.name.as_str(), &section.isolators[..own], args.grants)?;
         if runtime_apps.iter().any(|r| r.name == app.name) {
             refuse!(
                 "two apps are named {}; give one another name with --name",
@@ -350,6 +364,7 @@ fn pod_from_file(
     path: &Path,
     store: &ImageStore,
     fetcher: &FetcherFor<'_>,
+    grants: Grants,
 ) -> Result<(PodManifest, Vec<ImageRecord>)> {
     let text = std::fs::read_to_string(path).explain(|| path.display().to_string())?;
     let mut manifest = PodManifest::from_json(&text).explain(|| path.display().to_string())?;
@@ -398,13 +413,19 @@ fn pod_from_file(
             ),
         };
         app.image.id = Some(Hash::new(&rec.id)?);
+        // The user's own section, or the image's (whose isolators ask for
+        // no more than the defaults unless the user grants it).
         let section = match app.app.take() {
             Some(a) => a,
-            None => rec
-                .manifest
-                .app
-                .clone()
-                .explain(|| format!("app {}: the image has no app section", app.name))?,
+            None => {
+                let a = rec
+                    .manifest
+                    .app
+                    .clone()
+                    .explain(|| format!("app {}: the image has no app section", app.name))?;
+                apps::check_grants(app.name.as_str(), &a.isolators, grants)?;
+                a
+            }
         };
         section.validate().explain(|| format!("app {}", app.name))?;
         apps::check_app(
@@ -438,7 +459,7 @@ pub fn prepare(
         refuse!("--pod-manifest runs the pod it describes; give no images with it");
     }
     let (manifest, records) = match &args.pod_manifest {
-        Some(path) => pod_from_file(path, store, fetcher)?,
+        Some(path) => pod_from_file(path, store, fetcher, args.grants)?,
         None => pod_from_flags(args, store, fetcher)?,
     };
     crate::pod_input::pod(&manifest)?;

@@ -5,6 +5,9 @@
  *   attack ptrace MARKER   finds a process whose command line holds
  *                          MARKER, then tries to attach to it and read
  *                          its memory
+ *   attack tiocsti TTY TEXT  pushes TEXT and a newline as typed input
+ *                          into the terminal TTY (a path, or a
+ *                          descriptor number)
  *
  * Prints one line per attempt: "<what>: ok" or "<what>: <error>". */
 #include <dirent.h>
@@ -13,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -78,11 +82,33 @@ static int trace(const char *marker) {
     return 0;
 }
 
+static int push(const char *tty, const char *text) {
+    char what[128];
+    snprintf(what, sizeof what, "tiocsti %s", tty);
+    int fd = tty[0] >= '0' && tty[0] <= '9' ? atoi(tty) : open(tty, O_RDWR);
+    if (fd < 0) {
+        report(what, 1);
+        return 1;
+    }
+    size_t n = strlen(text);
+    for (size_t i = 0; i <= n; i++) {
+        char c = i < n ? text[i] : '\n';
+        if (ioctl(fd, TIOCSTI, &c) != 0) {
+            report(what, 1);
+            return 1;
+        }
+    }
+    report(what, 0);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "chroot"))
         return escape_chroot(argv[2]);
     if (argc == 3 && !strcmp(argv[1], "ptrace"))
         return trace(argv[2]);
-    fprintf(stderr, "usage: attack chroot PATH | attack ptrace MARKER\n");
+    if (argc == 4 && !strcmp(argv[1], "tiocsti"))
+        return push(argv[2], argv[3]);
+    fprintf(stderr, "usage: attack chroot PATH | ptrace MARKER | tiocsti TTY TEXT\n");
     return 2;
 }

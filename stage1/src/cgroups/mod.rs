@@ -11,7 +11,7 @@
 //! `rkt enter` joins and `rkt gc` removes if the supervisor could not.
 
 mod bpf;
-mod devices;
+pub mod devices;
 mod hierarchy;
 mod limits;
 mod v2;
@@ -68,14 +68,7 @@ impl PodCgroups {
     /// Creates the pod's cgroup and its apps' in every hierarchy, with
     /// their limits and device lists, and records them in `pod_dir` first
     /// (so that they are found even if this process dies half-way).
-    /// `extra_device` is one more character device the apps may open (the
-    /// terminal of an interactive pod).
-    pub fn create(
-        pod_dir: &PodDir,
-        uuid: &str,
-        apps: &[RuntimeApp],
-        extra_device: Option<(u64, u64)>,
-    ) -> Result<PodCgroups, String> {
+    pub fn create(pod_dir: &PodDir, uuid: &str, apps: &[RuntimeApp]) -> Result<PodCgroups, String> {
         let read = |p: &str| std::fs::read_to_string(p).map_err(|e| format!("{p}: {e}"));
         let hierarchies = hierarchies(&read("/proc/self/mountinfo")?, &read("/proc/self/cgroup")?);
         let mut pod = PodCgroups {
@@ -92,8 +85,7 @@ impl PodCgroups {
             pod.delegate(apps)?;
             pod.devices = pod.device_limit();
             let disks = limits::block_devices();
-            apps.iter()
-                .try_for_each(|a| pod.create_app(a, extra_device, &disks))
+            apps.iter().try_for_each(|a| pod.create_app(a, &disks))
         });
         if let Err(e) = made {
             let _ = pod.remove();
@@ -194,14 +186,9 @@ impl PodCgroups {
         }
     }
 
-    fn create_app(
-        &mut self,
-        app: &RuntimeApp,
-        extra: Option<(u64, u64)>,
-        disks: &[(u64, u64)],
-    ) -> Result<(), String> {
+    fn create_app(&mut self, app: &RuntimeApp, disks: &[(u64, u64)]) -> Result<(), String> {
         let limits = Limits::of(app);
-        let allowed = devices::rules(extra);
+        let allowed = devices::ALLOWED;
         for (h, pod_dir) in self.hierarchies.iter().zip(&self.dirs) {
             let dir = pod_dir.join(app.name.as_str());
             mkdir(&dir)?;

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use pod::net::Selection;
 use rkt::fetch::{Fetcher, HttpClient, PullPolicy};
 use rkt::pods::Pod;
-use rkt::prepare::{PodRequest, Preparation, Prepared, Stage1Choice};
+use rkt::prepare::{Grants, PodRequest, Preparation, Prepared, Stage1Choice};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -210,7 +210,7 @@ pub struct Args {
 
 impl Args {
     /// The pod asked for, as the library takes it.
-    fn request(&self) -> PodRequest {
+    fn request(&self, settings: &Settings) -> PodRequest {
         PodRequest {
             apps: self.apps.clone(),
             pod_manifest: self.pod_manifest.clone(),
@@ -226,6 +226,10 @@ impl Args {
                 url: self.stage1_url.clone(),
             },
             ports: self.port.clone(),
+            grants: Grants {
+                capabilities: settings.insecure.capabilities,
+                seccomp: settings.insecure.seccomp,
+            },
         }
     }
 }
@@ -284,7 +288,7 @@ pub fn prepare(settings: &Settings, args: &Args, prepare_only: bool) -> anyhow::
             .check_for(apps, fly, settings)
             .map_err(|e| e.to_string())
     };
-    let prepared = rkt::prepare::prepare(&at, &args.request(), &check_run, prepare_only)?;
+    let prepared = rkt::prepare::prepare(&at, &args.request(settings), &check_run, prepare_only)?;
     if let Some(file) = &args.uuid_file_save {
         std::fs::write(file, format!("{}\n", prepared.pod.uuid))
             .with_context(|| file.display().to_string())?;

@@ -12,7 +12,7 @@ grep -q 'hello from the pod' <<< "$out"
 # host's cgroup hierarchy, even an app allowed to trace the init.
 ptrace='[{"name": "os/linux/capabilities-retain-set", "value": {"set": ["CAP_SYS_PTRACE"]}}]'
 mkimage fds "$(app_json 'ls /proc/1/fd > /dev/null && echo listed; for fd in /proc/1/fd/* /proc/self/fd/*; do [ -d "$fd" ] && echo "holds $fd: $(readlink "$fd")"; done; cat /proc/self/cgroup' "$ptrace")"
-out=$(rkti run "$IMAGES/fds.aci")
+out=$(rkti run "$IMAGES/fds.aci" --caps-retain=CAP_SYS_PTRACE)
 echo "$out"
 grep -q '^listed' <<< "$out"
 refute grep -q '^holds' <<< "$out"
