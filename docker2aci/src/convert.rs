@@ -9,7 +9,7 @@ use crate::registry::{self, RemoteOptions};
 use crate::source::Source;
 use crate::{mapping, squash, unsquashed};
 use appc::aci::pgzip::ParallelGzWriter;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, ErrorKind, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -31,6 +31,10 @@ pub struct Options {
     /// The ACI file, or a directory for it; the current directory and
     /// the reference's file name (`library-busybox-latest.aci`) by default.
     pub output: Option<PathBuf>,
+    /// The most bytes each ACI's tar stream may have, refused as it is
+    /// written once past (a small archive that expands without end stops
+    /// there, not when the disk is full).
+    pub max_size: Option<u64>,
 }
 
 impl Default for Options {
@@ -41,6 +45,7 @@ impl Default for Options {
             compression: Compression::Gzip,
             squash: true,
             output: None,
+            max_size: None,
         }
     }
 }
@@ -113,7 +118,7 @@ fn convert_source(
     let mut lower = Vec::new();
     if opts.squash || image.layers.is_empty() {
         let json = manifest_json(&manifest)?;
-        write_aci(&path, opts.compression, |out| {
+        write_aci(&path, opts, |out| {
             squash::write(src, &image.layers, json.as_bytes(), out).map(drop)
         })?;
     } else {
@@ -135,7 +140,7 @@ fn convert_source(
             } else {
                 PathBuf::from(format!("{}-layer{k}.aci", stem.display()))
             };
-            write_aci(&at, opts.compression, |out| {
+            write_aci(&at, opts, |out| {
                 unsquashed::write_layer(src, &image.layers, k, view, json.as_bytes(), out).map(drop)
             })?;
             if k != last {
@@ -156,10 +161,10 @@ fn manifest_json(m: &appc::schema::ImageManifest) -> Result<String> {
 }
 
 /// Writes an ACI at `path`: into a temporary file beside it, renamed into
-/// place once whole.
+/// place once whole; its tar stream held to `opts.max_size`.
 fn write_aci(
     path: &Path,
-    compression: Compression,
+    opts: &Options,
     body: impl FnOnce(&mut dyn Write) -> Result<()>,
 ) -> Result<()> {
     let dir = match path.parent() {
@@ -171,12 +176,18 @@ fn write_aci(
         .tempfile_in(&dir)
         .map_err(|e| Error::io(format!("a temporary file in {}", dir.display()), e))?;
     let werr = |e| Error::io(path.display(), e);
+    let too_large = |e: Error| match (&e, opts.max_size) {
+        (Error::Io { source, .. }, Some(max)) if source.kind() == ErrorKind::FileTooLarge => {
+            Error::TooLarge(max)
+        }
+        _ => e,
+    };
     let mut file = BufWriter::with_capacity(1 << 20, tmp.as_file());
-    match compression {
-        Compression::None => body(&mut file)?,
+    match opts.compression {
+        Compression::None => body(&mut Capped::new(&mut file, opts.max_size)).map_err(too_large)?,
         Compression::Gzip => {
             let mut gz = ParallelGzWriter::new(&mut file, flate2::Compression::default());
-            body(&mut gz)?;
+            body(&mut Capped::new(&mut gz, opts.max_size)).map_err(too_large)?;
             gz.finish().map_err(werr)?;
         }
     }
@@ -186,6 +197,39 @@ fn write_aci(
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644)).map_err(werr)?;
     tmp.persist(path).map_err(|e| werr(e.error))?;
     Ok(())
+}
+
+/// A writer that fails (FileTooLarge) rather than go past its limit.
+struct Capped<W> {
+    inner: W,
+    left: Option<u64>,
+}
+
+impl<W: Write> Capped<W> {
+    fn new(inner: W, max: Option<u64>) -> Self {
+        Capped { inner, left: max }
+    }
+}
+
+impl<W: Write> Write for Capped<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some(left) = self.left {
+            if buf.len() as u64 > left {
+                return Err(std::io::Error::new(
+                    ErrorKind::FileTooLarge,
+                    "the image is larger than allowed",
+                ));
+            }
+            let n = self.inner.write(buf)?;
+            self.left = Some(left - n as u64);
+            return Ok(n);
+        }
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// A name for an image its source does not name: the file's, `latest`.

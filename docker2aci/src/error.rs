@@ -11,6 +11,8 @@ pub enum Error {
         what: String,
         source: std::io::Error,
     },
+    #[error("converted, the image expands to more than {0} bytes, the most allowed")]
+    TooLarge(u64),
 }
 
 impl Error {

@@ -50,10 +50,14 @@ pub fn drain(mut r: impl Read, member: &str) -> Result<()> {
 pub fn io_error(member: &str, e: std::io::Error) -> Error {
     match e.kind() {
         std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof => {
+            // The tar reader's own messages quote header fields (input
+            // bytes): ours say only what is wrong.
             Error::Bad(if e.to_string().contains("digest mismatch") {
                 e.to_string()
+            } else if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                format!("layer {member}: corrupt: it ends early")
             } else {
-                format!("layer {member}: corrupt: {e}")
+                format!("layer {member}: corrupt: not a valid (compressed) tar stream")
             })
         }
         _ => Error::io(format!("layer {member}"), e),

@@ -131,9 +131,7 @@ impl Source {
                 let Some(rel) = normalize(name) else {
                     bad!("{}: invalid path {name:?}", self.describe());
                 };
-                let path = dir.join(rel);
-                let f = File::open(&path).map_err(|e| Error::io(path.display(), e))?;
-                Ok(Box::new(f))
+                Ok(Box::new(open_beneath(dir, &rel)?))
             }
             Inner::Archive { file, .. } => {
                 let (offset, size) = self.locate(name)?;
@@ -152,13 +150,7 @@ impl Source {
             bad!("{}: invalid path {name:?}", self.describe());
         };
         match &self.0 {
-            Inner::Dir(dir) => {
-                if dir.join(&at).is_file() {
-                    Ok((0, 0))
-                } else {
-                    bad!("{}: no {name}", self.describe())
-                }
-            }
+            Inner::Dir(dir) => open_beneath(dir, &at).map(|_| (0, 0)),
             Inner::Archive { members, .. } => {
                 for _ in 0..MAX_LINKS {
                     match members.get(&at) {
@@ -171,6 +163,39 @@ impl Source {
             }
         }
     }
+}
+
+/// Opens the regular file `rel` of the layout directory `dir`, following
+/// no symlink on the way: a layout whose blob (or any directory above
+/// it) is a link, to `/etc/shadow` say, is refused without reading what
+/// it points to; so is anything but a regular file (a FIFO would hang).
+fn open_beneath(dir: &Path, rel: &str) -> Result<File> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let io = |e: rustix::io::Errno| Error::io(dir.join(rel).display(), e.into());
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let root = rustix::fs::open(dir, flags, Mode::empty()).map_err(io)?;
+    let fd = rustix::fs::openat2(
+        &root,
+        rel,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    );
+    let fd = match fd {
+        Err(rustix::io::Errno::LOOP) => {
+            bad!(
+                "{}: {rel} is a symbolic link, which a layout may not use",
+                dir.display()
+            )
+        }
+        Err(rustix::io::Errno::NOENT) => bad!("{}: no {rel}", dir.display()),
+        other => other.map_err(io)?,
+    };
+    let st = rustix::fs::fstat(&fd).map_err(io)?;
+    if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
+        bad!("{}: {rel} is not a regular file", dir.display());
+    }
+    Ok(File::from(fd))
 }
 
 /// The archive's members: regular files by where their data is, links by

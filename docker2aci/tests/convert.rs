@@ -278,7 +278,9 @@ fn docker_save_archives_and_compressions_give_the_same_tree() {
 
 /// Runs docker2aci on `input`, expecting a one-line error containing
 /// `expect`, and no ACI (nor temporary file) left in the output directory.
-fn refused(input: &Path, extra: &[&str], expect: &str) {
+/// Runs docker2aci on `input`, which it must refuse with one line holding
+/// `expect`, writing nothing; returns that line.
+fn refused(input: &Path, extra: &[&str], expect: &str) -> String {
     let out_dir = input.with_extension("out");
     std::fs::create_dir_all(&out_dir).unwrap();
     let mut args = vec![input.to_str().unwrap(), "-o", out_dir.to_str().unwrap()];
@@ -291,6 +293,7 @@ fn refused(input: &Path, extra: &[&str], expect: &str) {
     assert!(!e.contains("panicked"), "{e}");
     let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
+    e
 }
 
 #[test]
@@ -311,7 +314,14 @@ fn bad_input_is_refused_and_leaves_nothing() {
         .unwrap()
         .clone();
     std::fs::remove_file(&layer_blob).unwrap();
-    refused(&layout, &[], "No such file");
+    refused(&layout, &[], "no blobs/sha256/");
+    // The blob a symlink to a host file: refused unread, nothing of the
+    // file quoted.
+    let secret = tmp.path().join("secret");
+    std::fs::write(&secret, "root:$6$very-secret-hash:19000:0:99999:7:::\n").unwrap();
+    std::os::unix::fs::symlink(&secret, &layer_blob).unwrap();
+    let err = refused(&layout, &[], "is a symbolic link");
+    assert!(!err.contains("very-secret"), "{err}");
 
     let layout = tmp.path().join("mismatch");
     oci_layout(&layout, &good, &[Zip::None], "1");

@@ -60,6 +60,11 @@ pub fn plugin_path(local_config: &Path, extra: Option<&Path>) -> Vec<PathBuf> {
 /// The plugin executable `kind` in the first directory of `path` that
 /// has it.
 pub fn find_plugin(kind: &str, path: &[PathBuf]) -> Result<PathBuf, String> {
+    // A type is a file name in the plugin directories, never a path out
+    // of them (CVE-2021-20206); checked here too for what gc reads back.
+    if !plugin_name(kind) {
+        return Err(format!("plugin type {kind:?} is not a plugin name"));
+    }
     path.iter()
         .map(|d| d.join(kind))
         .find(|p| p.is_file())
@@ -70,6 +75,11 @@ pub fn find_plugin(kind: &str, path: &[PathBuf]) -> Result<PathBuf, String> {
                 dirs.join(":")
             )
         })
+}
+
+/// Whether a CNI `type` names a plugin: a file name, not a path.
+fn plugin_name(kind: &str) -> bool {
+    !kind.is_empty() && !kind.contains('/') && !kind.starts_with('.') && !kind.contains('\0')
 }
 
 /// Checks that every plugin `nets` use is in `path`.
@@ -196,8 +206,7 @@ fn as_list(conf: &Value) -> Result<Value, String> {
         }
     };
     for p in &plugins {
-        let t = p["type"].as_str().unwrap_or_default();
-        if t.is_empty() || t.contains('/') || t.starts_with('.') {
+        if !p["type"].as_str().is_some_and(plugin_name) {
             return Err(format!("plugin type {:?} is not a plugin name", p["type"]));
         }
     }
@@ -321,6 +330,15 @@ mod tests {
         };
         assert_eq!(nets[0].args, "IP=172.16.28.9");
         assert_eq!(nets[0].list["plugins"][0]["type"], "ptp");
+    }
+
+    #[test]
+    fn plugin_types_are_names_not_paths() {
+        let path = [PathBuf::from("/usr/lib/cni")];
+        for bad in ["", "/bin/sh", "../../bin/sh", "..", ".hidden", "a/b"] {
+            let e = find_plugin(bad, &path).unwrap_err();
+            assert!(e.contains("is not a plugin name"), "{bad}: {e}");
+        }
     }
 
     #[test]

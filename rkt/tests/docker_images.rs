@@ -392,3 +392,37 @@ CMD ["echo $GREETING from $(pwd) as $(id -u), motto $(cat motto)"]
     assert!(out.status.success(), "{}", one_line_error(&out));
     assert_eq!(stdout(&out), "hello from /srv as 1000, motto built\n");
 }
+
+#[test]
+fn a_conversion_stops_at_the_extraction_cap_while_it_streams() {
+    let env = Env::new();
+    let dir = env.path("large");
+    // A layer of 64 MiB of zeros.
+    let mut large = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o644);
+    h.set_size(64 << 20);
+    large
+        .append_data(
+            &mut h,
+            "zeros",
+            std::io::Read::take(std::io::repeat(0), 64 << 20),
+        )
+        .unwrap();
+    layout_with(&dir, Some(large.into_inner().unwrap()));
+    let oci = format!("oci:{}", dir.display());
+    let out = env.rkt(&[
+        "--insecure-options=image",
+        "--max-extracted-size=16Mi",
+        "fetch",
+        &oci,
+    ]);
+    assert_eq!(out.status.code(), Some(254));
+    let err = one_line_error(&out);
+    assert!(
+        err.contains("converted, the image expands to more than 16777216 bytes"),
+        "{err}"
+    );
+    let staging = std::fs::read_dir(env.path("data/cas/tmp")).unwrap().count();
+    assert_eq!(staging, 0, "staging left after: {err}");
+}

@@ -153,3 +153,69 @@ fn limits_come_from_fetch_d_and_bad_ones_are_named() {
     let err = one_line_error(&out);
     assert!(err.contains("--max-download-size"), "{err}");
 }
+
+/// A gzip'ed ACI whose rootfs holds `count` empty files.
+fn many_files(count: usize) -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut tar = tar::Builder::new(gz);
+    let manifest = br#"{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/many"}"#;
+    let mut h = tar::Header::new_ustar();
+    h.set_size(manifest.len() as u64);
+    h.set_mode(0o644);
+    tar.append_data(&mut h, "manifest", &manifest[..]).unwrap();
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::Directory);
+    h.set_size(0);
+    h.set_mode(0o755);
+    tar.append_data(&mut h, "rootfs", std::io::empty()).unwrap();
+    for i in 0..count {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(0);
+        h.set_mode(0o644);
+        tar.append_data(&mut h, format!("rootfs/f{i}"), std::io::empty())
+            .unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap()
+}
+
+#[test]
+fn the_free_share_holds_for_inodes_too() {
+    if !rustix::process::geteuid().is_root() {
+        assert!(std::env::var_os("CI").is_none(), "this test needs root");
+        appc::testing::skipped("not root: mounting a file system with few inodes");
+        return;
+    }
+    let env = Env::new();
+    // The store on a file system of 4000 inodes and plenty of bytes.
+    let data = env.path("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64m,nr_inodes=4000", "tmpfs"])
+        .arg(&data)
+        .status()
+        .unwrap();
+    assert!(mounted.success());
+    let unmount = || drop(std::process::Command::new("umount").arg(&data).status());
+    let file = env.path("many.aci");
+    std::fs::write(&file, many_files(3000)).unwrap();
+    let out = env.rkt(&[
+        "--insecure-options=image",
+        "--min-free-percent=50",
+        "fetch",
+        file.to_str().unwrap(),
+    ]);
+    let err = one_line_error(&out);
+    let staging = std::fs::read_dir(data.join("cas/tmp")).map_or(0, |d| d.count());
+    // Within the share, the same image is stored.
+    let fits = env.rkt(&[
+        "--insecure-options=image",
+        "--min-free-percent=5",
+        "fetch",
+        file.to_str().unwrap(),
+    ]);
+    unmount();
+    assert_eq!(out.status.code(), Some(254));
+    assert!(err.contains("files that leave 50% of the inodes"), "{err}");
+    assert_eq!(staging, 0, "staging left after: {err}");
+    assert!(fits.status.success(), "{}", one_line_error(&fits));
+}

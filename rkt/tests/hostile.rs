@@ -832,3 +832,53 @@ fn a_read_only_volume_is_read_only_all_the_way_down() {
     drop(unmount);
     finish(&env);
 }
+
+#[test]
+fn a_reused_pid_is_never_entered_or_signalled() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let img = hostile_image(&env, "pidreuse", app("exec sleep 60"), |_| {});
+    let (mut child, uuid) = start(&env, &[&img], Stdio::null());
+    // A process of the host's in the init's place, as when the pod's pid
+    // is reused after a crash.
+    let mut other = Command::new("sleep").arg("60").spawn().unwrap();
+    let pid_file = env.path(&format!("data/pods/run/{uuid}/pid"));
+    let init = fs::read_to_string(&pid_file).unwrap();
+    fs::write(&pid_file, other.id().to_string()).unwrap();
+    let host = host_dir(&env, "host");
+    let probe = format!("touch {}/entered", host.display());
+    let entered = env.rkt(&["enter", &uuid, "/bin/sh", "-c", &probe]);
+    assert!(!entered.status.success());
+    let err = support::one_line_error(&entered);
+    assert!(err.contains("not the pod's init"), "{err}");
+    let stopped = env.rkt(&["stop", "--force", &uuid]);
+    assert!(!stopped.status.success());
+    let still = other.try_wait().unwrap();
+    let _ = other.kill();
+    let _ = other.wait();
+    assert!(still.is_none(), "the host's process was signalled");
+    assert_empty(&host);
+    fs::write(&pid_file, init).unwrap();
+    assert!(env.rkt(&["stop", &uuid]).status.success());
+    let _ = child.wait();
+    finish(&env);
+}
+
+#[test]
+fn the_init_keeps_nothing_an_app_could_borrow() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    // Allowed to trace (granted), the app looks at what the init holds.
+    let script = "sleep 1; grep -E '^(CapEff|CapPrm|Seccomp):' /proc/1/status";
+    let img = hostile_image(&env, "initstate", app(script), |_| {});
+    let (out, err) = run_pod(&env, &[&img, "--caps-retain=CAP_SYS_PTRACE"]);
+    let kill = 1u64 << 5;
+    assert_eq!(status_field(&out, "CapEff:"), kill, "{out}{err}");
+    assert_eq!(status_field(&out, "CapPrm:"), kill, "{out}{err}");
+    assert!(out.contains("Seccomp:\t2"), "{out}{err}");
+    finish(&env);
+}

@@ -513,24 +513,40 @@ fn bad_input_gets_clear_errors_and_the_service_keeps_serving() {
         "b".repeat(64)
     );
     assert!(service.http(&stranger).starts_with("HTTP/1.1 403 "));
-    // One address holding connections open gets no more than its share,
-    // and the service goes on serving another.
-    let hog: Vec<_> = (0..64)
-        .map(|_| std::net::TcpStream::connect(("127.0.0.1", service.port)).unwrap())
+    // Addresses holding connections open get no more than their share
+    // each, and even sixteen of them leave the service to the others.
+    let hog: Vec<_> = (1..=16)
+        .flat_map(|a| (0..20).map(move |_| format!("127.0.0.{a}")))
+        .map(|from| connect_from(&from, service.port))
         .collect();
     assert!(
         service
             .http("GET / HTTP/1.1\r\n\r\n")
             .starts_with("HTTP/1.1 503 ")
     );
-    let mut other = connect_from("127.0.0.2", service.port);
+    let mut other = connect_from("127.0.0.20", service.port);
     let request =
         format!("GET /{token}/acMetadata/v1/pod/uuid HTTP/1.1\r\nConnection: close\r\n\r\n");
     other.write_all(request.as_bytes()).unwrap();
     let mut answer = String::new();
     other.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
-    drop(hog);
+    // Registrations have places of their own.
+    let late = "6ba7b813-9dad-41d1-80b4-00c04fd430c8";
+    let late_reg = rkt::mds::registry::PodRegistration {
+        token: "c".repeat(64),
+        ..reg.clone()
+    };
+    rkt::mds::registration::register(&service.socket, late, &late_reg).unwrap();
+    assert!(pod::mds::unregister(&service.socket, late).unwrap());
+    // A connection that sends nothing is closed within seconds.
+    let started = std::time::Instant::now();
+    let mut idle = hog.into_iter().next().unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut rest = Vec::new();
+    assert_eq!(idle.read_to_end(&mut rest).unwrap(), 0);
+    assert!(started.elapsed() < Duration::from_secs(10));
     // Through all that, the registered pod is served as before.
     let ok = service.http(&format!(
         "GET /{token}/acMetadata/v1/pod/uuid HTTP/1.1\r\nConnection: close\r\n\r\n"

@@ -142,6 +142,24 @@ pub fn keep_for_init() -> Result<(), String> {
     set_capabilities(None, sets).map_err(err)
 }
 
+/// Reduces the init further once every app has started: to signalling
+/// them (CAP_KILL: apps may run as other users), plus what starting
+/// post-stop handlers takes when some app has one.
+pub fn keep_after_start(handlers_left: bool) -> Result<(), String> {
+    use rustix::thread::{CapabilitySet as C, CapabilitySets, capabilities, set_capabilities};
+    if handlers_left {
+        return Ok(());
+    }
+    let err = |e| format!("reducing the init's capabilities: {e}");
+    let keep = capabilities(None).map_err(err)?.permitted & C::KILL;
+    let sets = CapabilitySets {
+        effective: keep,
+        permitted: keep,
+        inheritable: C::empty(),
+    };
+    set_capabilities(None, sets).map_err(err)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -96,35 +96,34 @@ pub fn run(argv: &[String]) -> Result<i32, String> {
     let confinement = Confinement::from_record(&read(pod_files.confinement())?)
         .map_err(|e| format!("{}: {e}", pod_files.confinement().display()))?;
 
+    // The init as a pidfd, checked to be the pod's: a pid reused since
+    // the pod ended is never entered.
+    let pod =
+        crate::pod_process::PodProcesses::of(&pod_files).map_err(|e| format!("pod {uuid}: {e}"))?;
+    if pod.init.pid() != req.pid {
+        return Err(format!(
+            "pod {uuid}: --pid={} is not the pod's init ({})",
+            req.pid,
+            pod.init.pid()
+        ));
+    }
     wait_for_pod_root(req.pid)?;
     // This process's own PID namespace, to return to once the command is
     // forked into the pod's: no thread (the terminal relay) can be made
     // while the two differ.
     let own_pids =
         File::open("/proc/self/ns/pid").map_err(|e| format!("/proc/self/ns/pid: {e}"))?;
-    // Opened before joining anything: /proc/<pid> is the host's view.
-    let namespaces = [
-        ("ipc", CloneFlags::CLONE_NEWIPC),
-        ("uts", CloneFlags::CLONE_NEWUTS),
-        ("net", CloneFlags::CLONE_NEWNET),
-        ("pid", CloneFlags::CLONE_NEWPID),
-        ("mnt", CloneFlags::CLONE_NEWNS),
-    ];
-    let files: Vec<(File, CloneFlags)> = namespaces
-        .iter()
-        .map(|(name, flag)| {
-            let path = format!("/proc/{}/ns/{name}", req.pid);
-            File::open(&path)
-                .map(|f| (f, *flag))
-                .map_err(|e| format!("pod {uuid}: {path}: {e}"))
-        })
-        .collect::<Result<_, _>>()?;
     crate::cgroups::join_recorded_app(&pod_files, &uuid, &req.app)
         .map_err(|e| format!("pod {uuid}: joining app {}'s cgroups: {e}", req.app))?;
-    for (file, flag) in &files {
-        setns(file, *flag).map_err(|e| format!("joining pod {uuid}'s namespaces: {e}"))?;
-    }
-    drop(files);
+    let namespaces = CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWNET
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWNS;
+    pod.init
+        .join(namespaces)
+        .map_err(|e| format!("pod {uuid}: {e}"))?;
+    drop(pod);
     // The pod's root (the init's) is now this process's; the app's is below.
     let root = pod::dir::app_root_under(Path::new("/"), &req.app);
     let at = Placement {

@@ -231,6 +231,14 @@ fn supervise(
         running.insert(child, i);
     }
     drop(first_start);
+    // Once the apps run, the init keeps only what it still needs: its
+    // own seccomp filter, and the capabilities of post-stop handlers if
+    // any app has one, else CAP_KILL alone.
+    if !fly {
+        crate::seccomp::load_init_filter()?;
+    }
+    let handlers_left = started.iter().any(|s| has_handler(s.app, "post-stop"));
+    crate::caps::keep_after_start(handlers_left)?;
     if let Some(mut told) = apps_started
         && running.len() == started.len()
         && !stopping
@@ -323,6 +331,20 @@ fn spawn(
     }
 }
 
+/// Whether the app has an event handler `name` with something to run.
+fn has_handler(app: &RuntimeApp, name: &str) -> bool {
+    handler_exec(app, name).is_some()
+}
+
+fn handler_exec(app: &RuntimeApp, name: &str) -> Option<Vec<String>> {
+    app.app
+        .iter()
+        .flat_map(|a| &a.event_handlers)
+        .find(|h| h.name == name)
+        .and_then(|h| h.exec.clone())
+        .filter(|e| !e.is_empty())
+}
+
 /// Runs the app's event handler `name` (as root, in the app's root) to
 /// completion; 0 when there is none. It starts in `first_start` if that
 /// is still there (see `supervise`).
@@ -333,14 +355,7 @@ fn handler(
     confinement: &Confinement,
     first_start: &mut Option<OwnedFd>,
 ) -> Result<u8, String> {
-    let exec = s
-        .app
-        .app
-        .iter()
-        .flat_map(|a| &a.event_handlers)
-        .find(|h| h.name == name)
-        .and_then(|h| h.exec.clone());
-    let Some(exec) = exec.filter(|e| !e.is_empty()) else {
+    let Some(exec) = handler_exec(s.app, name) else {
         return Ok(0);
     };
     let child = spawn(mask, first_start.take(), |joined| {

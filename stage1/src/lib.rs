@@ -62,6 +62,7 @@ pub mod init;
 pub mod machined;
 pub mod metadata;
 pub mod net;
+pub mod pod_process;
 pub mod pod_root;
 pub mod rootdir;
 pub mod rootfs;

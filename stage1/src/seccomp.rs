@@ -17,6 +17,67 @@ use libseccomp::ScmpSyscall;
 use pod::privileges::DEFAULT_SECCOMP_BLOCKED;
 use std::collections::BTreeSet;
 
+/// What the pod's init refuses itself once its apps run: it only reaps,
+/// signals, records statuses and starts post-stop handlers (whose own
+/// mount namespace and pivot_root it still allows). An app allowed to
+/// trace the init (CAP_SYS_PTRACE granted) then gains nothing by making
+/// it call these: no mount of a cgroup hierarchy (and its
+/// `release_agent`), no file handles, keys, modules or BPF.
+const INIT_REFUSED: [&str; 36] = [
+    "acct",
+    "add_key",
+    "bpf",
+    "clock_adjtime",
+    "clock_settime",
+    "delete_module",
+    "finit_module",
+    "fsconfig",
+    "fsmount",
+    "fsopen",
+    "fspick",
+    "init_module",
+    "ioperm",
+    "iopl",
+    "kexec_file_load",
+    "kexec_load",
+    "keyctl",
+    "mount",
+    "mount_setattr",
+    "move_mount",
+    "name_to_handle_at",
+    "open_by_handle_at",
+    "open_tree",
+    "perf_event_open",
+    "process_vm_readv",
+    "process_vm_writev",
+    "ptrace",
+    "quotactl",
+    "reboot",
+    "request_key",
+    "setns",
+    "settimeofday",
+    "swapoff",
+    "swapon",
+    "syslog",
+    "userfaultfd",
+];
+
+/// Loads the pod init's own filter (see [`INIT_REFUSED`]); what it starts
+/// afterwards (post-stop handlers) inherits it, under their own.
+pub fn load_init_filter() -> Result<(), String> {
+    let policy = Policy {
+        blocked: Set::Only(
+            INIT_REFUSED
+                .iter()
+                .filter(|n| known(n))
+                .map(|n| n.to_string())
+                .collect(),
+        ),
+        action: Action::Errno(nix::libc::EPERM),
+    };
+    crate::seccomp_bpf::load(&policy.compile(&[])?)
+}
+
 /// A set of syscalls: some, or all but some.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Set {

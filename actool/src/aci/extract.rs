@@ -38,6 +38,9 @@ pub struct ExtractOptions<'a> {
     pub filter: Option<EntryFilter<'a>>,
     /// Refuse the archive once its decompressed stream passes this size.
     pub max_size: Option<u64>,
+    /// Refuse the archive once it has extracted this many entries (each
+    /// an inode of the file system it is extracted to).
+    pub max_entries: Option<u64>,
 }
 
 fn os(b: &[u8]) -> &OsStr {
@@ -145,6 +148,8 @@ struct Extractor<'a> {
     /// The directory the last entry was written into, by relative path.
     cached: Option<(Vec<u8>, OwnedFd)>,
     dirs: Vec<PendingDir>,
+    /// Entries extracted so far.
+    entries: u64,
 }
 
 impl Extractor<'_> {
@@ -180,12 +185,19 @@ impl Visit for Extractor<'_> {
             opts,
             cached,
             dirs,
+            entries,
         } = self;
         if let Some(filter) = opts.filter
             && !rel.is_empty()
             && !filter(rel)
         {
             return Ok(());
+        }
+        *entries += 1;
+        if let Some(max) = opts.max_entries
+            && *entries > max
+        {
+            return Err(AciError::TooManyEntries(max));
         }
         let header = entry.header().clone();
         let kind = header.entry_type();
@@ -326,6 +338,7 @@ pub fn extract_archive<R: Read>(
         opts,
         cached: None,
         dirs: Vec::new(),
+        entries: 0,
     };
     let info = scan_archive(r, &mut ex, opts.max_size)?;
     ex.finish()?;

@@ -32,6 +32,8 @@ pub enum AciError {
     UnknownFileType,
     #[error("expands to more than {0} bytes, the most allowed (see the fetch limits)")]
     TooLarge(u64),
+    #[error("holds more than {0} files, the most allowed (see the fetch limits)")]
+    TooManyEntries(u64),
     #[error("error reading archive: {0}")]
     Read(std::io::Error),
     #[error("duplicate file entry in archive: {0}")]

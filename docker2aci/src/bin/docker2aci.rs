@@ -82,6 +82,7 @@ fn run(cli: Cli) -> Result<()> {
         },
         output: cli.output,
         squash: !cli.nosquash,
+        max_size: None,
     };
     let done = match cli.input.strip_prefix("docker://") {
         Some(name) => {

@@ -108,6 +108,20 @@ impl FetchLimits {
     }
 }
 
+impl FetchLimits {
+    /// How many files (inodes) an image extracted into `dir` may make:
+    /// what leaves `min_free_percent` of the file system's inodes free;
+    /// None where it has no fixed number of inodes (btrfs, say).
+    pub fn inode_budget(&self, dir: &Path) -> Option<u64> {
+        let st = rustix::fs::statvfs(dir).ok()?;
+        if st.f_files == 0 {
+            return None;
+        }
+        let reserve = st.f_files / 100 * u64::from(self.min_free_percent);
+        Some(st.f_favail.saturating_sub(reserve))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,5 +161,8 @@ mod tests {
         // Nearly all of it must stay free: less than 1% may be used.
         let st = rustix::fs::statvfs(dir.path()).unwrap();
         assert!(l.extraction_budget(dir.path()) <= st.f_blocks * st.f_frsize / 100);
+        if st.f_files > 0 {
+            assert!(l.inode_budget(dir.path()).unwrap() <= st.f_files / 100);
+        }
     }
 }

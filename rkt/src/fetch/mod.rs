@@ -81,6 +81,14 @@ pub enum FetchError {
         budget: u64,
         percent: u8,
     },
+    #[error(
+        "{image}: not stored: it holds more than the {budget} files that leave {percent}% of the inodes of the store's file system free (--min-free-percent, or minFreePercent in fetch.d)"
+    )]
+    NoInodes {
+        image: String,
+        budget: u64,
+        percent: u8,
+    },
     #[error("dependency cycle: {0}")]
     Cycle(String),
     #[error("dependency {dep} of {image}: {source}")]
@@ -564,6 +572,7 @@ impl Fetcher<'_> {
         let stage = self.store.stage()?;
         let opts = docker2aci::Options {
             output: Some(stage.blob_path()),
+            max_size: Some(self.conversion_budget(&stage)),
             ..opts
         };
         docker2aci::convert_remote(&reference.to_string(), &opts, &remote).map_err(docker_err)?;
@@ -611,6 +620,7 @@ impl Fetcher<'_> {
         let stage = self.store.stage()?;
         let opts = docker2aci::Options {
             output: Some(stage.blob_path()),
+            max_size: Some(self.conversion_budget(&stage)),
             ..opts
         };
         docker2aci::convert(path, &opts).map_err(docker_err)?;
@@ -625,6 +635,16 @@ impl Fetcher<'_> {
             })?;
         }
         Ok(rec)
+    }
+
+    /// What a Docker or OCI image converted into `stage` may expand to:
+    /// the extraction's own budget (`--max-extracted-size`, and what
+    /// keeps `--min-free-percent` of the store's file system free), held
+    /// while the conversion streams.
+    fn conversion_budget(&self, stage: &crate::store::Stage) -> u64 {
+        let dir = stage.blob_path();
+        let dir = dir.parent().unwrap_or(&dir);
+        self.http.limits().extraction_budget(dir)
     }
 
     /// The stored image a remote record (`key`) names, if both are there.
@@ -730,6 +750,7 @@ impl Fetcher<'_> {
         let opts = ExtractOptions {
             preserve_owners: rustix::process::geteuid().is_root(),
             max_size: Some(limits.extraction_budget(&tree)),
+            max_entries: limits.inode_budget(&tree),
             ..Default::default()
         };
         let info =
@@ -742,6 +763,11 @@ impl Fetcher<'_> {
                         percent: limits.min_free_percent,
                     }
                 }
+                AciError::TooManyEntries(budget) => FetchError::NoInodes {
+                    image: source.clone(),
+                    budget,
+                    percent: limits.min_free_percent,
+                },
                 e => image_err(e),
             })?;
         let manifest = info.manifest;

@@ -11,7 +11,7 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The apps' requests are small: a form at most.
 const APP_LIMITS: Limits = Limits {
@@ -21,10 +21,21 @@ const APP_LIMITS: Limits = Limits {
 /// Connections served at once; more are told to come back.
 const MAX_CONNECTIONS: usize = 1024;
 /// Connections from one address at once (a pod's, or loopback's for the
-/// pods on the host's network).
-const MAX_PER_PEER: usize = 64;
-/// A connection idle this long is closed.
-const IDLE: Duration = Duration::from_secs(60);
+/// pods on the host's network): a small share, so that even many
+/// addresses holding all theirs leave the others served.
+const MAX_PER_PEER: usize = 16;
+/// Registrations served at once, on the Unix socket (root's): counted
+/// apart from the apps' connections, which cannot take their places.
+const MAX_REGISTRATIONS: usize = 64;
+/// A connection's first request, head and body, must arrive within this
+/// from its start: one that sends nothing, or a byte now and then, gives
+/// its place back soon.
+const REQUEST_TIME: Duration = Duration::from_secs(5);
+/// Each next request (keep-alive) must arrive within this from the
+/// answer before; the share per address bounds what idle clients hold.
+const KEEP_ALIVE: Duration = Duration::from_secs(30);
+/// Writing an answer may take this long.
+const WRITE_TIME: Duration = Duration::from_secs(60);
 const FIRST_ACTIVATED_FD: i32 = 3;
 
 #[derive(Debug, thiserror::Error)]
@@ -158,15 +169,53 @@ fn listeners(config: &Config) -> Result<Listeners, ServiceError> {
     Ok(Listeners { unix, tcp, made })
 }
 
-/// Serves one connection's requests in turn until it closes, errs or
-/// idles.
-fn serve<S: std::io::Read + std::io::Write>(
+/// A stream whose reads time out.
+trait TimedRead: std::io::Read {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()>;
+}
+
+impl TimedRead for std::net::TcpStream {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()> {
+        std::net::TcpStream::set_read_timeout(self, timeout)
+    }
+}
+
+impl TimedRead for UnixStream {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()> {
+        UnixStream::set_read_timeout(self, timeout)
+    }
+}
+
+/// Reads that must all be done by `until`: a peer that sends a byte now
+/// and then cannot hold its connection past it.
+struct Deadline<S> {
+    inner: S,
+    until: Instant,
+}
+
+impl<S: TimedRead> std::io::Read for Deadline<S> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        self.inner.set_read_timeout(Some(left))?;
+        self.inner.read(buf)
+    }
+}
+
+/// Serves one connection's requests in turn until it closes, errs or is
+/// too slow to send the next (see [`REQUEST_TIME`], [`KEEP_ALIVE`]).
+fn serve<S: TimedRead + std::io::Write>(
     stream: S,
     reader: S,
     limits: Limits,
     handle: impl Fn(&Request) -> Response,
 ) {
-    let mut reader = BufReader::new(reader);
+    let mut reader = BufReader::new(Deadline {
+        inner: reader,
+        until: Instant::now() + REQUEST_TIME,
+    });
     let mut writer = BufWriter::new(stream);
     loop {
         match http::read_request(&mut reader, limits) {
@@ -177,6 +226,7 @@ fn serve<S: std::io::Read + std::io::Write>(
                 {
                     return;
                 }
+                reader.get_mut().until = Instant::now() + KEEP_ALIVE;
             }
             Ok(None) => return,
             Err(e) => {
@@ -201,7 +251,7 @@ fn spawn(work: impl FnOnce() + Send + 'static) {
 
 /// Serves an accepted connection (`stream`, and `reader` a clone of it)
 /// on a thread of its own, which holds the connection's slot.
-fn serve_on_thread<S: std::io::Read + std::io::Write + Send + 'static>(
+fn serve_on_thread<S: TimedRead + std::io::Write + Send + 'static>(
     (stream, reader): (S, S),
     slot: Slot,
     limits: Limits,
@@ -223,8 +273,7 @@ fn accept_tcp(listener: TcpListener, registry: Arc<Registry>, connections: Arc<C
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let _ = stream.set_read_timeout(Some(IDLE));
-        let _ = stream.set_write_timeout(Some(IDLE));
+        let _ = stream.set_write_timeout(Some(WRITE_TIME));
         let Ok(reader) = stream.try_clone() else {
             continue;
         };
@@ -235,19 +284,14 @@ fn accept_tcp(listener: TcpListener, registry: Arc<Registry>, connections: Arc<C
     }
 }
 
-fn accept_unix(
-    listener: UnixListener,
-    registry: Arc<Registry>,
-    connections: Arc<Connections>,
-    port: u16,
-) {
+fn accept_unix(listener: UnixListener, registry: Arc<Registry>, port: u16) {
+    let connections = Connections::new(MAX_REGISTRATIONS, 0);
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
         let Some(slot) = connections.take(None) else {
             continue;
         };
-        let _ = stream.set_read_timeout(Some(IDLE));
-        let _ = stream.set_write_timeout(Some(IDLE));
+        let _ = stream.set_write_timeout(Some(WRITE_TIME));
         let Ok(reader) = stream.try_clone() else {
             continue;
         };
@@ -280,12 +324,12 @@ pub fn run(config: &Config) -> Result<(), ServiceError> {
         .and_then(|a| a.as_pathname().map(Path::to_path_buf))
         .unwrap_or_else(|| config.socket.clone());
     {
-        let (registry, connections) = (Arc::clone(&registry), Arc::clone(&connections));
+        let registry = Arc::clone(&registry);
         std::thread::spawn(move || accept_tcp(l.tcp, registry, connections));
     }
     {
-        let (registry, connections) = (Arc::clone(&registry), Arc::clone(&connections));
-        std::thread::spawn(move || accept_unix(l.unix, registry, connections, port));
+        let registry = Arc::clone(&registry);
+        std::thread::spawn(move || accept_unix(l.unix, registry, port));
     }
     eprintln!(
         "metadata-service: serving pods on port {port}, registrations on {}",
