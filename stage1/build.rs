@@ -1,5 +1,6 @@
-// The stage1 executable is linked at a fixed address, like rkt's: see
-// "Fixed-address executables" in ARCHITECTURE.md.
+// The stage1 executable is position-independent, with its relative
+// relocations packed (DT_RELR), like rkt's: see "Position-independent
+// executables" in ARCHITECTURE.md.
 fn main() {
-    println!("cargo:rustc-link-arg-bins=-no-pie");
+    println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
 }
