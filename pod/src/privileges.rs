@@ -30,9 +30,12 @@ pub const DEFAULT_CAPABILITIES: [&str; 13] = [
 /// Syscalls a container's app has no business making: they reach the
 /// whole host (clock, reboot, swap, modules, accounting, quotas), escape
 /// or reshape the pod (mounts, namespaces, pivot_root, file handles),
-/// inspect other processes (ptrace and friends, kcmp), or expose rarely
-/// needed kernel code (bpf, perf, userfaultfd, keyrings, old ABIs).
-pub const DEFAULT_SECCOMP_BLOCKED: [&str; 53] = [
+/// inspect or borrow from other processes (ptrace and friends, kcmp,
+/// pidfd_getfd, process_madvise), watch whole file systems
+/// (fanotify_init), or expose rarely needed kernel code (bpf, perf,
+/// userfaultfd, keyrings, old ABIs). Namespaces made by clone(2) are
+/// refused with them (stage1 checks its flags).
+pub const DEFAULT_SECCOMP_BLOCKED: [&str; 56] = [
     "_sysctl",
     "acct",
     "add_key",
@@ -42,6 +45,7 @@ pub const DEFAULT_SECCOMP_BLOCKED: [&str; 53] = [
     "clock_settime",
     "create_module",
     "delete_module",
+    "fanotify_init",
     "finit_module",
     "fsconfig",
     "fsmount",
@@ -63,7 +67,9 @@ pub const DEFAULT_SECCOMP_BLOCKED: [&str; 53] = [
     "open_by_handle_at",
     "open_tree",
     "perf_event_open",
+    "pidfd_getfd",
     "pivot_root",
+    "process_madvise",
     "process_vm_readv",
     "process_vm_writev",
     "ptrace",

@@ -882,3 +882,26 @@ fn the_init_keeps_nothing_an_app_could_borrow() {
     assert!(out.contains("Seccomp:\t2"), "{out}{err}");
     finish(&env);
 }
+
+#[test]
+fn apps_make_no_namespaces_unless_granted() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let img = hostile_image(&env, "namespaces", app("/bin/attack namespaces"), |_| {});
+    let (out, err) = run_pod(&env, &[&img]);
+    assert!(
+        out.contains("clone-newuser: Operation not permitted"),
+        "{out}{err}"
+    );
+    assert!(
+        out.contains("clone3-newuser: Function not implemented"),
+        "{out}{err}"
+    );
+    assert!(out.contains("clone-plain: ok"), "{out}{err}");
+    // CAP_SYS_ADMIN granted: namespaces are the app's to make.
+    let (out, err) = run_pod(&env, &[&img, "--caps-retain=CAP_SYS_ADMIN"]);
+    assert!(out.contains("clone-newuser: ok"), "{out}{err}");
+    finish(&env);
+}

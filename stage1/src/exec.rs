@@ -337,10 +337,13 @@ fn try_exec(
     } else {
         (crate::users::uid(&a.user)?, crate::users::gid(&a.group)?)
     };
-    if !confinement.all_capabilities {
+    let kept = if confinement.all_capabilities {
+        None
+    } else {
         let kept = crate::caps::kept(a, confinement.devices_limited)?;
         crate::caps::limit_bounding_set(&kept)?;
-    }
+        Some(kept)
+    };
     if crate::caps::no_new_privileges(a) {
         nix::sys::prctl::set_no_new_privs().map_err(|e| format!("no-new-privileges: {e}"))?;
     }
@@ -384,17 +387,16 @@ fn try_exec(
     } else {
         &["execve"]
     };
-    let filter = if confinement.seccomp {
-        Some(Policy::of(a)?.compile(exempt)?)
+    let filters = if confinement.seccomp {
+        Policy::of(a, kept.as_ref())?.compile(exempt)?
     } else {
-        None
+        Vec::new()
     };
-    let load = |f: &Option<Vec<libc::sock_filter>>| match f {
-        Some(f) => crate::seccomp_bpf::load(f),
-        None => Ok(()),
+    let load = |filters: &[Vec<libc::sock_filter>]| {
+        filters.iter().try_for_each(|f| crate::seccomp_bpf::load(f))
     };
     if before_switch {
-        load(&filter)?;
+        load(&filters)?;
     }
     nix::unistd::setgroups(&groups).map_err(|e| format!("supplementary groups: {e}"))?;
     nix::unistd::setgid(nix::unistd::Gid::from_raw(gid))
@@ -402,7 +404,7 @@ fn try_exec(
     nix::unistd::setuid(nix::unistd::Uid::from_raw(uid))
         .map_err(|e| format!("user {}: {e}", a.user))?;
     if !before_switch {
-        load(&filter)?;
+        load(&filters)?;
     }
     let e = nix::unistd::execve(&program, &argv, &envp)
         .err()

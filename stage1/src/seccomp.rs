@@ -10,11 +10,12 @@
 //! the app with SIGSYS, or fails with the isolator's `errno`. Without a
 //! seccomp isolator an app gets the default whitelist, with EPERM.
 
-use crate::seccomp_bpf::Action;
+use crate::seccomp_bpf::{Action, Rules, compile};
 use appc::schema::types::App;
 use appc::schema::types::isolator::IsolatorValue;
 use libseccomp::ScmpSyscall;
 use pod::privileges::DEFAULT_SECCOMP_BLOCKED;
+use seccompiler::{SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompRule};
 use std::collections::BTreeSet;
 
 /// What the pod's init refuses itself once its apps run: it only reaps,
@@ -74,8 +75,12 @@ pub fn load_init_filter() -> Result<(), String> {
                 .collect(),
         ),
         action: Action::Errno(nix::libc::EPERM),
+        namespaces_refused: false,
     };
-    crate::seccomp_bpf::load(&policy.compile(&[])?)
+    policy
+        .compile(&[])?
+        .iter()
+        .try_for_each(|f| crate::seccomp_bpf::load(f))
 }
 
 /// A set of syscalls: some, or all but some.
@@ -92,6 +97,13 @@ impl Set {
             (Only(a), Only(b)) => Only(&a | &b),
             (AllBut(e), Only(b)) | (Only(b), AllBut(e)) => AllBut(&e - &b),
             (AllBut(a), AllBut(b)) => AllBut(&a & &b),
+        }
+    }
+
+    fn holds(&self, name: &str) -> bool {
+        match self {
+            Set::Only(s) => s.contains(name),
+            Set::AllBut(e) => !e.contains(name),
         }
     }
 
@@ -136,16 +148,41 @@ fn errno(name: &str) -> Result<i32, String> {
         .ok_or_else(|| format!("unknown errno {name}"))
 }
 
-/// What an app's filter does: the syscalls it blocks, and how.
+/// The namespace flags of clone(2) (`CLONE_NEW*`, time's included).
+const CLONE_NEW_FLAGS: [u64; 8] = [
+    libc::CLONE_NEWNS as u64,
+    libc::CLONE_NEWCGROUP as u64,
+    libc::CLONE_NEWUTS as u64,
+    libc::CLONE_NEWIPC as u64,
+    libc::CLONE_NEWUSER as u64,
+    libc::CLONE_NEWPID as u64,
+    libc::CLONE_NEWNET as u64,
+    0x80, // CLONE_NEWTIME
+];
+
+const CAP_DAC_READ_SEARCH: u32 = 2;
+const CAP_SYS_ADMIN: u32 = 21;
+
+/// What an app's filter does: the syscalls it blocks, and how; and
+/// whether namespaces are refused to clone(2) as well (its flags checked,
+/// clone3, whose flags a filter cannot read, answered ENOSYS so that
+/// libc falls back to clone).
 #[derive(Debug, PartialEq, Eq)]
 pub struct Policy {
     blocked: Set,
     action: Action,
+    namespaces_refused: bool,
 }
 
 impl Policy {
-    /// The app's policy from its isolators.
-    pub fn of(app: &App) -> Result<Policy, String> {
+    /// The app's policy from its isolators, for an app that keeps the
+    /// capabilities `kept` (None: all of them). Without an isolator, the
+    /// default: rkt's list, with EPERM; calls a kept capability is for
+    /// are let through (namespaces, unshare and fanotify_init with
+    /// CAP_SYS_ADMIN, file handles with CAP_DAC_READ_SEARCH), as Docker's
+    /// profile does.
+    pub fn of(app: &App, kept: Option<&BTreeSet<u32>>) -> Result<Policy, String> {
+        let holds = |cap: u32| kept.is_none_or(|k| k.contains(&cap));
         let mut chosen = None;
         for value in app.isolators.iter().filter_map(|i| i.value()) {
             let (set, errno_name, retain) = match value {
@@ -168,49 +205,118 @@ impl Policy {
                 Action::Errno(errno(errno_name)?)
             };
             let blocked = if retain { union.complement() } else { union };
-            chosen = Some(Policy { blocked, action });
+            // Namespaces go the way unshare goes.
+            let namespaces_refused = blocked.holds("unshare");
+            chosen = Some(Policy {
+                blocked,
+                action,
+                namespaces_refused,
+            });
         }
-        Ok(chosen.unwrap_or_else(|| Policy {
-            blocked: Set::Only(blacklist()),
+        if let Some(policy) = chosen {
+            return Ok(policy);
+        }
+        let mut blocked = blacklist();
+        let admin = holds(CAP_SYS_ADMIN);
+        if admin {
+            blocked.remove("unshare");
+            blocked.remove("fanotify_init");
+        }
+        if holds(CAP_DAC_READ_SEARCH) {
+            blocked.remove("open_by_handle_at");
+        }
+        Ok(Policy {
+            blocked: Set::Only(blocked),
             action: Action::Errno(nix::libc::EPERM),
-        }))
+            namespaces_refused: !admin,
+        })
     }
 
-    /// The filter, leaving `exempt` allowed: the calls stage1 itself makes
-    /// after loading it (execve; and the switch to the app's user when
-    /// that comes later).
-    pub fn compile(&self, exempt: &[&str]) -> Result<Vec<libc::sock_filter>, String> {
-        let (otherwise, on_listed, names): (_, _, BTreeSet<&str>) = match &self.blocked {
-            Set::Only(s) => (
-                Action::Allow,
-                self.action,
-                s.iter()
-                    .map(String::as_str)
-                    .filter(|n| !exempt.contains(n))
-                    .collect(),
-            ),
-            Set::AllBut(e) => (
-                self.action,
-                Action::Allow,
-                e.iter()
-                    .map(String::as_str)
-                    .chain(exempt.iter().copied())
-                    .collect(),
-            ),
-        };
-        let mut listed = Vec::new();
-        for n in names {
+    /// The filters to load, in order, leaving `exempt` allowed: the calls
+    /// stage1 itself makes after loading them (execve; and the switch to
+    /// the app's user when that comes later).
+    pub fn compile(&self, exempt: &[&str]) -> Result<Vec<Vec<libc::sock_filter>>, String> {
+        let number = |n: &str| -> Result<Option<i64>, String> {
             let nr = ScmpSyscall::from_name(n)
                 .map_err(|e| format!("seccomp filter: {n}: {e}"))?
                 .as_raw_syscall();
             // Negative: a syscall libseccomp knows that this architecture
             // does not have (no call can be made to it).
-            if let Ok(nr) = u32::try_from(nr) {
-                listed.push(nr);
+            Ok((nr >= 0).then_some(i64::from(nr)))
+        };
+        let numbers = |names: BTreeSet<&str>| -> Result<Vec<i64>, String> {
+            let mut v = Vec::new();
+            for n in names {
+                v.extend(number(n)?);
+            }
+            Ok(v)
+        };
+        let clone = number("clone")?.expect("every architecture has clone");
+        let clone3 = number("clone3")?;
+        let any_call = |nrs: &[i64]| -> Rules { nrs.iter().map(|nr| (*nr, Vec::new())).collect() };
+        let mut filters = Vec::new();
+        match &self.blocked {
+            Set::Only(s) => {
+                let names: BTreeSet<&str> = s
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|n| !exempt.contains(n) && *n != "clone3")
+                    .collect();
+                let native = numbers(names)?;
+                let mut rules = any_call(&native);
+                rules.extend(any_call(&crate::seccomp_bpf::x32(&native)));
+                if self.namespaces_refused && !rules.contains_key(&clone) {
+                    // Any one namespace flag set.
+                    let each_flag = CLONE_NEW_FLAGS
+                        .iter()
+                        .map(|f| rule_masked(*f, *f))
+                        .collect::<Result<_, _>>()?;
+                    rules.insert(clone, each_flag);
+                }
+                if s.contains("clone3") && !self.namespaces_refused {
+                    rules.extend(clone3.map(|nr| (nr, Vec::new())));
+                }
+                filters.push(compile(rules, self.action, Action::Allow)?);
+            }
+            Set::AllBut(e) => {
+                let names: BTreeSet<&str> = e
+                    .iter()
+                    .map(String::as_str)
+                    .chain(exempt.iter().copied())
+                    .chain(self.namespaces_refused.then_some("clone3"))
+                    .collect();
+                let mut rules = any_call(&numbers(names)?);
+                if self.namespaces_refused && rules.contains_key(&clone) {
+                    // No namespace flag set.
+                    let mask = CLONE_NEW_FLAGS.iter().fold(0, |m, f| m | f);
+                    rules.insert(clone, vec![rule_masked(mask, 0)?]);
+                }
+                filters.push(compile(rules, Action::Allow, self.action)?);
             }
         }
-        Ok(crate::seccomp_bpf::assemble(&listed, on_listed, otherwise))
+        if self.namespaces_refused
+            && let Some(nr) = clone3
+        {
+            // Loaded last, so evaluated first: its answer wins over an
+            // equal one of the filter above.
+            let rules = Rules::from([(nr, Vec::new())]);
+            filters.push(compile(rules, Action::Errno(libc::ENOSYS), Action::Allow)?);
+        }
+        Ok(filters)
     }
+}
+
+/// A rule on clone(2)'s flags (its first argument on x86_64 and arm64):
+/// `flags & mask == value`.
+fn rule_masked(mask: u64, value: u64) -> Result<SeccompRule, String> {
+    let condition = SeccompCondition::new(
+        0,
+        SeccompCmpArgLen::Qword,
+        SeccompCmpOp::MaskedEq(mask),
+        value,
+    )
+    .map_err(|e| format!("seccomp filter: {e}"))?;
+    SeccompRule::new(vec![condition]).map_err(|e| format!("seccomp filter: {e}"))
 }
 
 #[cfg(test)]
@@ -246,16 +352,27 @@ mod tests {
 
     #[test]
     fn policies_follow_the_isolators() {
-        let default = Policy::of(&App::default()).unwrap();
+        let defaults = crate::caps::kept(&App::default(), true).unwrap();
+        let default = Policy::of(&App::default(), Some(&defaults)).unwrap();
         assert_eq!(default.action, Action::Errno(nix::libc::EPERM));
         assert_eq!(default.blocked, Set::Only(blacklist()));
+        assert!(default.namespaces_refused);
         assert!(blacklist().contains("mount") && blacklist().contains("reboot"));
+        // What a granted capability is for is let through.
+        let mut admin = defaults.clone();
+        admin.extend([CAP_SYS_ADMIN, CAP_DAC_READ_SEARCH]);
+        let granted = Policy::of(&App::default(), Some(&admin)).unwrap();
+        assert!(!granted.namespaces_refused);
+        for call in ["unshare", "fanotify_init", "open_by_handle_at"] {
+            assert!(!granted.blocked.holds(call), "{call}");
+        }
+        assert!(granted.blocked.holds("mount"));
 
         let retain = app(&[(
             "os/linux/seccomp-retain-set",
             serde_json::json!({"set": ["@rkt/default-whitelist", "mount"], "errno": "ENOSYS"}),
         )]);
-        let p = Policy::of(&retain).unwrap();
+        let p = Policy::of(&retain, None).unwrap();
         assert_eq!(p.action, Action::Errno(nix::libc::ENOSYS));
         let mut expected = blacklist();
         expected.remove("mount");
@@ -265,7 +382,7 @@ mod tests {
             "os/linux/seccomp-remove-set",
             serde_json::json!({"set": ["socket"]}),
         )]);
-        let p = Policy::of(&remove).unwrap();
+        let p = Policy::of(&remove, None).unwrap();
         assert_eq!(p.action, Action::KillProcess);
         assert_eq!(p.blocked, Set::Only(names(&["socket"])));
 
@@ -273,12 +390,17 @@ mod tests {
             "os/linux/seccomp-retain-set",
             serde_json::json!({"set": ["read", "write", "exit_group"]}),
         )]);
-        let p = Policy::of(&only_some).unwrap();
+        let p = Policy::of(&only_some, None).unwrap();
         assert_eq!(
             p.blocked,
             Set::AllBut(names(&["exit_group", "read", "write"]))
         );
-        assert!(p.compile(&["execve"]).is_ok());
+        // It refuses unshare, and so namespaces to clone.
+        assert!(p.namespaces_refused);
+        assert_eq!(p.compile(&["execve"]).unwrap().len(), 2);
+        // The default: its list, then clone3's ENOSYS.
+        assert_eq!(default.compile(&["execve"]).unwrap().len(), 2);
+        assert_eq!(granted.compile(&["execve"]).unwrap().len(), 1);
     }
 
     #[test]
@@ -296,7 +418,7 @@ mod tests {
                 "os/linux/seccomp-remove-set",
                 serde_json::json!({"set": set, "errno": errno}),
             )]);
-            assert_eq!(Policy::of(&a).unwrap_err(), wanted);
+            assert_eq!(Policy::of(&a, None).unwrap_err(), wanted);
         }
     }
 }

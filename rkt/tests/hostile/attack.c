@@ -5,18 +5,25 @@
  *   attack ptrace MARKER   finds a process whose command line holds
  *                          MARKER, then tries to attach to it and read
  *                          its memory
+ *   attack namespaces      tries to make a user namespace with clone(2)
+ *                          and any namespace with clone3(2)
  *   attack tiocsti TTY TEXT  pushes TEXT and a newline as typed input
  *                          into the terminal TTY (a path, or a
  *                          descriptor number)
  *
  * Prints one line per attempt: "<what>: ok" or "<what>: <error>". */
+#define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -102,13 +109,42 @@ static int push(const char *tty, const char *text) {
     return 0;
 }
 
+/* A child in new namespaces, by the raw calls (no libc fallback). */
+static int namespaces(void) {
+    long pid = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+    if (pid == 0)
+        _exit(0);
+    report("clone-newuser", pid < 0);
+    if (pid > 0)
+        waitpid(pid, 0, 0);
+    struct {
+        unsigned long long flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+    } args = {CLONE_NEWUSER | CLONE_NEWNET, 0, 0, 0, SIGCHLD, 0, 0, 0};
+    pid = syscall(SYS_clone3, &args, sizeof args);
+    if (pid == 0)
+        _exit(0);
+    report("clone3-newuser", pid < 0);
+    if (pid > 0)
+        waitpid(pid, 0, 0);
+    /* Without namespaces, clone still works. */
+    pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    if (pid == 0)
+        _exit(0);
+    report("clone-plain", pid < 0);
+    if (pid > 0)
+        waitpid(pid, 0, 0);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "chroot"))
         return escape_chroot(argv[2]);
     if (argc == 3 && !strcmp(argv[1], "ptrace"))
         return trace(argv[2]);
+    if (argc == 2 && !strcmp(argv[1], "namespaces"))
+        return namespaces();
     if (argc == 4 && !strcmp(argv[1], "tiocsti"))
         return push(argv[2], argv[3]);
-    fprintf(stderr, "usage: attack chroot PATH | ptrace MARKER | tiocsti TTY TEXT\n");
+    fprintf(stderr, "usage: attack chroot PATH | ptrace MARKER | namespaces | tiocsti TTY TEXT\n");
     return 2;
 }
