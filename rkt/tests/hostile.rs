@@ -905,3 +905,67 @@ fn apps_make_no_namespaces_unless_granted() {
     assert!(out.contains("clone-newuser: ok"), "{out}{err}");
     finish(&env);
 }
+
+/// A free TCP port on the host.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn a_pod_with_forwarded_ports_cannot_reach_the_hosts_loopback() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    // What the pod's frames may reach (the host on the gateway's side)
+    // and what they may not (a service on the host's loopback).
+    let open = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    let loopback = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (open_port, loopback_port) = (
+        open.local_addr().unwrap().port(),
+        loopback.local_addr().unwrap().port(),
+    );
+    let script = format!(
+        "/bin/attack udp-frame gateway {open_port}; /bin/attack udp-frame 127.0.0.1 {loopback_port}"
+    );
+    let app = json!({"exec": ["/bin/sh", "-c", script], "user": "0", "group": "0",
+        "ports": [{"name": "www", "protocol": "tcp", "port": 80}]});
+    let img = hostile_image(&env, "loopback", app, |_| {});
+    let port = format!("--port=www:{}", free_port());
+    let out = env.rkt(&["--insecure-options=image", "run", &port, &img]);
+    let text = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("udp-frame 127.0.0.1"), "{text}");
+    let received = |socket: &std::net::UdpSocket| {
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_millis(500)))
+            .unwrap();
+        let mut buf = [0u8; 64];
+        socket.recv(&mut buf).map(|n| buf[..n].to_vec()).ok()
+    };
+    // The frames get through: the control reached the host.
+    assert_eq!(
+        received(&open).as_deref(),
+        Some(&b"rkt-hostile\0"[..]),
+        "{text}"
+    );
+    assert_eq!(
+        received(&loopback),
+        None,
+        "the pod reached the host's loopback: {text}"
+    );
+    finish(&env);
+    let rules = Command::new("iptables")
+        .args(["-S", "INPUT"])
+        .output()
+        .unwrap();
+    assert!(
+        !stdout(&rules).contains("127.0.0.0/8"),
+        "{}",
+        stdout(&rules)
+    );
+}

@@ -5,6 +5,10 @@
  *   attack ptrace MARKER   finds a process whose command line holds
  *                          MARKER, then tries to attach to it and read
  *                          its memory
+ *   attack udp-frame DST PORT  sends a UDP datagram to DST:PORT as a raw
+ *                          Ethernet frame through eth0 to its gateway
+ *                          (past the pod's own routing: DST may be
+ *                          127.0.0.1, the host's loopback, or `gateway`)
  *   attack namespaces      tries to make a user namespace with clone(2)
  *                          and any namespace with clone3(2)
  *   attack tiocsti TTY TEXT  pushes TEXT and a newline as typed input
@@ -19,6 +23,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <netinet/ip.h>
+#include <netinet/udp.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -109,6 +119,116 @@ static int push(const char *tty, const char *text) {
     return 0;
 }
 
+static unsigned short ip_sum(const void *data, int len) {
+    const unsigned short *p = data;
+    unsigned long sum = 0;
+    for (; len > 1; len -= 2)
+        sum += *p++;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (unsigned short)~sum;
+}
+
+/* The default route's gateway, from /proc/net/route (network order). */
+static unsigned int gateway(void) {
+    FILE *f = fopen("/proc/net/route", "r");
+    char line[256];
+    unsigned int dest, gw, found = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "%*s %x %x", &dest, &gw) == 2 && dest == 0 && gw)
+            found = gw;
+    if (f)
+        fclose(f);
+    return found;
+}
+
+/* The MAC address of `ip` from the ARP table, resolved first by a
+ * datagram to it. */
+static int neighbour(unsigned int ip, unsigned char mac[6]) {
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(9), .sin_addr.s_addr = ip};
+    sendto(s, "", 0, 0, (struct sockaddr *)&to, sizeof to);
+    close(s);
+    char want[32], line[256], ipstr[64], hw[64];
+    inet_ntop(AF_INET, &ip, want, sizeof want);
+    for (int tries = 0; tries < 50; tries++) {
+        usleep(20000);
+        FILE *f = fopen("/proc/net/arp", "r");
+        while (f && fgets(line, sizeof line, f))
+            if (sscanf(line, "%63s %*s %*s %63s", ipstr, hw) == 2 && !strcmp(ipstr, want) &&
+                sscanf(hw, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &mac[0], &mac[1], &mac[2], &mac[3],
+                       &mac[4], &mac[5]) == 6 && (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5])) {
+                fclose(f);
+                return 0;
+            }
+        if (f)
+            fclose(f);
+    }
+    return -1;
+}
+
+static int udp_frame(const char *dst, const char *port) {
+    char what[128];
+    snprintf(what, sizeof what, "udp-frame %s:%s", dst, port);
+    int s = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_IP));
+    struct ifreq ifr = {0};
+    strcpy(ifr.ifr_name, "eth0");
+    if (s < 0 || ioctl(s, SIOCGIFINDEX, &ifr) != 0) {
+        report(what, 1);
+        return 1;
+    }
+    int index = ifr.ifr_ifindex;
+    unsigned char own_mac[6], gw_mac[6];
+    if (ioctl(s, SIOCGIFHWADDR, &ifr) != 0) {
+        report(what, 1);
+        return 1;
+    }
+    memcpy(own_mac, ifr.ifr_hwaddr.sa_data, 6);
+    int q = socket(AF_INET, SOCK_DGRAM, 0);
+    struct ifreq addr = {0};
+    strcpy(addr.ifr_name, "eth0");
+    if (ioctl(q, SIOCGIFADDR, &addr) != 0) {
+        report(what, 1);
+        return 1;
+    }
+    close(q);
+    unsigned int own_ip = ((struct sockaddr_in *)&addr.ifr_addr)->sin_addr.s_addr;
+    unsigned int gw = gateway();
+    if (!gw || neighbour(gw, gw_mac) != 0) {
+        printf("%s: no gateway\n", what);
+        return 1;
+    }
+    unsigned char frame[128] = {0};
+    struct ether_header *eth = (struct ether_header *)frame;
+    memcpy(eth->ether_dhost, gw_mac, 6);
+    memcpy(eth->ether_shost, own_mac, 6);
+    eth->ether_type = htons(ETHERTYPE_IP);
+    const char payload[] = "rkt-hostile";
+    struct iphdr *ip = (struct iphdr *)(frame + sizeof *eth);
+    struct udphdr *udp = (struct udphdr *)(ip + 1);
+    int udp_len = sizeof *udp + sizeof payload;
+    ip->version = 4;
+    ip->ihl = 5;
+    ip->ttl = 64;
+    ip->protocol = IPPROTO_UDP;
+    ip->tot_len = htons(sizeof *ip + udp_len);
+    ip->saddr = own_ip;
+    if (!strcmp(dst, "gateway"))
+        ip->daddr = gw;
+    else
+        inet_pton(AF_INET, dst, &ip->daddr);
+    ip->check = ip_sum(ip, sizeof *ip);
+    udp->source = htons(40000);
+    udp->dest = htons(atoi(port));
+    udp->len = htons(udp_len);
+    memcpy(udp + 1, payload, sizeof payload);
+    struct sockaddr_ll to = {.sll_family = AF_PACKET, .sll_ifindex = index, .sll_halen = 6};
+    memcpy(to.sll_addr, gw_mac, 6);
+    int len = sizeof *eth + sizeof *ip + udp_len;
+    report(what, sendto(s, frame, len, 0, (struct sockaddr *)&to, sizeof to) != len);
+    return 0;
+}
+
 /* A child in new namespaces, by the raw calls (no libc fallback). */
 static int namespaces(void) {
     long pid = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
@@ -141,10 +261,13 @@ int main(int argc, char **argv) {
         return escape_chroot(argv[2]);
     if (argc == 3 && !strcmp(argv[1], "ptrace"))
         return trace(argv[2]);
+    if (argc == 4 && !strcmp(argv[1], "udp-frame"))
+        return udp_frame(argv[2], argv[3]);
     if (argc == 2 && !strcmp(argv[1], "namespaces"))
         return namespaces();
     if (argc == 4 && !strcmp(argv[1], "tiocsti"))
         return push(argv[2], argv[3]);
-    fprintf(stderr, "usage: attack chroot PATH | ptrace MARKER | namespaces | tiocsti TTY TEXT\n");
+    fprintf(stderr, "usage: attack chroot PATH | ptrace MARKER | udp-frame DST PORT | namespaces | "
+                    "tiocsti TTY TEXT\n");
     return 2;
 }

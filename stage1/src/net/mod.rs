@@ -6,6 +6,7 @@
 //! after a crash. What each join gave is recorded in the pod directory
 //! before and after the plugins run, so leaving needs nothing else.
 
+mod loopback_guard;
 pub mod netns;
 pub mod plugin;
 mod ready;
@@ -172,8 +173,19 @@ impl Joiner<'_> {
                 prev = plugin::run(&self.call("ADD", pin, &ifname, &net.args), &conf)
                     .map_err(|e| format!("network {}: {e}", net.name))?;
             }
+            // Recorded before it is made, so that leaving finds it.
+            let guards = if mine.is_empty() {
+                Vec::new()
+            } else {
+                loopback_guard::host_interfaces(&prev)
+            };
+            record["loopbackGuards"] = json!(guards);
             record["result"] = prev;
             write_record(&file, &record)?;
+            guards
+                .iter()
+                .try_for_each(|iface| loopback_guard::add(iface))
+                .map_err(|e| format!("network {}: {e}", net.name))?;
         }
         Ok(())
     }
@@ -221,6 +233,12 @@ impl Joiner<'_> {
         let ifname = record["ifname"].as_str().unwrap_or("eth0");
         let args = record["args"].as_str().unwrap_or_default();
         let list = &record["list"];
+        for iface in record["loopbackGuards"].as_array().into_iter().flatten() {
+            if let Some(iface) = iface.as_str() {
+                loopback_guard::remove(iface)
+                    .map_err(|e| format!("leaving network {name}: {e}"))?;
+            }
+        }
         let all: Vec<&Value> = plugins(list).collect();
         for plugin in all.into_iter().rev() {
             let conf = plugin_config(list, plugin, &record["result"]);
