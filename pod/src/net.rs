@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 /// none.
 pub const CNI_VERSION: &str = "0.4.0";
 
+/// The network that reaches the host and nothing else.
+pub const DEFAULT_RESTRICTED: &str = "default-restricted";
+
 /// One network to join: its configuration as a CNI list (one plugin or a
 /// chain), and the `CNI_ARGS` given with its name (`--net=NAME:ARGS`).
 #[derive(Debug, Clone, PartialEq)]
@@ -37,7 +40,7 @@ fn default_network() -> Value {
 }
 
 fn default_restricted_network() -> Value {
-    json!({"cniVersion": CNI_VERSION, "name": "default-restricted", "plugins": [
+    json!({"cniVersion": CNI_VERSION, "name": DEFAULT_RESTRICTED, "plugins": [
         {"type": "ptp", "ipMasq": false, "ipam": {"type": "host-local",
             "subnet": "172.31.0.0/16"}},
         {"type": "portmap", "capabilities": {"portMappings": true}}
@@ -248,7 +251,7 @@ pub fn select(flags: &[String], net_d: &Path) -> Result<Selection, String> {
     let mut known = user_networks(net_d)?;
     for (name, conf) in [
         ("default", default_network()),
-        ("default-restricted", default_restricted_network()),
+        (DEFAULT_RESTRICTED, default_restricted_network()),
     ] {
         // A user's network of the same name replaces the built-in one.
         if !known.iter().any(|(n, _)| n == name) {
@@ -258,16 +261,16 @@ pub fn select(flags: &[String], net_d: &Path) -> Result<Selection, String> {
     if let Some(i) = asked.iter().position(|(n, _)| n == "all") {
         asked.remove(i);
         for (name, _) in &known {
-            if name != "default-restricted" && !asked.iter().any(|(n, _)| n == name) {
+            if name != DEFAULT_RESTRICTED && !asked.iter().any(|(n, _)| n == name) {
                 asked.push((name.clone(), String::new()));
             }
         }
     }
     if !asked
         .iter()
-        .any(|(n, _)| n == "default" || n == "default-restricted")
+        .any(|(n, _)| n == "default" || n == DEFAULT_RESTRICTED)
     {
-        asked.push(("default-restricted".into(), String::new()));
+        asked.push((DEFAULT_RESTRICTED.into(), String::new()));
     }
     let mut nets = Vec::new();
     for (name, args) in asked {

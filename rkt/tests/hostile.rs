@@ -969,3 +969,68 @@ fn a_pod_with_forwarded_ports_cannot_reach_the_hosts_loopback() {
         stdout(&rules)
     );
 }
+
+/// The address `rkt status` gives for the pod on `net`, once joined.
+fn pod_address(env: &Env, uuid: &str, net: &str) -> String {
+    let prefix = format!("{net}:ip4=");
+    for _ in 0..200 {
+        let text = stdout(&env.rkt(&["status", uuid]));
+        let found = text
+            .lines()
+            .find_map(|l| l.strip_prefix("networks="))
+            .and_then(|line| line.split(',').find_map(|n| n.strip_prefix(&prefix)));
+        if let Some(ip) = found {
+            return ip.to_string();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("pod {uuid} has no {net} address")
+}
+
+#[test]
+fn a_restricted_pod_reaches_the_host_and_nothing_else() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    // A pod on the default network, listening.
+    let listener = hostile_image(
+        &env,
+        "listener",
+        app("exec /bin/attack udp-listen 5000 20"),
+        |_| {},
+    );
+    let (child, uuid) = support::pods::start_with(&env, &[], &[&listener], Stdio::piped());
+    let target = pod_address(&env, &uuid, "default");
+    // The host, where the restricted pod may send.
+    let open = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    let open_port = open.local_addr().unwrap().port();
+    let script =
+        format!("/bin/attack udp-frame gateway {open_port}; /bin/attack udp-frame {target} 5000");
+    let sender = hostile_image(&env, "restricted", app(&script), |_| {});
+    let out = env.rkt(&[
+        "--insecure-options=image",
+        "run",
+        "--net=default-restricted",
+        &sender,
+    ]);
+    let text = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    open.set_read_timeout(Some(std::time::Duration::from_millis(500)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    assert!(open.recv(&mut buf).is_ok(), "the host got nothing: {text}");
+    // (Ended already if the datagram reached it.)
+    let _ = env.rkt(&["stop", &uuid]);
+    let listened = stdout(&child.wait_with_output().unwrap());
+    assert!(
+        !listened.contains("rkt-hostile"),
+        "a restricted pod reached another pod: {listened}"
+    );
+    finish(&env);
+    let rules = Command::new("iptables")
+        .args(["-S", "FORWARD"])
+        .output()
+        .unwrap();
+    assert!(!stdout(&rules).contains("-j DROP"), "{}", stdout(&rules));
+}

@@ -9,6 +9,8 @@
  *                          Ethernet frame through eth0 to its gateway
  *                          (past the pod's own routing: DST may be
  *                          127.0.0.1, the host's loopback, or `gateway`)
+ *   attack udp-listen PORT SECONDS  waits that long for one datagram on
+ *                          PORT and prints what came, or "nothing"
  *   attack namespaces      tries to make a user namespace with clone(2)
  *                          and any namespace with clone3(2)
  *   attack tiocsti TTY TEXT  pushes TEXT and a newline as typed input
@@ -129,13 +131,14 @@ static unsigned short ip_sum(const void *data, int len) {
     return (unsigned short)~sum;
 }
 
-/* The default route's gateway, from /proc/net/route (network order). */
+/* The default route's gateway, else any route's, from /proc/net/route
+ * (network order). */
 static unsigned int gateway(void) {
     FILE *f = fopen("/proc/net/route", "r");
     char line[256];
     unsigned int dest, gw, found = 0;
     while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "%*s %x %x", &dest, &gw) == 2 && dest == 0 && gw)
+        if (sscanf(line, "%*s %x %x", &dest, &gw) == 2 && gw && (dest == 0 || !found))
             found = gw;
     if (f)
         fclose(f);
@@ -229,6 +232,23 @@ static int udp_frame(const char *dst, const char *port) {
     return 0;
 }
 
+static int udp_listen(const char *port, const char *seconds) {
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in at = {.sin_family = AF_INET, .sin_port = htons(atoi(port))};
+    struct timeval t = {.tv_sec = atoi(seconds)};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &t, sizeof t);
+    if (bind(s, (struct sockaddr *)&at, sizeof at) != 0) {
+        report("udp-listen", 1);
+        return 1;
+    }
+    printf("udp-listen: ready\n");
+    fflush(stdout);
+    char buf[64] = {0};
+    ssize_t n = recv(s, buf, sizeof buf - 1, 0);
+    printf("udp-listen: %s\n", n > 0 ? buf : "nothing");
+    return 0;
+}
+
 /* A child in new namespaces, by the raw calls (no libc fallback). */
 static int namespaces(void) {
     long pid = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
@@ -261,13 +281,16 @@ int main(int argc, char **argv) {
         return escape_chroot(argv[2]);
     if (argc == 3 && !strcmp(argv[1], "ptrace"))
         return trace(argv[2]);
+    if (argc == 4 && !strcmp(argv[1], "udp-listen"))
+        return udp_listen(argv[2], argv[3]);
     if (argc == 4 && !strcmp(argv[1], "udp-frame"))
         return udp_frame(argv[2], argv[3]);
     if (argc == 2 && !strcmp(argv[1], "namespaces"))
         return namespaces();
     if (argc == 4 && !strcmp(argv[1], "tiocsti"))
         return push(argv[2], argv[3]);
-    fprintf(stderr, "usage: attack chroot PATH | ptrace MARKER | udp-frame DST PORT | namespaces | "
+    fprintf(stderr, "usage: attack chroot PATH | ptrace MARKER | udp-frame DST PORT | "
+                    "udp-listen PORT SECONDS | namespaces | "
                     "tiocsti TTY TEXT\n");
     return 2;
 }

@@ -6,7 +6,7 @@
 //! after a crash. What each join gave is recorded in the pod directory
 //! before and after the plugins run, so leaving needs nothing else.
 
-mod loopback_guard;
+mod host_rules;
 pub mod netns;
 pub mod plugin;
 mod ready;
@@ -173,18 +173,15 @@ impl Joiner<'_> {
                 prev = plugin::run(&self.call("ADD", pin, &ifname, &net.args), &conf)
                     .map_err(|e| format!("network {}: {e}", net.name))?;
             }
-            // Recorded before it is made, so that leaving finds it.
-            let guards = if mine.is_empty() {
-                Vec::new()
-            } else {
-                loopback_guard::host_interfaces(&prev)
-            };
-            record["loopbackGuards"] = json!(guards);
+            // Recorded before they are made, so that leaving finds them.
+            let ifaces = host_rules::host_interfaces(&prev);
+            let rules = host_rules::for_network(&net.name, !mine.is_empty(), &ifaces);
+            record["hostRules"] = json!(rules);
             record["result"] = prev;
             write_record(&file, &record)?;
-            guards
+            rules
                 .iter()
-                .try_for_each(|iface| loopback_guard::add(iface))
+                .try_for_each(|r| host_rules::add(r))
                 .map_err(|e| format!("network {}: {e}", net.name))?;
         }
         Ok(())
@@ -233,11 +230,10 @@ impl Joiner<'_> {
         let ifname = record["ifname"].as_str().unwrap_or("eth0");
         let args = record["args"].as_str().unwrap_or_default();
         let list = &record["list"];
-        for iface in record["loopbackGuards"].as_array().into_iter().flatten() {
-            if let Some(iface) = iface.as_str() {
-                loopback_guard::remove(iface)
-                    .map_err(|e| format!("leaving network {name}: {e}"))?;
-            }
+        let rules: Vec<Vec<String>> =
+            serde_json::from_value(record["hostRules"].clone()).unwrap_or_default();
+        for rule in rules.iter().filter(|r| !r.is_empty()) {
+            host_rules::remove(rule).map_err(|e| format!("leaving network {name}: {e}"))?;
         }
         let all: Vec<&Value> = plugins(list).collect();
         for plugin in all.into_iter().rev() {
