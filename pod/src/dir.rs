@@ -98,6 +98,12 @@ impl PodDir {
         self.file("implicit-volumes")
     }
 
+    /// When a gc of the pod first failed (nanoseconds since the epoch):
+    /// past the grace period, gc lets go of what cannot be released.
+    pub fn gc_failed(&self) -> PathBuf {
+        self.file("gc-failed")
+    }
+
     pub fn gc_marked(&self) -> PathBuf {
         self.file("gc-marked")
     }

@@ -567,3 +567,76 @@ fn many_pods_at_once_and_crashes_leak_nothing() {
     assert_eq!(names(&links_after), names(&links_before));
     assert_eq!(mounts_under(env.tmp.path()), 0);
 }
+
+#[test]
+fn a_network_whose_del_keeps_failing_does_not_pin_its_pod() {
+    if !cni_ready() {
+        return;
+    }
+    let env = Env::new();
+    let aci = web_image(&env);
+    // A plugin that joins (no interface) but never lets go.
+    let net_d = env.path("etc/net.d");
+    fs::create_dir_all(&net_d).unwrap();
+    let plugin = net_d.join("faildel");
+    fs::write(
+        &plugin,
+        r#"#!/bin/sh
+cat > /dev/null
+if [ "$CNI_COMMAND" = DEL ]; then
+  echo '{"cniVersion": "0.4.0", "code": 11, "msg": "faildel holds on"}'
+  exit 1
+fi
+echo '{"cniVersion": "0.4.0", "interfaces": [], "ips": []}'
+"#,
+    )
+    .unwrap();
+    fs::set_permissions(&plugin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    fs::write(
+        net_d.join("failing.conf"),
+        r#"{"cniVersion": "0.4.0", "name": "failing", "type": "faildel"}"#,
+    )
+    .unwrap();
+    let uuid_file = env.path("uuid");
+    let save = format!("--uuid-file-save={}", uuid_file.display());
+    for _ in 0..2 {
+        let _ = fs::remove_file(&uuid_file);
+        let out = run(
+            &env,
+            &[
+                "--net=failing",
+                &save,
+                aci.to_str().unwrap(),
+                "--exec=/bin/true",
+            ],
+        );
+        assert!(out.status.success(), "{}", one_line_error(&out));
+    }
+    let uuids = pod_uuids(&env);
+    assert_eq!(uuids.len(), 2);
+    // gc says what failed, each time, and keeps the pods...
+    let gc = env.rkt(&["gc", "--grace-period=0s"]);
+    assert!(!gc.status.success());
+    assert!(String::from_utf8_lossy(&gc.stderr).contains("faildel holds on"));
+    assert_eq!(pod_uuids(&env).len(), 2);
+    // ...until `rkt rm --force`, or the grace period has passed since
+    // it first failed: then the namespace and the pod go, and what could
+    // not be released is named.
+    let rm = env.rkt(&["rm", "--force", &uuids[0]]);
+    assert!(
+        rm.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rm.stderr)
+    );
+    assert!(String::from_utf8_lossy(&rm.stderr).contains("could not release"));
+    let gc = env.rkt(&["gc", "--grace-period=0s"]);
+    assert!(
+        gc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gc.stderr)
+    );
+    assert!(String::from_utf8_lossy(&gc.stderr).contains("faildel holds on"));
+    assert!(pod_uuids(&env).is_empty());
+    assert_eq!(leftovers(&uuids), Vec::<String>::new());
+    assert_eq!(mounts_under(env.tmp.path()), 0);
+}

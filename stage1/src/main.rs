@@ -54,8 +54,11 @@ fn main() -> ExitCode {
 
 /// rkt's gc interface: run in the pod's directory as `gc [--debug[=B]] UUID`;
 /// releases what the pod's supervisor could not: its networks (CNI DEL,
-/// the pinned namespace) and its cgroups.
+/// the pinned namespace) and its cgroups. With `--force` (ours), a
+/// network whose DEL fails is let go (its namespace removed), what could
+/// not be released is named, and the pod may go.
 fn gc(args: &[String]) -> ExitCode {
+    let force = args.iter().any(|a| a == "--force" || a == "--force=true");
     let uuids: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
     let [uuid] = uuids[..] else {
         eprintln!("stage1 gc: expected one pod UUID");
@@ -67,7 +70,14 @@ fn gc(args: &[String]) -> ExitCode {
         uuid,
         path: stage1::net::plugin_path(std::path::Path::new("/etc/rkt")),
     };
-    let networks = joiner.leave();
+    let networks = if force {
+        joiner.release().or_else(|e| {
+            eprintln!("stage1 gc: could not release: {e}");
+            Ok(())
+        })
+    } else {
+        joiner.leave()
+    };
     let cgroups = stage1::cgroups::remove_recorded(&pod_dir, uuid);
     match networks.and(cgroups) {
         Ok(()) => ExitCode::SUCCESS,

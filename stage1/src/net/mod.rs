@@ -225,6 +225,38 @@ impl Joiner<'_> {
         Ok(())
     }
 
+    /// Leaves what can be left, then lets go of the rest: the pinned
+    /// namespace and the records go even where a plugin's DEL keeps
+    /// failing (`rkt rm --force`, or gc past its grace period). Returns
+    /// what could not be released, for the caller to name.
+    pub fn release(&self) -> Result<(), String> {
+        let Err(left) = self.leave() else {
+            return Ok(());
+        };
+        let _lock = host_lock()?;
+        // What each network's host rules are: those the plugin failing
+        // its DEL did not hold still go.
+        for file in records(self.pod_dir) {
+            if let Ok(record) = read_record(&file) {
+                let rules: Vec<Vec<String>> =
+                    serde_json::from_value(record["hostRules"].clone()).unwrap_or_default();
+                for rule in rules.iter().filter(|r| !r.is_empty()) {
+                    let _ = host_rules::remove(rule);
+                }
+            }
+            let _ = std::fs::remove_file(&file);
+        }
+        let pin = std::fs::read_to_string(self.pod_dir.netns())
+            .map(|p| PathBuf::from(p.trim()))
+            .unwrap_or_else(|_| netns::pin_path(self.uuid));
+        netns::remove(&pin)?;
+        let _ = std::fs::remove_dir(self.pod_dir.networks());
+        let _ = std::fs::remove_file(self.pod_dir.netns());
+        Err(format!(
+            "{left}; the namespace was removed all the same, and what that plugin made on the host may remain"
+        ))
+    }
+
     fn leave_one(&self, netns: &Path, record: &Value) -> Result<(), String> {
         let name = record["name"].as_str().unwrap_or_default();
         let ifname = record["ifname"].as_str().unwrap_or("eth0");

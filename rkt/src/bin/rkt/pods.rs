@@ -63,6 +63,10 @@ pub struct RmArgs {
     /// read the UUID from this file
     #[arg(long)]
     uuid_file: Option<PathBuf>,
+    /// remove the pod even where its stage1 cannot release all it holds
+    /// (a network plugin failing its DEL), naming what remains
+    #[arg(long)]
+    force: bool,
     uuids: Vec<String>,
 }
 
@@ -369,7 +373,7 @@ pub fn rm(settings: &Settings, a: RmArgs) -> anyhow::Result<()> {
             )
         };
         let uuid = pod.uuid.clone();
-        collect(settings, &store, &pods, pod)?;
+        collect(settings, &store, &pods, pod, a.force)?;
         println!("\"{uuid}\"");
     }
     Ok(())
@@ -378,23 +382,44 @@ pub fn rm(settings: &Settings, a: RmArgs) -> anyhow::Result<()> {
 /// Releases what the pod's stage1 holds outside the pod directory (through
 /// the stage1 image's gc entrypoint, as rkt does) and its metadata
 /// service registration, then removes the pod.
-/// A pod whose stage1 gc fails is kept, for the next gc to retry.
-fn collect(settings: &Settings, store: &ImageStore, pods: &Pods, pod: Pod) -> anyhow::Result<()> {
+/// A pod whose stage1 gc fails is kept, for the next gc to retry, unless
+/// `force`: then the stage1 lets go of what it cannot release (ours says
+/// what, with its own `--force`), and the pod goes all the same.
+fn collect(
+    settings: &Settings,
+    store: &ImageStore,
+    pods: &Pods,
+    pod: Pod,
+    force: bool,
+) -> anyhow::Result<()> {
     if let Ok(id) = std::fs::read_to_string(pod.files().stage1_image()) {
         match store.resolve(id.trim()) {
             Ok(stage1) => {
                 if let Some(gc) = rkt::stage1_image::gc_entrypoint(store, &stage1) {
                     // rkt's gc interface: [--debug] UUID, in the pod directory.
                     let plugins = std::env::join_paths(settings.net_plugin_path())?;
+                    let ours = stage1.name == rkt::stage1_image::Flavor::Default.image_name()
+                        || stage1.name == rkt::stage1_image::Flavor::Fly.image_name();
                     let status = std::process::Command::new(&gc)
                         .env("CNI_PATH", plugins)
                         .args(settings.debug.then_some("--debug"))
+                        .args((force && ours).then_some("--force"))
                         .arg(&pod.uuid)
                         .current_dir(&pod.path)
                         .status()
                         .with_context(|| format!("pod {}: running {}", pod.uuid, gc.display()))?;
-                    if !status.success() {
+                    if !status.success() && !force {
+                        let first = pod.files().gc_failed();
+                        if !first.exists() {
+                            std::fs::write(&first, now_nanos().to_string())?;
+                        }
                         bail!("pod {}: its stage1 gc failed ({status}); kept", pod.uuid);
+                    }
+                    if !status.success() {
+                        eprintln!(
+                            "pod {}: its stage1 gc failed ({status}); removed all the same",
+                            pod.uuid
+                        );
                     }
                 }
             }
@@ -436,6 +461,10 @@ pub fn gc(settings: &Settings, a: GcArgs) -> anyhow::Result<()> {
     for mut pod in pods.list()? {
         let state = pod.state()?;
         let age = |file: fn(&PodDir) -> PathBuf| pod.number(file).map_or(i64::MAX, |t| now - t);
+        // Failing its gc past the grace period: what cannot be released
+        // is let go of, and named.
+        let failing_long =
+            pod.files().gc_failed().exists() && age(PodDir::gc_failed) >= grace.as_nanos() as i64;
         let due = match state {
             State::Exited => {
                 println!("Moving pod \"{}\" to garbage", pod.uuid);
@@ -455,7 +484,7 @@ pub fn gc(settings: &Settings, a: GcArgs) -> anyhow::Result<()> {
         if due && !a.mark_only {
             println!("Garbage collecting pod \"{}\"", pod.uuid);
             // One pod that cannot be collected does not hold up the others.
-            if let Err(e) = collect(settings, &store, &pods, pod) {
+            if let Err(e) = collect(settings, &store, &pods, pod, failing_long) {
                 eprintln!("gc: {e:#}");
                 failed += 1;
             }
