@@ -193,6 +193,19 @@ impl PodDir {
         self.path.join("overlay").join(name)
     }
 
+    /// The directories that hold what images and apps wrote (writable
+    /// layers, empty volumes, the apps' roots, copied where overlayfs
+    /// cannot be used): root's alone (0700), whoever else may read the
+    /// pod's directory (group `rkt`), so that no setuid file an image or
+    /// app made is in their reach.
+    pub fn content_dirs(&self) -> [PathBuf; 3] {
+        [
+            self.path.join("overlay"),
+            self.path.join("volumes"),
+            self.stage1_root().join("opt"),
+        ]
+    }
+
     /// Where `rkt export` lays out images.
     pub fn export(&self) -> PathBuf {
         self.file("export")

@@ -52,6 +52,22 @@ pub fn ensure(dir: &Path) -> io::Result<()> {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
 }
 
+/// Makes `dir` (and its parents) if need be, and gives it mode 0700: for
+/// what images and apps made (stored trees, staging, pods' writable
+/// layers), which the `rkt` group, allowed into the data directory, must
+/// not reach: a setuid file there would be theirs to run. An existing
+/// directory someone else owns is left as it is (rkt run as a member
+/// reads the store, it does not own it).
+pub fn ensure_root_only(dir: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let meta = std::fs::metadata(dir)?;
+    let mine = std::os::unix::fs::MetadataExt::uid(&meta) == rustix::process::geteuid().as_raw();
+    if mine && meta.permissions().mode() & 0o7777 != 0o700 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

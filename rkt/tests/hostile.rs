@@ -1034,3 +1034,125 @@ fn a_restricted_pod_reaches_the_host_and_nothing_else() {
         .unwrap();
     assert!(!stdout(&rules).contains("-j DROP"), "{}", stdout(&rules));
 }
+
+/// `program ARGS` run as `user`.
+fn run_as(user: &str, program: &Path, args: &[&str]) -> std::process::Output {
+    Command::new("runuser")
+        .args(["-u", user, "--"])
+        .arg(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_rkt_group_reaches_no_setuid_file() {
+    if !ensure_stage1() {
+        return;
+    }
+    // The group (unless the host has one) and a member, made here and
+    // removed whatever happens.
+    let id = std::process::id();
+    let member = format!("rkthostile{}", id % 100000);
+    let made_group = !stdout(
+        &Command::new("getent")
+            .args(["group", "rkt"])
+            .output()
+            .unwrap(),
+    )
+    .starts_with("rkt:");
+    if made_group {
+        assert!(
+            Command::new("groupadd")
+                .args(["--system", "rkt"])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+    let _cleanup = Restore(Box::new({
+        let member = member.clone();
+        move || {
+            let _ = Command::new("userdel").arg(&member).status();
+            if made_group {
+                let _ = Command::new("groupdel").arg("rkt").status();
+            }
+        }
+    }));
+    assert!(
+        Command::new("useradd")
+            .args([
+                "--no-create-home",
+                "--shell",
+                "/bin/sh",
+                "-G",
+                "rkt",
+                &member
+            ])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let env = Env::new();
+    // The member may walk to the data directory, which rkt makes (as
+    // for group rkt: Env made an ordinary one).
+    fs::set_permissions(
+        env.tmp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    fs::remove_dir(env.path("data")).unwrap();
+    let img = hostile_image(
+        &env,
+        "setuid",
+        app(
+            "cp /bin/attack /made-suid && chmod 4755 /made-suid; mkdir -p /vol && cp /bin/attack /vol/s && chmod 4755 /vol/s",
+        ),
+        |rootfs| {
+            fs::copy(attack_binary(), rootfs.join("bin/suid")).unwrap();
+            fs::set_permissions(
+                rootfs.join("bin/suid"),
+                std::os::unix::fs::PermissionsExt::from_mode(0o4755),
+            )
+            .unwrap();
+        },
+    );
+    let (out, err) = run_pod(&env, &[&img]);
+    assert!(err.is_empty() || !err.contains("error"), "{out}{err}");
+    let data = env.path("data");
+    let found = Command::new("find")
+        .arg(&data)
+        .args(["-perm", "-4000", "-type", "f"])
+        .output()
+        .unwrap();
+    let setuid: Vec<String> = stdout(&found).lines().map(str::to_string).collect();
+    // The image's and the app's: stored, and in the pod's writable layer.
+    assert!(
+        setuid.iter().any(|f| f.contains("/cas/tree/")),
+        "{setuid:?}"
+    );
+    assert!(setuid.iter().any(|f| f.contains("/overlay/")), "{setuid:?}");
+    for file in &setuid {
+        let ran = run_as(&member, Path::new(file), &["euid"]);
+        assert!(
+            !stdout(&ran).contains("euid=0"),
+            "a member of group rkt ran {file} as root"
+        );
+    }
+    // What the group is for still works.
+    let rkt = Path::new(env!("CARGO_BIN_EXE_rkt"));
+    let dir = format!("--dir={}", data.display());
+    for args in [
+        vec![dir.as_str(), "list"],
+        vec![dir.as_str(), "image", "list"],
+    ] {
+        let listed = run_as(&member, rkt, &args);
+        assert!(
+            listed.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&listed.stderr)
+        );
+    }
+    finish(&env);
+}

@@ -495,6 +495,9 @@ pub fn prepare(
         if !implicit.is_empty() {
             write(files.implicit_volumes(), &(implicit.join("\n") + "\n"))?;
         }
+        for dir in files.content_dirs() {
+            crate::data_dir::ensure_root_only(&dir).map_err(io_at(&dir))?;
+        }
         for (app, rec) in manifest.apps.iter().flatten().zip(&records) {
             let name = app.name.as_str();
             mkdir(files.app_info(name))?;

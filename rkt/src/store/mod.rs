@@ -147,9 +147,14 @@ impl ImageStore {
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
         crate::data_dir::ensure(data_dir).map_err(io_at(data_dir))?;
         let root = data_dir.join("cas");
-        for sub in ["blob/sha512", "tree", "images", "remote", "tmp"] {
+        for sub in ["blob/sha512", "images", "remote"] {
             let d = root.join(sub);
             fs::create_dir_all(&d).map_err(io_at(&d))?;
+        }
+        // Extracted images (and those being extracted) are root's alone.
+        for sub in ["tree", "tmp"] {
+            let d = root.join(sub);
+            crate::data_dir::ensure_root_only(&d).map_err(io_at(&d))?;
         }
         let store = ImageStore { root };
         if store.root.join("trees").exists() || store.root.join("blobs").exists() {

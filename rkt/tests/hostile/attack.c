@@ -11,6 +11,7 @@
  *                          127.0.0.1, the host's loopback, or `gateway`)
  *   attack udp-listen PORT SECONDS  waits that long for one datagram on
  *                          PORT and prints what came, or "nothing"
+ *   attack euid            prints its effective uid (as a setuid file)
  *   attack namespaces      tries to make a user namespace with clone(2)
  *                          and any namespace with clone3(2)
  *   attack tiocsti TTY TEXT  pushes TEXT and a newline as typed input
@@ -285,12 +286,14 @@ int main(int argc, char **argv) {
         return udp_listen(argv[2], argv[3]);
     if (argc == 4 && !strcmp(argv[1], "udp-frame"))
         return udp_frame(argv[2], argv[3]);
+    if (argc == 2 && !strcmp(argv[1], "euid"))
+        return printf("euid=%d\n", (int)geteuid()) < 0;
     if (argc == 2 && !strcmp(argv[1], "namespaces"))
         return namespaces();
     if (argc == 4 && !strcmp(argv[1], "tiocsti"))
         return push(argv[2], argv[3]);
     fprintf(stderr, "usage: attack chroot PATH | ptrace MARKER | udp-frame DST PORT | "
-                    "udp-listen PORT SECONDS | namespaces | "
+                    "udp-listen PORT SECONDS | euid | namespaces | "
                     "tiocsti TTY TEXT\n");
     return 2;
 }
