@@ -120,6 +120,20 @@ fn parse_answer(answer: &[u8]) -> Option<(u16, Vec<u8>)> {
     Some((status, answer[split + 4..].to_vec()))
 }
 
+/// Tells the service where registered pod `uuid`'s apps reach it (its
+/// network's gateway): the service serves apps only there and on loopback.
+pub fn set_gateway(socket: &Path, uuid: &str, gateway: &str) -> Result<(), String> {
+    let fail = |e: std::io::Error| format!("the metadata service ({}): {e}", socket.display());
+    let path = format!("/pods/{uuid}/gateway");
+    match call(socket, "PUT", &path, gateway.as_bytes()).map_err(fail)? {
+        (200, _) => Ok(()),
+        (status, body) => Err(format!(
+            "the metadata service refused the pod's gateway ({status}): {}",
+            String::from_utf8_lossy(&body).trim()
+        )),
+    }
+}
+
 /// Unregisters pod `uuid`: true if the service knew it, false if not.
 pub fn unregister(socket: &Path, uuid: &str) -> Result<bool, String> {
     let fail = |e: std::io::Error| format!("the metadata service ({}): {e}", socket.display());

@@ -561,3 +561,31 @@ fn bad_input_gets_clear_errors_and_the_service_keeps_serving() {
     assert!(pod::mds::unregister(&service.socket, uuid).unwrap());
     assert!(service.registered().is_empty());
 }
+
+#[test]
+fn the_service_is_there_only_where_pods_reach_it() {
+    if !pods_ready() {
+        return;
+    }
+    let mut env = Env::new();
+    let service = Service::start(&mut env);
+    // A pod that is not registered, while none on its network is: the
+    // service does not answer on that network's gateway (nor on any
+    // other address of the host but loopback).
+    let script = format!(
+        "wget -S -q -O /dev/null http://172.16.28.1:{}/ 2>&1; echo asked",
+        service.port
+    );
+    let asker = script_image(&env, "asker", &script).display().to_string();
+    let out = run(&env, &[&asker]);
+    let text = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("asked"), "{text}");
+    assert!(!text.contains("HTTP/1."), "the service answered: {text}");
+    // On loopback it does.
+    assert!(
+        service
+            .http("GET / HTTP/1.1\r\n\r\n")
+            .starts_with("HTTP/1.1 ")
+    );
+    gc(&env);
+}

@@ -26,6 +26,9 @@ pub fn url(args: &Args, fly: bool) -> Result<Option<String>, String> {
         .into_iter()
         .find_map(|n| n.gateway)
         .ok_or("--mds-register: none of the pod's networks has a gateway, where the pod would reach the metadata service")?;
+    // The service serves apps there (and on loopback) only.
+    pod::mds::set_gateway(&reg.socket, &args.uuid, &gateway)
+        .map_err(|e| format!("--mds-register: {e}"))?;
     Ok(Some(reg.url(&gateway)))
 }
 

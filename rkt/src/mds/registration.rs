@@ -1,6 +1,8 @@
 //! Registrations over the service's Unix socket, which only root can
 //! reach: `PUT /pods/<uuid>` (a [`PodRegistration`]; answers the port the
-//! apps use), `DELETE /pods/<uuid>`, `GET /pods`. Both sides: the
+//! apps use), `PUT /pods/<uuid>/gateway` (the address, as text, where the
+//! pod's apps reach the service: stage1 says it once the pod's networks
+//! are joined), `DELETE /pods/<uuid>`, `GET /pods`. Both sides: the
 //! service's handler, and stage0's client (see also `pod::mds`).
 
 use super::http::{self, JSON, Limits, Request, Response};
@@ -37,6 +39,22 @@ pub fn handle(registry: &Registry, port: u16, req: &Request) -> Response {
     let Some(uuid) = req.path.strip_prefix("/pods/") else {
         return Response::error(404, "no such path");
     };
+    if let Some(uuid) = uuid.strip_suffix("/gateway") {
+        if req.method != "PUT" {
+            return Response::not_allowed("PUT");
+        }
+        let Some(gateway) = std::str::from_utf8(&req.body)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+        else {
+            return Response::error(400, "the gateway: an IP address is expected");
+        };
+        return match registry.set_gateway(uuid, gateway) {
+            Ok(true) => Response::new(200, http::TEXT, ""),
+            Ok(false) => Response::error(404, format!("pod {uuid} is not registered")),
+            Err(e) => Response::error(400, e),
+        };
+    }
     match req.method.as_str() {
         "PUT" => {
             let reg: PodRegistration = match serde_json::from_slice(&req.body) {

@@ -6,6 +6,7 @@ use appc::schema::types::{Annotations, Uuid};
 use appc::schema::{ImageManifest, PodManifest};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 
 /// How many pods one service holds at most.
@@ -151,6 +152,9 @@ struct Pods {
     by_token: HashMap<String, Arc<Pod>>,
     /// UUID to token.
     tokens: HashMap<String, String>,
+    /// UUID to the address its apps reach the service on (their
+    /// network's gateway on the host), as stage1 tells it.
+    gateways: HashMap<String, IpAddr>,
 }
 
 #[derive(Default)]
@@ -183,10 +187,34 @@ impl Registry {
         Ok(uuid)
     }
 
+    /// Records where registered pod `uuid` reaches the service; false if
+    /// it is not registered.
+    pub fn set_gateway(&self, uuid: &str, gateway: IpAddr) -> Result<bool, RegisterError> {
+        let (uuid, _) = canonical_uuid(uuid)?;
+        let mut pods = self.pods.write().unwrap_or_else(|e| e.into_inner());
+        if !pods.tokens.contains_key(&uuid) {
+            return Ok(false);
+        }
+        pods.gateways.insert(uuid, gateway);
+        Ok(true)
+    }
+
+    /// Whether apps reach the service on `local`: loopback (pods on the
+    /// host's network), or a registered pod's gateway. Anywhere else (the
+    /// host's other addresses) nobody is served.
+    pub fn serves_on(&self, local: IpAddr) -> bool {
+        if local.is_loopback() {
+            return true;
+        }
+        let pods = self.pods.read().unwrap_or_else(|e| e.into_inner());
+        pods.gateways.values().any(|g| *g == local)
+    }
+
     /// Forgets pod `uuid`; false if it was not registered.
     pub fn unregister(&self, uuid: &str) -> Result<bool, RegisterError> {
         let (uuid, _) = canonical_uuid(uuid)?;
         let mut pods = self.pods.write().unwrap_or_else(|e| e.into_inner());
+        pods.gateways.remove(&uuid);
         Ok(match pods.tokens.remove(&uuid) {
             Some(token) => pods.by_token.remove(&token).is_some(),
             None => false,
@@ -241,6 +269,21 @@ pub(crate) mod tests {
                        "annotations": [{"name": "a", "value": "1"}, {"name": "b", "value": "image"}]}),
             )]),
         }
+    }
+
+    #[test]
+    fn apps_are_served_on_loopback_and_registered_gateways_only() {
+        let r = Registry::default();
+        let gateway: IpAddr = "172.16.28.1".parse().unwrap();
+        assert!(r.serves_on("127.0.0.1".parse().unwrap()));
+        assert!(!r.serves_on(gateway));
+        assert!(!r.set_gateway(UUID, gateway).unwrap(), "not registered");
+        r.register(UUID, &registration(), [7; 64]).unwrap();
+        assert!(r.set_gateway(UUID, gateway).unwrap());
+        assert!(r.serves_on(gateway));
+        assert!(!r.serves_on("192.0.2.7".parse().unwrap()));
+        r.unregister(UUID).unwrap();
+        assert!(!r.serves_on(gateway));
     }
 
     #[test]

@@ -266,6 +266,12 @@ fn serve_on_thread<S: TimedRead + std::io::Write + Send + 'static>(
 fn accept_tcp(listener: TcpListener, registry: Arc<Registry>, connections: Arc<Connections>) {
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
+        // Only where pods reach the service: on the host's other
+        // addresses it is not there for anyone.
+        let local = stream.local_addr().map(|a| a.ip());
+        if !local.is_ok_and(|ip| registry.serves_on(ip)) {
+            continue;
+        }
         let peer = stream.peer_addr().ok().map(|a| a.ip());
         let Some(slot) = connections.take(peer) else {
             let busy = Response::error(503, "too many connections; try again");
