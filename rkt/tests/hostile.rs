@@ -906,15 +906,6 @@ fn apps_make_no_namespaces_unless_granted() {
     finish(&env);
 }
 
-/// A free TCP port on the host.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn a_pod_with_forwarded_ports_cannot_reach_the_hosts_loopback() {
     if !ensure_stage1() {
@@ -935,7 +926,7 @@ fn a_pod_with_forwarded_ports_cannot_reach_the_hosts_loopback() {
     let app = json!({"exec": ["/bin/sh", "-c", script], "user": "0", "group": "0",
         "ports": [{"name": "www", "protocol": "tcp", "port": 80}]});
     let img = hostile_image(&env, "loopback", app, |_| {});
-    let port = format!("--port=www:{}", free_port());
+    let port = format!("--port=www:{}", support::pods::free_port());
     let out = env.rkt(&["--insecure-options=image", "run", &port, &img]);
     let text = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{text}");
@@ -970,23 +961,6 @@ fn a_pod_with_forwarded_ports_cannot_reach_the_hosts_loopback() {
     );
 }
 
-/// The address `rkt status` gives for the pod on `net`, once joined.
-fn pod_address(env: &Env, uuid: &str, net: &str) -> String {
-    let prefix = format!("{net}:ip4=");
-    for _ in 0..200 {
-        let text = stdout(&env.rkt(&["status", uuid]));
-        let found = text
-            .lines()
-            .find_map(|l| l.strip_prefix("networks="))
-            .and_then(|line| line.split(',').find_map(|n| n.strip_prefix(&prefix)));
-        if let Some(ip) = found {
-            return ip.to_string();
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!("pod {uuid} has no {net} address")
-}
-
 #[test]
 fn a_restricted_pod_reaches_the_host_and_nothing_else() {
     if !ensure_stage1() {
@@ -1001,7 +975,7 @@ fn a_restricted_pod_reaches_the_host_and_nothing_else() {
         |_| {},
     );
     let (child, uuid) = support::pods::start_with(&env, &[], &[&listener], Stdio::piped());
-    let target = pod_address(&env, &uuid, "default");
+    let target = support::pods::address(&env, &uuid, "default");
     // The host, where the restricted pod may send.
     let open = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
     let open_port = open.local_addr().unwrap().port();

@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use support::pods::{busybox_layout, ensure_stage1, start_with, stdout};
+use support::pods::{address, busybox_layout, ensure_stage1, free_port, start_with, stdout};
 use support::{Env, mounts_under, one_line_error};
 
 /// Whether pods with networks can run here: root, the stage1, the
@@ -85,15 +85,6 @@ fn get_when_up(addr: &str) -> String {
     last
 }
 
-/// A port on 127.0.0.1 that nothing listens on now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A pod a test started: stopped, and its `rkt run` reaped, when the
 /// test ends, however it ends.
 struct Pod<'e> {
@@ -116,25 +107,6 @@ impl Drop for Pod<'_> {
             let _ = self.child.wait();
         }
     }
-}
-
-/// The address `rkt status` gives for the pod on `net`, once it has
-/// joined it (a pod is running before its networks are up).
-fn address(env: &Env, uuid: &str, net: &str) -> String {
-    let prefix = format!("{net}:ip4=");
-    let mut text = String::new();
-    for _ in 0..200 {
-        text = stdout(&env.rkt(&["status", uuid]));
-        let found = text
-            .lines()
-            .find_map(|l| l.strip_prefix("networks="))
-            .and_then(|line| line.split(',').find_map(|n| n.strip_prefix(&prefix)));
-        if let Some(ip) = found {
-            return ip.to_string();
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("no {net} address in {text:?}")
 }
 
 /// What of the pods `uuids` is still configured on the host: pinned

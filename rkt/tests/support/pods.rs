@@ -101,3 +101,31 @@ pub fn start_with(env: &Env, pod_flags: &[&str], args: &[&str], out: Stdio) -> (
     let _ = child.wait();
     panic!("the pod did not start");
 }
+
+/// A port on 127.0.0.1 that nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The address `rkt status` gives for the pod on `net`, once it has
+/// joined it (a pod is running before its networks are up).
+pub fn address(env: &Env, uuid: &str, net: &str) -> String {
+    let prefix = format!("{net}:ip4=");
+    let mut text = String::new();
+    for _ in 0..200 {
+        text = stdout(&env.rkt(&["status", uuid]));
+        let found = text
+            .lines()
+            .find_map(|l| l.strip_prefix("networks="))
+            .and_then(|line| line.split(',').find_map(|n| n.strip_prefix(&prefix)));
+        if let Some(ip) = found {
+            return ip.to_string();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("no {net} address in {text:?}")
+}
