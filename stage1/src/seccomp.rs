@@ -24,63 +24,59 @@ use std::collections::BTreeSet;
 /// trace the init (CAP_SYS_PTRACE granted) then gains nothing by making
 /// it call these: no mount of a cgroup hierarchy (and its
 /// `release_agent`), no file handles, keys, modules or BPF.
-const INIT_REFUSED: [&str; 36] = [
-    "acct",
-    "add_key",
-    "bpf",
-    "clock_adjtime",
-    "clock_settime",
-    "delete_module",
-    "finit_module",
-    "fsconfig",
-    "fsmount",
-    "fsopen",
-    "fspick",
-    "init_module",
-    "ioperm",
-    "iopl",
-    "kexec_file_load",
-    "kexec_load",
-    "keyctl",
-    "mount",
-    "mount_setattr",
-    "move_mount",
-    "name_to_handle_at",
-    "open_by_handle_at",
-    "open_tree",
-    "perf_event_open",
-    "process_vm_readv",
-    "process_vm_writev",
-    "ptrace",
-    "quotactl",
-    "reboot",
-    "request_key",
-    "setns",
-    "settimeofday",
-    "swapoff",
-    "swapon",
-    "syslog",
-    "userfaultfd",
+const INIT_REFUSED: &[i64] = &[
+    libc::SYS_acct,
+    libc::SYS_add_key,
+    libc::SYS_bpf,
+    libc::SYS_clock_adjtime,
+    libc::SYS_clock_settime,
+    libc::SYS_delete_module,
+    libc::SYS_finit_module,
+    libc::SYS_fsconfig,
+    libc::SYS_fsmount,
+    libc::SYS_fsopen,
+    libc::SYS_fspick,
+    libc::SYS_init_module,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_ioperm,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_iopl,
+    libc::SYS_kexec_file_load,
+    libc::SYS_kexec_load,
+    libc::SYS_keyctl,
+    libc::SYS_mount,
+    libc::SYS_mount_setattr,
+    libc::SYS_move_mount,
+    libc::SYS_name_to_handle_at,
+    libc::SYS_open_by_handle_at,
+    libc::SYS_open_tree,
+    libc::SYS_perf_event_open,
+    libc::SYS_process_vm_readv,
+    libc::SYS_process_vm_writev,
+    libc::SYS_ptrace,
+    libc::SYS_quotactl,
+    libc::SYS_reboot,
+    libc::SYS_request_key,
+    libc::SYS_setns,
+    libc::SYS_settimeofday,
+    libc::SYS_swapoff,
+    libc::SYS_swapon,
+    libc::SYS_syslog,
+    libc::SYS_userfaultfd,
 ];
 
 /// Loads the pod init's own filter (see [`INIT_REFUSED`]); what it starts
-/// afterwards (post-stop handlers) inherits it, under their own.
+/// afterwards (post-stop handlers) inherits it, under their own. Numbered
+/// by libc, not named through libseccomp: the long-lived init then maps
+/// none of libseccomp's syscall tables.
 pub fn load_init_filter() -> Result<(), String> {
-    let policy = Policy {
-        blocked: Set::Only(
-            INIT_REFUSED
-                .iter()
-                .filter(|n| known(n))
-                .map(|n| n.to_string())
-                .collect(),
-        ),
-        action: Action::Errno(nix::libc::EPERM),
-        namespaces_refused: false,
-    };
-    policy
-        .compile(&[])?
+    let x32 = crate::seccomp_bpf::x32(INIT_REFUSED);
+    let rules: Rules = INIT_REFUSED
         .iter()
-        .try_for_each(|f| crate::seccomp_bpf::load(f))
+        .chain(&x32)
+        .map(|nr| (*nr, Vec::new()))
+        .collect();
+    crate::seccomp_bpf::load(&compile(rules, Action::Errno(libc::EPERM), Action::Allow)?)
 }
 
 /// A set of syscalls: some, or all but some.
