@@ -168,6 +168,7 @@ pub fn runtime_app(
     set_env: &[(String, String)],
     inherited: &[(String, String)],
     volumes: &mut Vec<Volume>,
+    grants: super::Grants,
 ) -> Result<RuntimeApp> {
     let default_name = rec.name.rsplit('/').next().unwrap_or(&rec.name);
     let name = match &a.name {
@@ -218,6 +219,9 @@ pub fn runtime_app(
             .explain(|| format!("app {name}: {kind} {given:?}"))?;
         app.isolators.push(isolator);
     }
+    // Those the flags put there (the last ones) are the user's.
+    let from_image = app.isolators.len() - a.isolators.len();
+    check_grants(name.as_str(), &app.isolators[..from_image], grants)?;
     for (k, v) in inherited {
         if app.environment.get(k).is_none() {
             app.environment.set(k, v)?;

@@ -318,11 +318,15 @@ fn pod_from_flags(
     let mut records = Vec::new();
     for a in &apps {
         let rec = fetcher(false, a.signature.clone())?.fetch(&ImageRef::parse(&a.image)?)?;
-        let app = apps::runtime_app(store, a, &rec, &set_env, &inherited, &mut volumes)?;
-        let section = app.app.as_ref().expect("made with its app section");
-        // Those the flags put there (the last ones) are the user's.
-        let own = section.isolators.len() - a.isolators.len();
-        apps::check_grants(app.name.as_str(), &section.isolators[..own], args.grants)?;
+        let app = apps::runtime_app(
+            store,
+            a,
+            &rec,
+            &set_env,
+            &inherited,
+            &mut volumes,
+            args.grants,
+        )?;
         if runtime_apps.iter().any(|r| r.name == app.name) {
             refuse!(
                 "two apps are named {}; give one another name with --name",

@@ -61,6 +61,16 @@ pub fn for_network(name: &str, ports_forwarded: bool, ifaces: &[String]) -> Vec<
     rules
 }
 
+/// Where a network's record keeps its host rules.
+pub const RECORD_KEY: &str = "hostRules";
+
+/// The host rules a network's record keeps.
+pub fn recorded(record: &Value) -> Vec<Vec<String>> {
+    let rules: Vec<Vec<String>> =
+        serde_json::from_value(record[RECORD_KEY].clone()).unwrap_or_default();
+    rules.into_iter().filter(|r| !r.is_empty()).collect()
+}
+
 fn iptables(op: &str, rule: &[String]) -> Result<bool, String> {
     let out = Command::new("iptables")
         .arg("-w")

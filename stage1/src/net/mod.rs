@@ -176,7 +176,7 @@ impl Joiner<'_> {
             // Recorded before they are made, so that leaving finds them.
             let ifaces = host_rules::host_interfaces(&prev);
             let rules = host_rules::for_network(&net.name, !mine.is_empty(), &ifaces);
-            record["hostRules"] = json!(rules);
+            record[host_rules::RECORD_KEY] = json!(rules);
             record["result"] = prev;
             write_record(&file, &record)?;
             rules
@@ -192,9 +192,7 @@ impl Joiner<'_> {
     /// a record goes only once its network was left, and the namespace
     /// only once every network was.
     pub fn leave(&self) -> Result<(), String> {
-        let pin = std::fs::read_to_string(self.pod_dir.netns())
-            .map(|p| PathBuf::from(p.trim()))
-            .unwrap_or_else(|_| netns::pin_path(self.uuid));
+        let pin = self.pin();
         // Plugins take an empty CNI_NETNS as "the namespace is gone".
         let netns = if pin.exists() {
             pin.clone()
@@ -219,7 +217,20 @@ impl Joiner<'_> {
             // they set up on the host (masquerading, say) through it.
             return Err(e);
         }
-        netns::remove(&pin)?;
+        self.remove_namespace(&pin)?;
+        Ok(())
+    }
+
+    /// The pinned namespace, as recorded (or where it would be).
+    fn pin(&self) -> PathBuf {
+        std::fs::read_to_string(self.pod_dir.netns())
+            .map(|p| PathBuf::from(p.trim()))
+            .unwrap_or_else(|_| netns::pin_path(self.uuid))
+    }
+
+    /// Removes the pinned namespace `pin` and its records.
+    fn remove_namespace(&self, pin: &Path) -> Result<(), String> {
+        netns::remove(pin)?;
         let _ = std::fs::remove_dir(self.pod_dir.networks());
         let _ = std::fs::remove_file(self.pod_dir.netns());
         Ok(())
@@ -238,20 +249,14 @@ impl Joiner<'_> {
         // its DEL did not hold still go.
         for file in records(self.pod_dir) {
             if let Ok(record) = read_record(&file) {
-                let rules: Vec<Vec<String>> =
-                    serde_json::from_value(record["hostRules"].clone()).unwrap_or_default();
-                for rule in rules.iter().filter(|r| !r.is_empty()) {
-                    let _ = host_rules::remove(rule);
+                for rule in host_rules::recorded(&record) {
+                    let _ = host_rules::remove(&rule);
                 }
             }
             let _ = std::fs::remove_file(&file);
         }
-        let pin = std::fs::read_to_string(self.pod_dir.netns())
-            .map(|p| PathBuf::from(p.trim()))
-            .unwrap_or_else(|_| netns::pin_path(self.uuid));
-        netns::remove(&pin)?;
-        let _ = std::fs::remove_dir(self.pod_dir.networks());
-        let _ = std::fs::remove_file(self.pod_dir.netns());
+        let pin = self.pin();
+        self.remove_namespace(&pin)?;
         Err(format!(
             "{left}; the namespace was removed all the same, and what that plugin made on the host may remain"
         ))
@@ -262,10 +267,8 @@ impl Joiner<'_> {
         let ifname = record["ifname"].as_str().unwrap_or("eth0");
         let args = record["args"].as_str().unwrap_or_default();
         let list = &record["list"];
-        let rules: Vec<Vec<String>> =
-            serde_json::from_value(record["hostRules"].clone()).unwrap_or_default();
-        for rule in rules.iter().filter(|r| !r.is_empty()) {
-            host_rules::remove(rule).map_err(|e| format!("leaving network {name}: {e}"))?;
+        for rule in host_rules::recorded(record) {
+            host_rules::remove(&rule).map_err(|e| format!("leaving network {name}: {e}"))?;
         }
         let all: Vec<&Value> = plugins(list).collect();
         for plugin in all.into_iter().rev() {
