@@ -570,7 +570,7 @@ fn the_service_is_there_only_where_pods_reach_it() {
     let mut env = Env::new();
     let service = Service::start(&mut env);
     // A pod that is not registered, while none on its network is: the
-    // service does not answer on that network's gateway (nor on any
+    // service does not listen on that network's gateway (nor on any
     // other address of the host but loopback).
     let script = format!(
         "wget -S -q -O /dev/null http://172.16.28.1:{}/ 2>&1; echo asked",
@@ -581,6 +581,7 @@ fn the_service_is_there_only_where_pods_reach_it() {
     let text = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("asked"), "{text}");
     assert!(!text.contains("HTTP/1."), "the service answered: {text}");
+    assert!(text.contains("Connection refused"), "{text}");
     // On loopback it does.
     assert!(
         service

@@ -7,6 +7,7 @@ pub mod api;
 pub mod connections;
 pub mod hmac;
 pub mod http;
+pub mod listeners;
 pub mod registration;
 pub mod registry;
 pub mod service;

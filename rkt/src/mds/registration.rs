@@ -6,6 +6,7 @@
 //! service's handler, and stage0's client (see also `pod::mds`).
 
 use super::http::{self, JSON, Limits, Request, Response};
+use super::listeners::AppListeners;
 use super::registry::{PodRegistration, RegisterError, Registry};
 use serde::{Deserialize, Serialize};
 use std::os::unix::net::UnixStream;
@@ -24,8 +25,9 @@ pub struct Registered {
     pub port: u16,
 }
 
-/// Answers one registration request.
-pub fn handle(registry: &Registry, port: u16, req: &Request) -> Response {
+/// Answers one registration request; the apps' listeners follow the
+/// gateways the registered pods use.
+pub fn handle(registry: &Registry, listeners: &AppListeners, req: &Request) -> Response {
     if req.path == "/pods" {
         return match req.method.as_str() {
             "GET" => Response::new(
@@ -50,7 +52,16 @@ pub fn handle(registry: &Registry, port: u16, req: &Request) -> Response {
             return Response::error(400, "the gateway: an IP address is expected");
         };
         return match registry.set_gateway(uuid, gateway) {
-            Ok(true) => Response::new(200, http::TEXT, ""),
+            Ok(true) => match listeners.follow(registry) {
+                Ok(()) => Response::new(200, http::TEXT, ""),
+                Err((ip, e)) => {
+                    registry.forget_gateway(uuid);
+                    let _ = listeners.follow(registry);
+                    let port = listeners.port();
+                    eprintln!("metadata-service: cannot listen on {ip}:{port}: {e}");
+                    Response::error(503, format!("cannot listen on {ip}:{port}: {e}"))
+                }
+            },
             Ok(false) => Response::error(404, format!("pod {uuid} is not registered")),
             Err(e) => Response::error(400, e),
         };
@@ -68,6 +79,7 @@ pub fn handle(registry: &Registry, port: u16, req: &Request) -> Response {
             match registry.register(uuid, &reg, key) {
                 Ok(uuid) => {
                     eprintln!("metadata-service: registered pod {uuid}");
+                    let port = listeners.port();
                     let body = serde_json::to_vec(&Registered { port }).expect("numbers serialise");
                     Response::new(201, JSON, body)
                 }
@@ -84,6 +96,9 @@ pub fn handle(registry: &Registry, port: u16, req: &Request) -> Response {
         "DELETE" => match registry.unregister(uuid) {
             Ok(true) => {
                 eprintln!("metadata-service: unregistered pod {uuid}");
+                // Closing a listener cannot fail; another gateway that
+                // could not be listened on was answered for already.
+                let _ = listeners.follow(registry);
                 Response::new(200, http::TEXT, "")
             }
             Ok(false) => Response::error(404, format!("pod {uuid} is not registered")),
@@ -180,38 +195,54 @@ mod tests {
         }
     }
 
+    /// Listeners on a port of loopback that serve nobody.
+    fn listeners() -> AppListeners {
+        AppListeners::bind(0, Box::new(|_, _| {})).unwrap()
+    }
+
     #[test]
     fn register_twice_then_unregister() {
         let r = Registry::default();
+        let l = listeners();
         let body = serde_json::to_vec(&registration()).unwrap();
         let put = handle(
             &r,
-            18112,
+            &l,
             &request("PUT", &format!("/pods/{UUID}"), body.clone()),
         );
-        assert_eq!(
-            (put.status, put.body.as_slice()),
-            (201, br#"{"port":18112}"#.as_slice())
-        );
-        let again = handle(&r, 18112, &request("PUT", &format!("/pods/{UUID}"), body));
+        let port = format!(r#"{{"port":{}}}"#, l.port());
+        assert_eq!((put.status, put.body.as_slice()), (201, port.as_bytes()));
+        let again = handle(&r, &l, &request("PUT", &format!("/pods/{UUID}"), body));
         assert_eq!(again.status, 409);
-        let list = handle(&r, 18112, &request("GET", "/pods", vec![]));
+        let list = handle(&r, &l, &request("GET", "/pods", vec![]));
         assert_eq!(list.body, format!("[\"{UUID}\"]").into_bytes());
-        let delete = || {
-            handle(
-                &r,
-                18112,
-                &request("DELETE", &format!("/pods/{UUID}"), vec![]),
-            )
-        };
+        let delete = || handle(&r, &l, &request("DELETE", &format!("/pods/{UUID}"), vec![]));
         assert_eq!(delete().status, 200);
         assert_eq!(delete().status, 404);
     }
 
     #[test]
+    fn a_gateway_that_cannot_be_listened_on_is_refused_and_forgotten() {
+        let r = Registry::default();
+        let l = listeners();
+        let body = serde_json::to_vec(&registration()).unwrap();
+        handle(&r, &l, &request("PUT", &format!("/pods/{UUID}"), body));
+        let gateway = format!("/pods/{UUID}/gateway");
+        let put = handle(&r, &l, &request("PUT", &gateway, b"192.0.2.1".to_vec()));
+        assert_eq!(put.status, 503);
+        let said = String::from_utf8(put.body).unwrap();
+        assert!(said.contains("cannot listen on 192.0.2.1:"), "{said}");
+        assert!(r.gateways().is_empty());
+        let put = handle(&r, &l, &request("PUT", &gateway, b"127.0.0.58".to_vec()));
+        assert_eq!(put.status, 200);
+        assert_eq!(r.gateways().len(), 1);
+    }
+
+    #[test]
     fn bad_registrations_are_answered() {
         let r = Registry::default();
-        let status = |m: &str, p: &str, b: &[u8]| handle(&r, 1, &request(m, p, b.to_vec())).status;
+        let l = listeners();
+        let status = |m: &str, p: &str, b: &[u8]| handle(&r, &l, &request(m, p, b.to_vec())).status;
         assert_eq!(status("PUT", &format!("/pods/{UUID}"), b"{not json"), 400);
         assert_eq!(
             status(

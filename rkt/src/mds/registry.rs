@@ -5,7 +5,7 @@ use super::hmac;
 use appc::schema::types::{Annotations, Uuid};
 use appc::schema::{ImageManifest, PodManifest};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 
@@ -197,6 +197,21 @@ impl Registry {
         }
         pods.gateways.insert(uuid, gateway);
         Ok(true)
+    }
+
+    /// Forgets where pod `uuid` reaches the service (it could not be
+    /// listened on there).
+    pub fn forget_gateway(&self, uuid: &str) {
+        if let Ok((uuid, _)) = canonical_uuid(uuid) {
+            let mut pods = self.pods.write().unwrap_or_else(|e| e.into_inner());
+            pods.gateways.remove(&uuid);
+        }
+    }
+
+    /// The gateways registered pods reach the service on.
+    pub fn gateways(&self) -> BTreeSet<IpAddr> {
+        let pods = self.pods.read().unwrap_or_else(|e| e.into_inner());
+        pods.gateways.values().copied().collect()
     }
 
     /// Whether apps reach the service on `local`: loopback (pods on the

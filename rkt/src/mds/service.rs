@@ -3,6 +3,7 @@
 
 use super::connections::{Connections, Slot};
 use super::http::{self, Limits, Request, Response};
+use super::listeners::{Accept, AppListeners, Closed};
 use super::registry::Registry;
 use super::{api, registration};
 use std::io::{BufReader, BufWriter};
@@ -61,10 +62,10 @@ pub struct Config {
     pub port: u16,
 }
 
-/// The two listeners, made here or passed by systemd.
+/// The listeners, made here or passed by systemd.
 struct Listeners {
     unix: UnixListener,
-    tcp: TcpListener,
+    apps: AppListeners,
     /// The socket file made here, removed on exit.
     made: Option<PathBuf>,
 }
@@ -145,7 +146,7 @@ fn bind_socket(path: &Path) -> Result<UnixListener, ServiceError> {
     bound.map_err(at)
 }
 
-fn listeners(config: &Config) -> Result<Listeners, ServiceError> {
+fn listeners(config: &Config, accept: Accept) -> Result<Listeners, ServiceError> {
     let (unix, tcp, made) = match activated()? {
         Some((unix, tcp)) => (unix, tcp, None),
         None => (
@@ -154,9 +155,9 @@ fn listeners(config: &Config) -> Result<Listeners, ServiceError> {
             Some(config.socket.clone()),
         ),
     };
-    let tcp = match tcp {
-        Some(t) => t,
-        None => TcpListener::bind(("0.0.0.0", config.port)).map_err(|source| {
+    let apps = match tcp {
+        Some(t) => AppListeners::activated(t, accept)?,
+        None => AppListeners::bind(config.port, accept).map_err(|source| {
             if let Some(p) = &made {
                 let _ = std::fs::remove_file(p);
             }
@@ -166,7 +167,7 @@ fn listeners(config: &Config) -> Result<Listeners, ServiceError> {
             }
         })?,
     };
-    Ok(Listeners { unix, tcp, made })
+    Ok(Listeners { unix, apps, made })
 }
 
 /// A stream whose reads time out.
@@ -263,11 +264,21 @@ fn serve_on_thread<S: TimedRead + std::io::Write + Send + 'static>(
     });
 }
 
-fn accept_tcp(listener: TcpListener, registry: Arc<Registry>, connections: Arc<Connections>) {
+/// Serves the apps' connections on `listener` until it is closed.
+fn accept_tcp(
+    listener: TcpListener,
+    closed: Closed,
+    registry: Arc<Registry>,
+    connections: Arc<Connections>,
+) {
     for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
-        // Only where pods reach the service: on the host's other
-        // addresses it is not there for anyone.
+        let stream = match stream {
+            Ok(s) => s,
+            Err(_) if closed.load(std::sync::atomic::Ordering::SeqCst) => return,
+            Err(_) => continue,
+        };
+        // Only where pods reach the service (a socket systemd passed may
+        // listen on every address of the host).
         let local = stream.local_addr().map(|a| a.ip());
         if !local.is_ok_and(|ip| registry.serves_on(ip)) {
             continue;
@@ -290,7 +301,8 @@ fn accept_tcp(listener: TcpListener, registry: Arc<Registry>, connections: Arc<C
     }
 }
 
-fn accept_unix(listener: UnixListener, registry: Arc<Registry>, port: u16) {
+fn accept_unix(listener: UnixListener, registry: Arc<Registry>, apps: AppListeners) {
+    let apps = Arc::new(apps);
     let connections = Connections::new(MAX_REGISTRATIONS, 0);
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
@@ -301,9 +313,9 @@ fn accept_unix(listener: UnixListener, registry: Arc<Registry>, port: u16) {
         let Ok(reader) = stream.try_clone() else {
             continue;
         };
-        let registry = Arc::clone(&registry);
+        let (registry, apps) = (Arc::clone(&registry), Arc::clone(&apps));
         serve_on_thread((stream, reader), slot, registration::LIMITS, move |req| {
-            registration::handle(&registry, port, req)
+            registration::handle(&registry, &apps, req)
         });
     }
 }
@@ -319,24 +331,24 @@ pub fn run(config: &Config) -> Result<(), ServiceError> {
     // Blocked before any thread starts, so that every thread inherits it
     // and the signals wait for `wait` below.
     stops.thread_block().map_err(std::io::Error::from)?;
-    let l = listeners(config)?;
-    let port = l.tcp.local_addr()?.port();
     let registry = Arc::new(Registry::default());
-    let connections = Connections::new(MAX_CONNECTIONS, MAX_PER_PEER);
+    let accept: Accept = {
+        let registry = Arc::clone(&registry);
+        let connections = Connections::new(MAX_CONNECTIONS, MAX_PER_PEER);
+        Box::new(move |listener, closed| {
+            let (registry, connections) = (Arc::clone(&registry), Arc::clone(&connections));
+            std::thread::spawn(move || accept_tcp(listener, closed, registry, connections));
+        })
+    };
+    let l = listeners(config, accept)?;
+    let port = l.apps.port();
     let socket = l
         .unix
         .local_addr()
         .ok()
         .and_then(|a| a.as_pathname().map(Path::to_path_buf))
         .unwrap_or_else(|| config.socket.clone());
-    {
-        let registry = Arc::clone(&registry);
-        std::thread::spawn(move || accept_tcp(l.tcp, registry, connections));
-    }
-    {
-        let registry = Arc::clone(&registry);
-        std::thread::spawn(move || accept_unix(l.unix, registry, port));
-    }
+    std::thread::spawn(move || accept_unix(l.unix, registry, l.apps));
     eprintln!(
         "metadata-service: serving pods on port {port}, registrations on {}",
         socket.display()
