@@ -365,6 +365,15 @@ fn bad_input_is_refused_and_leaves_nothing() {
             LayerBuilder::new().hardlink("a", "nothing").build(),
             "not a file of the image",
         ),
+        // A hard link whose target drives the terminal (retitles it,
+        // clears it) and breaks the line: printed escaped, on one line.
+        (
+            "controls",
+            LayerBuilder::new()
+                .hardlink("a", "\x1b]2;owned\x07\x1b[2J\u{9b}\nnext")
+                .build(),
+            "not a file of the image",
+        ),
     ] {
         let layout = tmp.path().join(name);
         oci_layout(
@@ -373,7 +382,8 @@ fn bad_input_is_refused_and_leaves_nothing() {
             &[Zip::None],
             "1",
         );
-        refused(&layout, &[], expect);
+        let err = refused(&layout, &[], expect);
+        assert!(!err.contains(['\x1b', '\x07', '\u{9b}']), "{err:?}");
     }
 
     // Classic docker save: a layer its own parent (fails at once), a

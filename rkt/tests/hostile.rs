@@ -1130,3 +1130,37 @@ fn the_rkt_group_reaches_no_setuid_file() {
     }
     finish(&env);
 }
+
+#[test]
+fn nothing_an_image_says_drives_the_callers_terminal() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    // Sequences that retitle the terminal, clear it and (8-bit CSI)
+    // move the cursor, in the version label and in the exec path.
+    let drive = "\u{1b}]2;owned\u{7}\u{1b}[2J\u{9b}1A";
+    let layout = env.path("layout-terminal");
+    busybox_layout(&layout);
+    let manifest = json!({
+        "acKind": "ImageManifest", "acVersion": "0.8.11", "name": "example.com/terminal",
+        "labels": [{"name": "version", "value": format!("1{drive}")},
+                   {"name": "os", "value": "linux"},
+                   {"name": "arch", "value": rkt::fetch::host_arch()}],
+        "app": {"exec": [format!("/bin/no{drive}such")], "user": "0", "group": "0"},
+    });
+    fs::write(layout.join("manifest"), manifest.to_string()).unwrap();
+    let aci = env.path("terminal.aci");
+    let f = fs::File::create(&aci).unwrap();
+    appc::aci::build_aci(&layout, f, appc::aci::BuildOptions::default()).unwrap();
+    let drives = |text: &str| text.contains(['\u{1b}', '\u{7}', '\u{9b}']);
+    let (out, err) = run_pod(&env, &[aci.to_str().unwrap()]);
+    assert!(err.contains("is not in the image"), "{out}{err}");
+    assert!(!drives(&out) && !drives(&err), "{out:?} {err:?}");
+    let list = env.rkt(&["image", "list"]);
+    assert!(list.status.success());
+    let listed = stdout(&list);
+    assert!(listed.contains("example.com/terminal:1"), "{listed}");
+    assert!(!drives(&listed), "{listed:?}");
+    finish(&env);
+}

@@ -16,21 +16,21 @@ fn main() -> ExitCode {
         return match stage1::stop::run(&argv[1..]) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("stage1 stop: {e}");
+                report("stage1 stop", &e);
                 ExitCode::from(254)
             }
         };
     }
     // What a pod can see of stage1 runs from a read-only executable.
     if let Err(e) = pod::exe::ensure_read_only() {
-        eprintln!("stage1: {e}");
+        report("stage1", &e);
         return ExitCode::from(254);
     }
     if invoked == "enter" {
         return match stage1::enter::run(&argv[1..]) {
             Ok(code) => ExitCode::from(code as u8),
             Err(e) => {
-                eprintln!("stage1 enter: {e}");
+                report("stage1 enter", &e);
                 ExitCode::from(254)
             }
         };
@@ -38,7 +38,7 @@ fn main() -> ExitCode {
     let args = match stage1::args::Args::parse(&argv[1..]) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("stage1: {e}");
+            report("stage1", &e);
             return ExitCode::from(254);
         }
     };
@@ -46,10 +46,16 @@ fn main() -> ExitCode {
     match stage1::supervisor::run(&args, fly) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("stage1: {e}");
+            report("stage1", &e);
             ExitCode::from(254)
         }
     }
+}
+
+/// Prints `context: error` on one line, fit for the terminal: an error may
+/// quote what an image holds (an exec path, a mount's target).
+fn report(context: &str, e: &dyn std::fmt::Display) {
+    eprintln!("{context}: {}", appc::printable::one_line(&e.to_string()));
 }
 
 /// rkt's gc interface: run in the pod's directory as `gc [--debug[=B]] UUID`;
@@ -72,7 +78,7 @@ fn gc(args: &[String]) -> ExitCode {
     };
     let networks = if force {
         joiner.release().or_else(|e| {
-            eprintln!("stage1 gc: could not release: {e}");
+            report("stage1 gc: could not release", &e);
             Ok(())
         })
     } else {
@@ -82,7 +88,7 @@ fn gc(args: &[String]) -> ExitCode {
     match networks.and(cgroups) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("stage1 gc: {e}");
+            report("stage1 gc", &e);
             ExitCode::from(254)
         }
     }

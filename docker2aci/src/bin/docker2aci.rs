@@ -114,7 +114,10 @@ fn run(cli: Cli) -> Result<()> {
 fn main() {
     let cli = Cli::parse();
     if let Err(e) = run(cli) {
-        eprintln!("docker2aci: {e:#}");
+        eprintln!(
+            "docker2aci: {}",
+            appc::printable::one_line(&format!("{e:#}"))
+        );
         std::process::exit(1);
     }
 }

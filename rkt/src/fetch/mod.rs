@@ -255,7 +255,7 @@ impl Fetcher<'_> {
     /// One of rkt's `--debug` lines about images.
     pub(crate) fn debug(&self, what: std::fmt::Arguments) {
         if self.debug {
-            eprintln!("image: {what}");
+            eprintln!("image: {}", appc::printable::one_line(&what.to_string()));
         }
     }
 

@@ -33,10 +33,11 @@ fn discover(client: &DiscoveryClient, text: &str, debug: bool) -> Result<Discove
     let report = |what: &str, attempts: &[appc::discovery::FailedAttempt]| {
         if debug {
             for a in attempts {
-                eprintln!(
+                let line = format!(
                     "discover {what} walk: prefix: {} error: {}",
                     a.prefix, a.error
                 );
+                eprintln!("{}", appc::printable::one_line(&line));
             }
         }
     };

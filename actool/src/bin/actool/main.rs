@@ -62,6 +62,9 @@ fn main() -> ExitCode {
 
 /// Prints `context: error` on one line and reports failure.
 pub fn fail(context: &str, err: impl std::fmt::Display) -> Failed {
-    eprintln!("{context}: {err}");
+    eprintln!(
+        "{}",
+        appc::printable::one_line(&format!("{context}: {err}"))
+    );
     Failed
 }

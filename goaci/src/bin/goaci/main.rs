@@ -92,7 +92,7 @@ fn main() -> ExitCode {
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("goaci: {e:#}");
+            eprintln!("goaci: {}", appc::printable::one_line(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }

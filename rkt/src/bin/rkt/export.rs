@@ -113,7 +113,7 @@ pub fn run(settings: &Settings, a: Args) -> anyhow::Result<()> {
             let code = match build(&tree, &overlay, &copy, &layout, &tmp) {
                 Ok(()) => 0,
                 Err(e) => {
-                    eprintln!("export: {e:#}");
+                    eprintln!("export: {}", appc::printable::one_line(&format!("{e:#}")));
                     254
                 }
             };

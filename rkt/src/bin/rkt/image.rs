@@ -117,7 +117,8 @@ fn list(store: &ImageStore, a: ListArgs) -> anyhow::Result<()> {
         Ok(match (f, a.full) {
             ("id", true) => r.id.clone(),
             ("id", false) => r.id.chars().take(19).collect(),
-            ("name", _) => r.display_name(),
+            // The version label is the image's own text.
+            ("name", _) => appc::printable::one_line(&r.display_name()),
             ("size", true) => r.size.to_string(),
             ("size", false) => iec_bytes(r.size),
             ("importtime", true) => full_time(r.import_time),
@@ -243,7 +244,7 @@ pub fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
                 1 => Err(failures.remove(0)),
                 n => {
                     for e in &failures {
-                        eprintln!("image rm: {e}");
+                        eprintln!("image rm: {}", appc::printable::one_line(&e.to_string()));
                     }
                     bail!("{n} of {} images could not be removed", images.len())
                 }

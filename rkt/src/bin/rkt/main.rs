@@ -245,7 +245,7 @@ fn one_line(e: &anyhow::Error) -> String {
             msg.push_str(&text);
         }
     }
-    msg.replace('\n', " ")
+    appc::printable::one_line(&msg)
 }
 
 /// rkt's flags are pflag's: every boolean flag also takes `=true` or

@@ -485,7 +485,7 @@ pub fn gc(settings: &Settings, a: GcArgs) -> anyhow::Result<()> {
             println!("Garbage collecting pod \"{}\"", pod.uuid);
             // One pod that cannot be collected does not hold up the others.
             if let Err(e) = collect(settings, &store, &pods, pod, failing_long) {
-                eprintln!("gc: {e:#}");
+                eprintln!("gc: {}", appc::printable::one_line(&format!("{e:#}")));
                 failed += 1;
             }
         }

@@ -104,7 +104,8 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
         eprintln!("Key: {location:?}");
         eprintln!("GPG key fingerprint is: {}", spaced(&key.fingerprint()));
         for uid in key.user_ids() {
-            eprintln!("\t{uid}");
+            // A key's user IDs are what its maker wrote.
+            eprintln!("\t{}", appc::printable::one_line(&uid));
         }
         if args.skip_fingerprint_review {
             eprintln!("Trusting {location:?} without fingerprint review.");
