@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  gcc libc6-dev pkg-config libssl-dev liblzma-dev libseccomp-dev   # building (native-tls, xz, seccomp)
+  gcc libc6-dev pkg-config libssl-dev liblzma-dev libseccomp-dev   # building (xz, seccomp; the tests' TLS servers)
   appc-spec                               # the reference actool, for cross-checks
   gnupg                                   # signing test images
   libcap2-bin                             # capsh: callers with inheritable capabilities
