@@ -180,6 +180,11 @@ fn commands_that_need_root_say_so_first() {
         &["run", "--no-such-flag-either", "x"][..],
         &["enter", "x"],
         &["gc"],
+        // Before the arguments missing, as rkt.
+        &["run"],
+        &["prepare"],
+        &["run-prepared"],
+        &["enter"],
     ] {
         let out = std::process::Command::new("/usr/bin/setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups"])

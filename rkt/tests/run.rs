@@ -262,8 +262,12 @@ fn bad_input_gets_one_line_and_leaves_no_pod() {
     let err = one_line_error(&env.rkt(&["--insecure-options=image", "run", "--net=nowhere", img]));
     assert!(err.contains("unknown network \"nowhere\""), "{err}");
     assert!(listed(&env).is_empty(), "a refused run left a pod");
-    assert!(one_line_error(&env.rkt(&["status", "0000"])).contains("no pod 0000"));
-    assert!(one_line_error(&env.rkt(&["rm", "ffff"])).contains("no pod ffff"));
+    // rkt's words, which scripts match.
+    assert!(
+        one_line_error(&env.rkt(&["status", "0000"])).contains("no matches found for \"0000\"")
+    );
+    assert!(one_line_error(&env.rkt(&["rm", "FFFF"])).contains("no matches found for \"ffff\""));
+    assert!(one_line_error(&env.rkt(&["rm", ""])).contains("UUID cannot be empty"));
     // Two pods whose UUIDs share no prefix cannot both match ""; an
     // ambiguous prefix is refused.
     run(&env, &[img]);
@@ -710,7 +714,18 @@ fn stdin_is_passed_only_when_interactive_and_dns_is_the_pods() {
         own.ends_with("\n192.0.2.7 web www\n192.0.2.8 db\n"),
         "{own}"
     );
+    // Without --dns (and no network DNS: --net=host) and with
     // --dns=none: the image's (this one has none); host: the host's.
+    // /etc/hosts where the image has none: rkt's lines, then the pod's name.
+    let default = files(&[]);
+    assert!(default.starts_with("no resolv.conf\n"), "{default}");
+    assert!(
+        default.contains(
+            "\n127.0.0.1 localhost localhost.domain localhost4 localhost4.localdomain4\n\
+             ::1 localhost localhost.domain localhost6 localhost6.localdomain6\n127.0.0.1 "
+        ),
+        "{default}"
+    );
     assert!(files(&["--dns=none"]).starts_with("no resolv.conf\n"));
     let host = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
     if std::path::Path::new("/etc/resolv.conf").exists() {
@@ -926,8 +941,21 @@ fn a_pod_can_be_run_from_a_pod_manifest() {
         text.contains("content") && text.contains("Hello from an App Container"),
         "{text}"
     );
-    let err = one_line_error(&run(&env, &[&flag, aci.to_str().unwrap()]));
-    assert!(err.contains("give no images"), "{err}");
+    // What the manifest says instead is refused in rkt's words.
+    for extra in [
+        aci.to_str().unwrap(),
+        "--volume=data,kind=empty",
+        "--set-env=A=B",
+        "--inherit-env",
+        "--port=http:8080",
+        "--no-store",
+    ] {
+        let err = one_line_error(&run(&env, &[&flag, extra]));
+        assert!(
+            err.contains("conflicting flags set with --pod-manifest (see --help)"),
+            "{extra}: {err}"
+        );
+    }
     assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
     assert_eq!(mounts_under(env.tmp.path()), 0);
 }

@@ -284,21 +284,21 @@ pub fn name_files(args: &Args, root_path: &Path, fly: bool) -> Result<(), String
             for net in pod::net::joined(&args.pod_dir) {
                 net.ips
                     .iter()
-                    .for_each(|ip| stub.push_str(&format!("{ip}\t{hostname}\n")));
+                    .for_each(|ip| stub.push_str(&format!("{ip} {hostname}\n")));
             }
             root.create_new("etc/hosts", &stub)?;
         }
     }
-    // The pod's own resolv.conf is from --dns servers or, without --dns,
-    // from its networks' DNS; else the host's, or with --dns=none the
-    // image's.
+    // The pod's own resolv.conf (written by the supervisor) is from
+    // --dns servers or, without --dns, from its networks' DNS; with
+    // --dns=host the host's; else the image's.
     let own = args.pod_dir.resolv_conf();
     let text = match args.dns.resolv_conf() {
-        FileSource::Image => None,
-        FileSource::Host if !own.exists() || !args.dns.servers.is_empty() => {
-            Some(read_host_file("/etc/resolv.conf")?)
+        FileSource::Host => Some(read_host_file("/etc/resolv.conf")?),
+        _ if own.exists() => {
+            Some(std::fs::read_to_string(&own).map_err(|e| format!("{}: {e}", path_str(&own)))?)
         }
-        _ => Some(std::fs::read_to_string(&own).map_err(|e| format!("{}: {e}", path_str(&own)))?),
+        _ => None,
     };
     if let Some(text) = text {
         root.set_file("etc/resolv.conf", &text)?;

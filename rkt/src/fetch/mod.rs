@@ -51,7 +51,10 @@ pub enum FetchError {
         "{image}: error opening signature file {image}.asc: not found (give one with --signature, or skip the check with --insecure-options=image)"
     )]
     NoSignature { image: String },
-    #[error("no key is trusted for {name} (trust one with: rkt trust --prefix {name})")]
+    // rkt's words first: scripts match them.
+    #[error(
+        "openpgp: signature made by unknown entity: no key is trusted for {name} (trust one with: rkt trust --prefix {name})"
+    )]
     NoKeys { name: String },
     #[error("{source_name}: the image is {found}, not {wanted}")]
     Mismatch {

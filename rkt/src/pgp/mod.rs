@@ -17,7 +17,8 @@ pub enum PgpError {
     BadKey(String),
     #[error("the signature is not a valid OpenPGP signature: {0}")]
     BadSignatureFile(String),
-    #[error("signed by key {0}, which is not trusted for this image")]
+    // rkt's words first: scripts match them.
+    #[error("openpgp: signature made by unknown entity: key {0} is not trusted for this image")]
     UntrustedSigner(String),
     #[error("the signature does not match the image: {0}")]
     Mismatch(String),

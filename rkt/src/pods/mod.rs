@@ -29,10 +29,13 @@ use std::path::{Path, PathBuf};
 pub enum PodError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
-    #[error("no pod {0}")]
+    // rkt's words, which scripts match.
+    #[error("UUID cannot be empty")]
+    EmptyUuid,
+    #[error("no matches found for {0:?}")]
     NotFound(String),
-    #[error("{given} is ambiguous: it matches {count} pods")]
-    Ambiguous { given: String, count: usize },
+    #[error("ambiguous uuid, {count} matches")]
+    Ambiguous { count: usize },
     #[error("pod {0}: {1}")]
     Manifest(String, String),
     #[error("pod {0} has no app {1}")]
@@ -186,21 +189,21 @@ impl Pods {
         Ok(pods)
     }
 
-    /// The pod whose UUID is, or starts with, `given`.
+    /// The pod whose UUID is, or starts with, `given` (in any case).
     pub fn find(&self, given: &str) -> Result<Pod, PodError> {
-        let given = given.trim();
+        let given = given.trim().to_ascii_lowercase();
+        if given.is_empty() {
+            return Err(PodError::EmptyUuid);
+        }
         let mut matches: Vec<Pod> = self
             .list()?
             .into_iter()
-            .filter(|p| p.uuid.starts_with(given))
+            .filter(|p| p.uuid.starts_with(&given))
             .collect();
-        match (matches.len(), given.is_empty()) {
-            (1, false) => Ok(matches.remove(0)),
-            (0, _) | (_, true) => Err(PodError::NotFound(given.into())),
-            (count, false) => Err(PodError::Ambiguous {
-                given: given.into(),
-                count,
-            }),
+        match matches.len() {
+            1 => Ok(matches.remove(0)),
+            0 => Err(PodError::NotFound(given)),
+            count => Err(PodError::Ambiguous { count }),
         }
     }
 

@@ -460,7 +460,7 @@ pub fn prepare(
     // No image chosen here is removed before the pod records it.
     let _pinned = store.pin_for_pod()?;
     if args.pod_manifest.is_some() && !args.apps.is_empty() {
-        refuse!("--pod-manifest runs the pod it describes; give no images with it");
+        refuse!("conflicting flags set with --pod-manifest (see --help)");
     }
     let (manifest, records) = match &args.pod_manifest {
         Some(path) => pod_from_file(path, store, fetcher, args.grants)?,

@@ -274,7 +274,26 @@ pub fn pflag_bool(a: clap::Arg) -> clap::Arg {
     }
 }
 
+/// The commands that make, enter or remove pods: root's only.
+fn needs_root(command: &str) -> bool {
+    matches!(
+        command,
+        "run" | "run-prepared" | "prepare" | "enter" | "stop" | "rm" | "gc" | "export"
+    )
+}
+
+/// Whether `command` needs root that this process does not have: said if so.
+fn refused_unprivileged(command: &str) -> bool {
+    let refused = needs_root(command) && !rustix::process::geteuid().is_root();
+    if refused {
+        eprintln!("{command}: cannot run as unprivileged user");
+    }
+    refused
+}
+
 /// The command line; a usage error exits 254, as every rkt error does.
+/// As in rkt, a command that needs root says so before it says that
+/// arguments are missing (flags it cannot parse come first).
 fn parse_args() -> (Global, Command) {
     use clap::error::ErrorKind;
     let cli = cli();
@@ -292,6 +311,9 @@ fn parse_args() -> (Global, Command) {
         ErrorKind::DisplayHelp
         | ErrorKind::DisplayVersion
         | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+        ErrorKind::MissingRequiredArgument if chosen.is_some_and(refused_unprivileged) => {
+            std::process::exit(254)
+        }
         _ => {
             let _ = e.print();
             std::process::exit(254)
@@ -325,19 +347,7 @@ fn main() -> ExitCode {
         Command::MetadataService(_) => "metadata-service",
     };
     // As rkt: what makes or enters pods needs root, said before anything else.
-    let needs_root = matches!(
-        command,
-        Command::Run(_)
-            | Command::RunPrepared(_)
-            | Command::Prepare(_)
-            | Command::Enter(_)
-            | Command::Stop(_)
-            | Command::Rm(_)
-            | Command::Gc(_)
-            | Command::Export(_)
-    );
-    if needs_root && !rustix::process::geteuid().is_root() {
-        eprintln!("{name}: cannot run as unprivileged user");
+    if refused_unprivileged(name) {
         return ExitCode::from(254);
     }
     let result = Settings::new(&g).and_then(|settings| match command {

@@ -186,7 +186,7 @@ pub struct Args {
     #[arg(long)]
     port: Vec<String>,
     /// run the pod this manifest describes (no images or app flags then)
-    #[arg(long, conflicts_with_all = ["volume", "set_env", "set_env_file", "inherit_env"])]
+    #[arg(long)]
     pod_manifest: Option<PathBuf>,
     /// stage1 image to use, from the store by image ID
     #[arg(long)]
@@ -237,6 +237,19 @@ impl Args {
 /// Prepares a pod from `args`: in `prepared` (and unlocked) when
 /// `prepare_only`, else in `run` and locked by the returned file.
 pub fn prepare(settings: &Settings, args: &Args, prepare_only: bool) -> anyhow::Result<Prepared> {
+    // rkt's flags that a pod manifest says instead, refused in its words.
+    if args.pod_manifest.is_some()
+        && (!args.apps.is_empty()
+            || !args.volume.is_empty()
+            || !args.set_env.is_empty()
+            || args.set_env_file.is_some()
+            || args.inherit_env
+            || !args.port.is_empty()
+            || args.store_only
+            || args.no_store)
+    {
+        bail!("conflicting flags set with --pod-manifest (see --help)");
+    }
     args.pod.check()?;
     // A pod run now needs the service now; a prepared one when it runs.
     if args.pod.mds_register && !prepare_only {
