@@ -107,12 +107,35 @@ fn volume(v: &Volume) -> Result<(), BadInput> {
     Ok(())
 }
 
+/// A volume's target: not where stage1 mounts the pod's own `/proc` and
+/// `/sys`, which a volume would hide.
+fn mount_target(app: &str, path: &str) -> Result<(), BadInput> {
+    let normal: Vec<&str> = path
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    if matches!(normal[..], ["proc"] | ["sys"]) {
+        return Err(bad(
+            format!("app {app} mount"),
+            path,
+            "the pod's own /proc and /sys take no volume",
+        ));
+    }
+    Ok(())
+}
+
 /// Everything of the pod manifest that stage1 turns into files and calls.
 pub fn pod(manifest: &PodManifest) -> Result<(), BadInput> {
     for v in manifest.volumes.iter().flatten() {
         volume(v)?;
     }
     for ra in manifest.apps.iter().flatten() {
+        for m in &ra.mounts {
+            mount_target(ra.name.as_str(), &m.path)?;
+        }
+        for mp in ra.app.iter().flat_map(|a| &a.mount_points) {
+            mount_target(ra.name.as_str(), &mp.path)?;
+        }
         let Some(app) = &ra.app else { continue };
         let name = &ra.name;
         match app.exec.as_deref() {
@@ -162,6 +185,16 @@ pub fn pod(manifest: &PodManifest) -> Result<(), BadInput> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_volume_on_the_pods_proc_or_sys() {
+        for taken in ["/proc", "/sys", "/sys/", "//proc/.", "sys"] {
+            assert!(mount_target("a", taken).is_err(), "{taken}");
+        }
+        for free in ["/proc2", "/srv/proc", "/sys/fs/cgroup/x", "/data"] {
+            mount_target("a", free).unwrap();
+        }
+    }
 
     #[test]
     fn hostnames() {

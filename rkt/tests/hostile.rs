@@ -473,6 +473,14 @@ chmod 755 /bin/ps; exec sleep 60"#;
     let memory = out.lines().find(|l| l.contains(":memory:"));
     assert!(memory.is_some_and(|l| l.ends_with(&app_cgroup)), "{out}");
     assert_empty(&host);
+    // Of the caller's environment, the command keeps TERM alone (as rkt).
+    let entered = env
+        .rkt_command(&["enter", &uuid, "/bin/sh", "-c", "echo \"$TERM/$SECRET\""])
+        .env("TERM", "xterm-rkt-test")
+        .env("SECRET", "leaked")
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&entered), "xterm-rkt-test/\n");
     assert!(env.rkt(&["stop", &uuid]).status.success());
     let _ = child.wait();
     finish(&env);

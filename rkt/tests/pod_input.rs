@@ -43,6 +43,23 @@ fn bad_values_are_refused_before_there_is_a_pod() {
         (vec![img, "--group=-1"], "group"),
         (vec!["--volume=v,kind=empty,gid=-5", img], "gid"),
         (vec!["--volume=v,kind=empty,mode=7777", img], "mode"),
+        // The pod's own /proc and /sys take no volume, as in rkt.
+        (
+            vec![
+                "--volume=v,kind=empty",
+                img,
+                "--mount=volume=v,target=/proc",
+            ],
+            "/proc and /sys",
+        ),
+        (
+            vec![
+                "--volume=v,kind=empty",
+                img,
+                "--mount=volume=v,target=/sys/",
+            ],
+            "/proc and /sys",
+        ),
     ];
     for (flags, what) in cases {
         let mut args = vec!["--insecure-options=image", "run", "--net=host"];
@@ -51,6 +68,17 @@ fn bad_values_are_refused_before_there_is_a_pod() {
         assert!(err.contains(what), "{flags:?}: {err}");
         assert_eq!(pods_made(&env), 0, "{flags:?} left a pod");
     }
+    // A pod manifest without apps.
+    let empty = env.path("empty-pod.json");
+    fs::write(
+        &empty,
+        r#"{"acKind":"PodManifest","acVersion":"0.8.11","apps":[]}"#,
+    )
+    .unwrap();
+    let flag = format!("--pod-manifest={}", empty.display());
+    let err = one_line_error(&env.rkt(&["run", "--net=host", &flag]));
+    assert!(err.contains("no apps in pod manifest"), "{err}");
+    assert_eq!(pods_made(&env), 0);
     let err = one_line_error(&env.rkt(&["image", "list", "--fields=zz"]));
     assert!(err.contains("zz"), "{err}");
 }

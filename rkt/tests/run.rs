@@ -941,6 +941,24 @@ fn a_pod_can_be_run_from_a_pod_manifest() {
         text.contains("content") && text.contains("Hello from an App Container"),
         "{text}"
     );
+    // The short ID `rkt fetch` prints names the image too.
+    let short = stdout(&env.rkt(&["--insecure-options=image", "fetch", aci.to_str().unwrap()]))
+        .trim()
+        .to_string();
+    assert!(id.starts_with(&short) && short.len() < id.len(), "{short}");
+    let by_short = json!({
+        "acKind": "PodManifest", "acVersion": "0.8.11",
+        "apps": [{"name": "short", "image": {"id": short}}],
+    });
+    let short_file = env.path("short.json");
+    fs::write(&short_file, by_short.to_string()).unwrap();
+    let out = run(&env, &[&format!("--pod-manifest={}", short_file.display())]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout(&out).contains("Hello from an App Container"));
     // What the manifest says instead is refused in rkt's words.
     for extra in [
         aci.to_str().unwrap(),

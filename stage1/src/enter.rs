@@ -126,12 +126,14 @@ pub fn run(argv: &[String]) -> Result<i32, String> {
     drop(pod);
     // The pod's root (the init's) is now this process's; the app's is below.
     let root = pod::dir::app_root_under(Path::new("/"), &req.app);
+    let term = std::env::var("TERM").ok().filter(|t| !t.is_empty());
     let at = Placement {
         root: &root,
         cgroup_procs: &[],
         // The spec gives it to the app and its event handlers, not to
         // what an administrator enters with.
         metadata_url: None,
+        term: term.as_deref(),
     };
     // From a terminal, the command gets a pty of the pod's own (in the
     // app's /dev/pts), relayed: the caller's terminal stays out of the pod.

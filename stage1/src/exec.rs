@@ -227,6 +227,9 @@ pub struct Placement<'a> {
     pub cgroup_procs: &'a [std::fs::File],
     /// The pod's `AC_METADATA_URL`, if it is registered.
     pub metadata_url: Option<&'a str>,
+    /// The caller's `TERM`, which a command entered with `rkt enter`
+    /// keeps, as in rkt.
+    pub term: Option<&'a str>,
 }
 
 /// Becomes the app. Returns only on failure, with the status to exit with.
@@ -349,6 +352,10 @@ fn try_exec(
     }
     // Everything execve needs is made before the seccomp filter is loaded.
     let mut env = environment(app, at.metadata_url);
+    if let Some(term) = at.term {
+        env.retain(|(k, _)| k != "TERM");
+        env.push(("TERM".into(), term.into()));
+    }
     if !as_root && crate::systemd::notifies_itself(app.name.as_str()) {
         let socket = crate::systemd::APP_NOTIFY_SOCKET;
         env.push(("NOTIFY_SOCKET".into(), socket.into()));

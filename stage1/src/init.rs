@@ -98,6 +98,7 @@ impl Started<'_> {
             root: &self.root,
             cgroup_procs: if joined { &[] } else { &self.cgroup_procs },
             metadata_url: self.metadata_url.as_deref(),
+            term: None,
         }
     }
 }

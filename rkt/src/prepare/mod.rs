@@ -372,10 +372,13 @@ fn pod_from_file(
 ) -> Result<(PodManifest, Vec<ImageRecord>)> {
     let text = std::fs::read_to_string(path).explain(|| path.display().to_string())?;
     let mut manifest = PodManifest::from_json(&text).explain(|| path.display().to_string())?;
+    if manifest.apps.as_deref().unwrap_or_default().is_empty() {
+        refuse!("{}: no apps in pod manifest", path.display());
+    }
     let mut records = Vec::new();
     for app in manifest.apps.iter_mut().flatten() {
         let stored = match &app.image.id {
-            Some(id) => store.record(id)?,
+            Some(id) => store.record_by_id(id)?,
             None => None,
         };
         let rec = match (stored, &app.image.name) {
@@ -396,7 +399,7 @@ fn pod_from_file(
                     .image
                     .id
                     .as_ref()
-                    .is_some_and(|id| id.as_str() != rec.id)
+                    .is_some_and(|id| !rec.id.starts_with(id.as_str()))
                 {
                     refuse!(
                         "app {}: image {name} is {}, not {}",

@@ -35,6 +35,9 @@ use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 
+/// Hex digits of a whole SHA-512 image ID.
+const FULL_HEX: usize = 128;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{path}: {source}")]
@@ -233,6 +236,19 @@ impl ImageStore {
 
     pub fn record(&self, id: &Hash) -> Result<Option<ImageRecord>, StoreError> {
         ImageRecord::load(&self.record_path(id))
+    }
+
+    /// The image whose ID is `id`, or starts with it (a short ID, as
+    /// `rkt fetch` prints); None when the store has none.
+    pub fn record_by_id(&self, id: &Hash) -> Result<Option<ImageRecord>, StoreError> {
+        if id.hex().len() == FULL_HEX {
+            return self.record(id);
+        }
+        match self.resolve(id.as_str()) {
+            Ok(r) => Ok(Some(r)),
+            Err(StoreError::NoSuchId(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Every image in the store.
