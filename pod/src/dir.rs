@@ -184,6 +184,13 @@ impl PodDir {
         self.file("net")
     }
 
+    /// What the pod's networks gave it (names, addresses), as rkt keeps
+    /// it: written once they are joined, kept after the pod has left
+    /// them, for `rkt list` and `rkt status`.
+    pub fn net_info(&self) -> PathBuf {
+        self.file("net-info.json")
+    }
+
     pub fn volume(&self, name: &str) -> PathBuf {
         self.path.join("volumes").join(name)
     }

@@ -151,6 +151,44 @@ pub fn joined(pod_dir: &crate::PodDir) -> Vec<Joined> {
         .collect()
 }
 
+/// Records what the pod's networks gave it (see [`crate::PodDir::net_info`]).
+pub fn write_info(pod_dir: &crate::PodDir) -> Result<(), String> {
+    let info: Vec<Value> = joined(pod_dir)
+        .into_iter()
+        .map(|j| json!({"netName": j.name, "ifName": j.ifname, "ips": j.ips, "gateway": j.gateway}))
+        .collect();
+    let path = pod_dir.net_info();
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, Value::Array(info).to_string())
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The networks the pod joined, while it is in them or since it left.
+pub fn info(pod_dir: &crate::PodDir) -> Vec<Joined> {
+    let Ok(text) = std::fs::read_to_string(pod_dir.net_info()) else {
+        return joined(pod_dir);
+    };
+    let Ok(Value::Array(items)) = serde_json::from_str::<Value>(&text) else {
+        return Vec::new();
+    };
+    let text_of = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    items
+        .iter()
+        .map(|i| Joined {
+            name: text_of(&i["netName"]),
+            ifname: text_of(&i["ifName"]),
+            ips: i["ips"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|ip| ip.as_str().map(str::to_string))
+                .collect(),
+            gateway: i["gateway"].as_str().map(str::to_string),
+        })
+        .collect()
+}
+
 /// A network name as CNI and rkt allow it.
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -179,7 +217,8 @@ pub fn user_networks(net_d: &Path) -> Result<Vec<(String, Value)>, String> {
     for file in files {
         let bad = |why: String| format!("network configuration {}: {why}", file.display());
         let text = std::fs::read_to_string(&file).map_err(|e| bad(e.to_string()))?;
-        let conf: Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let mut conf: Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        go_keys(&mut conf);
         let list = as_list(&conf).map_err(bad)?;
         let name = list["name"].as_str().unwrap_or_default().to_string();
         if nets.iter().any(|(n, _)| *n == name) {
@@ -188,6 +227,52 @@ pub fn user_networks(net_d: &Path) -> Result<Vec<(String, Value)>, String> {
         nets.push((name, list));
     }
     Ok(nets)
+}
+
+/// The keys of a network configuration that rkt and the plugins read, as
+/// Go's JSON decoder matches them: in any case (`"Name"`, `"TYPE"`), the
+/// last of several spellings winning. Renamed here to their spelling, so
+/// that configurations rkt's users have keep working.
+fn go_keys(conf: &mut Value) {
+    const KEYS: [&str; 9] = [
+        "cniVersion",
+        "name",
+        "type",
+        "plugins",
+        "ipam",
+        "ipMasq",
+        "dns",
+        "capabilities",
+        "runtimeConfig",
+    ];
+    let Some(obj) = conf.as_object_mut() else {
+        return;
+    };
+    for key in KEYS {
+        let spellings: Vec<String> = obj
+            .keys()
+            .filter(|k| k.eq_ignore_ascii_case(key))
+            .cloned()
+            .collect();
+        if spellings.len() == 1 && spellings[0] == key {
+            continue;
+        }
+        // The document's last spelling wins, as Go assigns each in turn.
+        let mut value = None;
+        for k in spellings {
+            value = obj.remove(&k);
+        }
+        if let Some(v) = value {
+            obj.insert(key.to_string(), v);
+        }
+    }
+    for nested in ["plugins", "ipam"] {
+        match obj.get_mut(nested) {
+            Some(Value::Array(items)) => items.iter_mut().for_each(go_keys),
+            Some(v @ Value::Object(_)) => go_keys(v),
+            _ => {}
+        }
+    }
 }
 
 /// A `.conf` (one plugin) or `.conflist` as a list, checked.
@@ -371,6 +456,20 @@ mod tests {
         assert_eq!(nets[0].list["plugins"][0]["type"], "bridge");
         assert_eq!(nets[1].list["plugins"][1]["type"], "tuning");
         assert_eq!(names(&pick(&["all"])), ["br", "chain", "default"]);
+        // Keys in any case, as Go reads them (the last spelling wins).
+        std::fs::write(
+            d.join("25-go.conf"),
+            r#"{"Name": "go", "TYPE": "macvlan", "Type": "bridge", "IPAM": {"Type": "host-local"}}"#,
+        )
+        .unwrap();
+        let Selection::Own(nets) = pick(&["go"]) else {
+            panic!()
+        };
+        let plugin = &nets[0].list["plugins"][0];
+        assert_eq!(plugin["type"], "bridge");
+        assert_eq!(plugin["ipam"]["type"], "host-local");
+        assert!(plugin.get("TYPE").is_none() && plugin.get("Name").is_none());
+        std::fs::remove_file(d.join("25-go.conf")).unwrap();
         std::fs::write(d.join("30-bad.conf"), "{not json").unwrap();
         let e = select(&flags(&["br"]), d).unwrap_err();
         assert!(e.contains("30-bad.conf"), "{e}");

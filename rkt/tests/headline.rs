@@ -186,6 +186,16 @@ fn etcd_is_trusted_run_checked_stopped_and_collected() {
     let status = pod.wait().unwrap();
     assert!(status.success(), "rkt run exited with {status}");
     assert!(!healthy(FORWARDED));
+    // The exited pod still says where it was, as rkt's does.
+    let exited = rkt(&["status", &uuid]).output().unwrap();
+    let text = String::from_utf8_lossy(&exited.stdout);
+    assert!(
+        text.contains(&format!("networks=default:ip4={ip}\n")),
+        "{text}"
+    );
+    let listed = rkt(&["list", "--no-legend"]).output().unwrap();
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(text.contains(&format!("default:ip4={ip}")), "{text}");
     let gc = rkt(&["gc", "--grace-period=0s"]).output().unwrap();
     assert!(
         String::from_utf8_lossy(&gc.stdout).contains(&format!("Garbage collecting pod \"{uuid}\""))

@@ -140,7 +140,10 @@ impl Joiner<'_> {
     /// whose plugins take port mappings. On failure, everything done,
     /// the namespace included, is undone.
     pub fn join(&self, nets: &[Network], ports: &[PortMapping]) -> Result<(), String> {
-        if let Err(e) = self.join_all(&netns::pin_path(self.uuid), nets, ports) {
+        let joined = self
+            .join_all(&netns::pin_path(self.uuid), nets, ports)
+            .and_then(|()| pod::net::write_info(self.pod_dir));
+        if let Err(e) = joined {
             if let Err(undo) = self.leave() {
                 eprintln!("stage1: undoing the pod's networking: {undo}");
             }

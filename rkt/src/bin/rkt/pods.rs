@@ -108,7 +108,7 @@ struct Row {
     apps: Vec<(String, String, String)>,
     created: Option<i64>,
     started: Option<i64>,
-    /// The networks joined, while the pod is in them.
+    /// The networks joined, while the pod is in them and after.
     networks: Vec<pod::net::Joined>,
 }
 
@@ -153,7 +153,7 @@ fn describe(pod: Pod) -> anyhow::Result<Row> {
         Err(_) => Vec::new(),
     };
     let (created, started) = (pod.number(PodDir::created), pod.number(PodDir::started));
-    let networks = pod::net::joined(&pod.files());
+    let networks = pod::net::info(&pod.files());
     Ok(Row {
         pod,
         state,
