@@ -977,3 +977,42 @@ fn a_pod_can_be_run_from_a_pod_manifest() {
     assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
     assert_eq!(mounts_under(env.tmp.path()), 0);
 }
+
+#[test]
+fn ipc_is_the_pods_own_unless_parent_is_asked() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let aci = busybox(&env);
+    let img = aci.to_str().unwrap();
+    let host = fs::read_link("/proc/self/ns/ipc").unwrap();
+    let host = host.to_str().unwrap();
+    let pods_ipc = |flags: &[&str]| {
+        let mut args = flags.to_vec();
+        args.extend([
+            img,
+            "--exec=/bin/sh",
+            "--",
+            "-c",
+            "readlink /proc/self/ns/ipc",
+        ]);
+        let out = run(&env, &args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout(&out).trim().to_string()
+    };
+    assert_ne!(pods_ipc(&[]), host);
+    assert_ne!(pods_ipc(&["--ipc=private"]), host);
+    assert_ne!(pods_ipc(&["--ipc=auto"]), host);
+    assert_eq!(pods_ipc(&["--ipc=parent"]), host);
+    assert!(one_line_error(&run(&env, &["--ipc=shared", img])).contains("--ipc"));
+    let err =
+        one_line_error(&env.rkt(&["--insecure-options=image", "prepare", "--ipc=parent", img]));
+    assert!(err.contains("--ipc is an option of run-prepared"), "{err}");
+    assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
+    assert_eq!(mounts_under(env.tmp.path()), 0);
+}

@@ -24,13 +24,16 @@ pub struct Args {
     pub disable_paths: bool,
     /// `--insecure-options=seccomp`: no seccomp filter.
     pub disable_seccomp: bool,
+    /// `--ipc=parent`: the pod stays in the host's IPC namespace
+    /// (`auto` and `private` give it its own).
+    pub host_ipc: bool,
 }
 
 impl Args {
     /// rkt's run interface: run in the pod directory, with the pod lock's
     /// descriptor in `RKT_LOCK_FD` and the pod's UUID as the argument,
     /// flags as rkt passes them (`--net`, `--local-config`, `--hostname`,
-    /// `--interactive`, `--dns*`, `--hosts-entry`, `--disable-*`; others,
+    /// `--interactive`, `--dns*`, `--hosts-entry`, `--ipc`, `--disable-*`; others,
     /// such as `--debug`, `--mds-token` or `--private-users`, are accepted
     /// and not used here).
     /// `--pod-dir`, `--uuid` and `--lock-fd` may say the same explicitly.
@@ -39,6 +42,7 @@ impl Args {
         let mut insecure = [false; 3];
         let (mut interactive, mut dns) = (false, Dns::default());
         let (mut nets, mut local_config) = (Vec::new(), PathBuf::from("/etc/rkt"));
+        let mut host_ipc = false;
         for a in argv {
             // rkt's names for the insecure options a stage1 honours.
             let disabled = [
@@ -72,6 +76,13 @@ impl Args {
                 "--net" if a == "--net" => nets.push("default".into()),
                 "--net" => nets.push(v.to_string()),
                 "--local-config" => local_config = PathBuf::from(v),
+                "--ipc" => {
+                    host_ipc = match v {
+                        "parent" => true,
+                        "auto" | "private" => false,
+                        _ => return Err(format!("--ipc {v:?}: auto, private or parent")),
+                    }
+                }
                 // Flags of rkt's interface this stage1 has no use for (yet).
                 _ => {}
             }
@@ -101,6 +112,7 @@ impl Args {
             disable_capabilities: insecure[0],
             disable_paths: insecure[1],
             disable_seccomp: insecure[2],
+            host_ipc,
         })
     }
 
@@ -160,6 +172,7 @@ mod tests {
             "--dns-search=example.com",
             "--mds-token=x",
             "--disable-seccomp",
+            "--ipc=parent",
             "--lock-fd=3",
             "--pod-dir=/p",
             "0b4f2a34-0000-4000-8000-000000000000",
@@ -171,6 +184,7 @@ mod tests {
             (3, std::path::Path::new("/p"))
         );
         assert_eq!(a.hostname.as_deref(), Some("web"));
+        assert!(a.host_ipc);
         assert!(a.interactive && a.disable_seccomp && !a.disable_paths);
         assert_eq!(
             (a.dns.servers.as_slice(), a.dns.search.as_slice()),

@@ -119,6 +119,8 @@ fn supervise(
     nix::sys::prctl::set_dumpable(false).map_err(|e| format!("non-dumpable: {e}"))?;
     let ns = if fly {
         CloneFlags::CLONE_NEWNS
+    } else if args.host_ipc {
+        CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS
     } else {
         CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC
     };

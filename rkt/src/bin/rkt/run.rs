@@ -25,8 +25,8 @@ pub struct PodRunOptions {
     /// NAME[:CNI_ARGS] of <local-config>/net.d; fly always shares the host's
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "default")]
     pub net: Vec<String>,
-    /// name servers for the pod's resolv.conf, or "host" (the host's, the
-    /// default) or "none" (the image's)
+    /// name servers for the pod's resolv.conf, or "host" (the host's) or
+    /// "none" (the image's, ignoring the networks' DNS)
     #[arg(long, value_delimiter = ',')]
     pub dns: Vec<String>,
     /// search domains for the pod's resolv.conf
@@ -47,6 +47,10 @@ pub struct PodRunOptions {
     /// register the pod with the metadata service
     #[arg(long)]
     pub mds_register: bool,
+    /// the pod's IPC namespace: auto (the stage1's choice: its own),
+    /// private (its own) or parent (the host's)
+    #[arg(long)]
+    pub ipc: Option<String>,
 }
 
 impl PodRunOptions {
@@ -73,6 +77,13 @@ impl PodRunOptions {
             rkt::pod_input::search_domain(d)?;
         }
         self.dns().check().map_err(anyhow::Error::msg)?;
+        if let Some(bad) = self
+            .ipc
+            .as_deref()
+            .filter(|m| !["auto", "private", "parent"].contains(m))
+        {
+            bail!("--ipc {bad:?}: auto, private or parent");
+        }
         let no_net = self
             .net
             .iter()
@@ -95,6 +106,7 @@ impl PodRunOptions {
             ("--hosts-entry", !self.hosts_entry.is_empty()),
             ("--interactive", self.interactive),
             ("--net", !self.net.is_empty()),
+            ("--ipc", self.ipc.is_some()),
         ];
         if let Some((flag, _)) = given.iter().find(|(_, g)| *g) {
             bail!("{flag} is an option of run-prepared, not of prepare");
@@ -135,6 +147,7 @@ impl PodRunOptions {
             flags.push("--interactive".into());
         }
         flags.extend(self.dns().flags());
+        flags.extend(self.ipc.iter().map(|m| format!("--ipc={m}")));
         flags
     }
 }
