@@ -1016,3 +1016,53 @@ fn ipc_is_the_pods_own_unless_parent_is_asked() {
     assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
     assert_eq!(mounts_under(env.tmp.path()), 0);
 }
+
+#[test]
+fn debug_says_what_rkts_stage0_says() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let aci = busybox(&env);
+    let img = aci.to_str().unwrap();
+    let debug_run = |image: &str| {
+        let out = env.rkt(&[
+            "--insecure-options=image",
+            "--debug",
+            "run",
+            "--net=host",
+            image,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let said = debug_run(img);
+    for line in [
+        format!("image: using image from file {img}\n"),
+        "stage0: Preparing stage1\n".into(),
+        "stage0: Writing pod manifest\n".into(),
+        "stage0: Execing [".into(),
+    ] {
+        assert!(said.contains(&line), "{line:?} in {said}");
+    }
+    let listed = stdout(&env.rkt(&["image", "list", "--no-legend", "--fields=id,name", "--full"]));
+    let id = listed
+        .lines()
+        .find(|l| !l.contains("stage1"))
+        .and_then(|l| l.split('\t').next())
+        .unwrap()
+        .to_string();
+    let said = debug_run(&id[..40]);
+    assert!(
+        said.contains(&format!(
+            "image: using image from the store with hash {id}\n"
+        )),
+        "{said}"
+    );
+    assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
+    assert_eq!(mounts_under(env.tmp.path()), 0);
+}

@@ -266,7 +266,10 @@ impl Fetcher<'_> {
     pub fn fetch(&self, image: &ImageRef) -> Result<ImageRecord, FetchError> {
         let mut stack = Vec::new();
         match image {
-            ImageRef::File(path) => self.fetch_file(path, &mut stack),
+            ImageRef::File(path) => {
+                self.debug(format_args!("using image from file {}", path.display()));
+                self.fetch_file(path, &mut stack)
+            }
             ImageRef::Url(url) => {
                 self.fetch_url(url, None, None, self.signature.as_deref(), &mut stack)
             }
@@ -276,10 +279,12 @@ impl Fetcher<'_> {
                 self.fetch_docker_file(path, image.as_deref(), &mut stack)
             }
             ImageRef::Id(id) => {
+                let rec = self.store.resolve(id)?;
                 self.debug(format_args!(
-                    "using image from local store for image ID {id}"
+                    "using image from the store with hash {}",
+                    rec.id
                 ));
-                Ok(self.store.resolve(id)?)
+                Ok(rec)
             }
         }
     }

@@ -204,6 +204,8 @@ pub struct Preparation<'s> {
     /// The stage1-images directory of the configuration, if any.
     pub stage1_images_dir: Option<&'s Path>,
     pub fetcher: &'s FetcherFor<'s>,
+    /// `--debug`: say each step as rkt's stage0 does.
+    pub debug: bool,
 }
 
 /// A prepared pod, with its lock (held for `run`) and the stage1's run
@@ -490,9 +492,16 @@ pub fn prepare(
     let pods = Pods::open(at.data_dir)?;
     let (mut pod, lock) = pods.create()?;
     let json = manifest.to_json().explain_str("the pod manifest")?;
+    let step = |what: &str| {
+        if at.debug {
+            eprintln!("stage0: {what}");
+        }
+    };
     let prepare = |files: &PodDir| -> Result<()> {
+        step("Preparing stage1");
         let write = |path: PathBuf, text: &str| std::fs::write(&path, text).map_err(io_at(&path));
         let mkdir = |path: PathBuf| std::fs::create_dir_all(&path).map_err(io_at(&path));
+        step("Writing pod manifest");
         write(files.manifest(), &json)?;
         write(files.created(), &crate::display::now_nanos().to_string())?;
         write(files.stage1_image(), &stage1.id)?;

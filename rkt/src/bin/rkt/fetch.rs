@@ -39,7 +39,10 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
     let progress = std::io::stderr().is_terminal();
     for (i, image) in args.images.iter().enumerate() {
         let reference = ImageRef::parse(image)?;
-        if let ImageRef::File(path) = &reference {
+        // Said by the fetcher itself with --debug.
+        if let ImageRef::File(path) = &reference
+            && !settings.debug
+        {
             eprintln!("image: using image from file {}", path.display());
         }
         // This installation's own stage1 images are found locally, and

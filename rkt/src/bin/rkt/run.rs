@@ -305,6 +305,7 @@ pub fn prepare(settings: &Settings, args: &Args, prepare_only: bool) -> anyhow::
         data_dir: &settings.data_dir,
         stage1_images_dir: settings.config.stage1_images_dir.as_deref(),
         fetcher: &fetcher,
+        debug: settings.debug,
     };
     let check_run = |apps: usize, fly: bool| {
         if fly && !args.port.is_empty() {
@@ -362,6 +363,9 @@ pub fn exec_stage1(
         }
     }
     argv.push(pod.uuid.clone());
+    if settings.debug {
+        eprintln!("stage0: Execing {argv:?}");
+    }
     let argv = argv
         .into_iter()
         .map(|a| std::ffi::CString::new(a).context("a NUL in stage1's arguments"))
