@@ -68,6 +68,48 @@ fn bad_values_are_refused_before_there_is_a_pod() {
         assert!(err.contains(what), "{flags:?}: {err}");
         assert_eq!(pods_made(&env), 0, "{flags:?} left a pod");
     }
+    // Images for another system, or saying none, as rkt refuses them.
+    let arch = rkt::fetch::host_arch();
+    let other_arch = if arch == "amd64" { "aarch64" } else { "amd64" };
+    let app = serde_json::json!({"exec": ["/bin/true"], "user": "0", "group": "0"});
+    for (file, labels, said) in [
+        (
+            "no-os",
+            serde_json::json!([{"name": "arch", "value": arch}]),
+            "missing os label in the image manifest".to_string(),
+        ),
+        (
+            "no-arch",
+            serde_json::json!([{"name": "os", "value": "linux"}]),
+            "missing arch label in the image manifest".into(),
+        ),
+        (
+            "freebsd",
+            serde_json::json!([{"name": "os", "value": "freebsd"}, {"name": "arch", "value": "amd64"}]),
+            "bad os \"freebsd\"".into(),
+        ),
+        (
+            "other-arch",
+            serde_json::json!([{"name": "os", "value": "linux"}, {"name": "arch", "value": other_arch}]),
+            format!("bad arch \"{other_arch}\" for linux"),
+        ),
+    ] {
+        let aci = env.image(
+            &format!("{file}.aci"),
+            "example.com/elsewhere",
+            "1",
+            serde_json::json!({"labels": labels, "app": app}),
+            &[("bin/true", "")],
+        );
+        let err = one_line_error(&env.rkt(&[
+            "--insecure-options=image",
+            "run",
+            "--net=host",
+            aci.to_str().unwrap(),
+        ]));
+        assert!(err.contains(&said), "{file}: {err}");
+        assert_eq!(pods_made(&env), 0, "{file} left a pod");
+    }
     // A pod manifest without apps.
     let empty = env.path("empty-pod.json");
     fs::write(

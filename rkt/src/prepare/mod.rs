@@ -208,6 +208,33 @@ pub struct Preparation<'s> {
     pub debug: bool,
 }
 
+/// Whether the image is for this machine: its os and arch labels, in
+/// rkt's words (the appc spec allows more than runs here).
+fn runs_here(rec: &ImageRecord) -> Result<()> {
+    let label = |name: &str| match rec.labels.get(name) {
+        Some(v) => Ok(v.as_str()),
+        None => Err(PrepareError::Refused(format!(
+            "image {}: missing {name} label in the image manifest",
+            rec.display_name()
+        ))),
+    };
+    let (os, arch) = (label("os")?, label("arch")?);
+    if os != "linux" {
+        refuse!(
+            "image {}: bad os {os:?} (must be one of: [linux])",
+            rec.display_name()
+        );
+    }
+    let here = crate::fetch::host_arch();
+    if arch != here {
+        refuse!(
+            "image {}: bad arch {arch:?} for linux (must be one of: [{here}])",
+            rec.display_name()
+        );
+    }
+    Ok(())
+}
+
 /// A prepared pod, with its lock (held for `run`) and the stage1's run
 /// entrypoint.
 pub struct Prepared {
@@ -471,6 +498,9 @@ pub fn prepare(
         Some(path) => pod_from_file(path, store, fetcher, args.grants)?,
         None => pod_from_flags(args, store, fetcher)?,
     };
+    for rec in &records {
+        runs_here(rec)?;
+    }
     crate::pod_input::pod(&manifest)?;
     check_ports(&manifest)?;
     // The empty volumes made for image mount points that were given none,
