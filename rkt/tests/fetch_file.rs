@@ -516,6 +516,18 @@ fn config_is_merged_and_redacted() {
         "{text}"
     );
     assert!(!text.contains("secret"), "credentials leaked: {text}");
+    // Indented by default, as rkt's; on one line with --pretty-print=false.
+    assert!(text.starts_with("{\n  \"stage0\": ["), "{text}");
+    let compact = env.rkt(&["config", "--pretty-print=false"]);
+    let line = String::from_utf8_lossy(&compact.stdout);
+    assert!(
+        line.starts_with("{\"stage0\":[") && line.lines().count() == 1,
+        "{line}"
+    );
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&line).unwrap(),
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()
+    );
     fs::write(env.path("etc/auth.d/b.json"), "{not json").unwrap();
     assert!(one_line_error(&env.rkt(&["config"])).contains("b.json"));
 }

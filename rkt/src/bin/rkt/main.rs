@@ -124,7 +124,7 @@ enum Command {
     /// Run a command in a running pod
     Enter(enter::Args),
     /// Print the configuration
-    Config,
+    Config(pods::ConfigArgs),
     /// Export an app of an exited pod as an ACI
     Export(export::Args),
     /// Run the metadata service for pods run with --mds-register
@@ -342,7 +342,7 @@ fn main() -> ExitCode {
         Command::CatManifest(_) => "cat-manifest",
         Command::Version => "version",
         Command::Enter(_) => "enter",
-        Command::Config => "config",
+        Command::Config(_) => "config",
         Command::Export(_) => "export",
         Command::MetadataService(_) => "metadata-service",
     };
@@ -364,7 +364,7 @@ fn main() -> ExitCode {
         Command::RunPrepared(a) => pods::run_prepared(&settings, a),
         Command::CatManifest(a) => pods::cat_manifest(&settings, a),
         Command::Enter(a) => enter::run(&settings, a),
-        Command::Config => pods::config(&settings),
+        Command::Config(a) => pods::config(&settings, a),
         Command::Export(a) => export::run(&settings, a),
         Command::MetadataService(a) => metadata_service::run(a),
         Command::Version => {

@@ -586,7 +586,23 @@ pub fn cat_manifest(settings: &Settings, a: CatManifestArgs) -> anyhow::Result<(
 }
 
 /// `rkt config`: the merged configuration, credentials left out.
-pub fn config(settings: &Settings) -> anyhow::Result<()> {
+#[derive(clap::Args)]
+#[group(skip)]
+pub struct ConfigArgs {
+    /// indent the output (rkt's default; --pretty-print=false for one line)
+    #[arg(
+        long,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_value = "true",
+        default_missing_value = "true",
+        value_parser = clap::value_parser!(bool)
+    )]
+    pretty_print: bool,
+}
+
+pub fn config(settings: &Settings, a: ConfigArgs) -> anyhow::Result<()> {
     use rkt::config::Credentials;
     let c = &settings.config;
     let creds = |m: &std::collections::BTreeMap<String, Credentials>,
@@ -611,9 +627,11 @@ pub fn config(settings: &Settings) -> anyhow::Result<()> {
     }
     stage0.extend(creds(&c.auth, "domains"));
     stage0.extend(creds(&c.docker_auth, "registries"));
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&serde_json::json!({ "stage0": stage0 }))?
-    );
+    let config = serde_json::json!({ "stage0": stage0 });
+    if a.pretty_print {
+        println!("{}", serde_json::to_string_pretty(&config)?);
+    } else {
+        println!("{config}");
+    }
     Ok(())
 }
