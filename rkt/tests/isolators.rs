@@ -326,3 +326,40 @@ fn a_read_only_cgroup_hierarchy_is_done_without() {
     }
     assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
 }
+
+#[test]
+fn capability_flags_replace_the_images_sets() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    // An image that removes CAP_CHOWN from its own set.
+    let layout = env.path("layout-nochown");
+    support::pods::busybox_layout(&layout);
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(layout.join("manifest")).unwrap()).unwrap();
+    manifest["app"]["isolators"] = serde_json::json!([
+        {"name": "os/linux/capabilities-remove-set", "value": {"set": ["CAP_CHOWN"]}}
+    ]);
+    std::fs::write(layout.join("manifest"), manifest.to_string()).unwrap();
+    let aci = env.path("nochown.aci");
+    let f = std::fs::File::create(&aci).unwrap();
+    appc::aci::build_aci(&layout, f, appc::aci::BuildOptions::default()).unwrap();
+    let img = aci.to_str().unwrap();
+    let chown = |flags: &[&str]| {
+        let mut args = vec![img];
+        args.extend_from_slice(flags);
+        args.extend([
+            "--exec=/bin/sh",
+            "--",
+            "-c",
+            "chown 1:1 /tmp && echo chowned || echo refused",
+        ]);
+        stdout(&run(&env, &args))
+    };
+    assert_eq!(chown(&[]), "refused\n");
+    // rkt's flags replace both of the image's capability sets.
+    assert_eq!(chown(&["--caps-retain=CAP_CHOWN"]), "chowned\n");
+    assert_eq!(chown(&["--caps-remove=CAP_KILL"]), "chowned\n");
+    assert!(env.rkt(&["gc", "--grace-period=0s"]).status.success());
+}

@@ -5,7 +5,9 @@ use super::app_flags::AppArgs;
 use super::{Explain, PrepareError, Result, refuse};
 use crate::store::{ImageRecord, ImageStore};
 use appc::schema::pod_manifest::{Mount, RuntimeApp, RuntimeImage};
-use appc::schema::types::isolator::{SECCOMP_REMOVE, SECCOMP_RETAIN, linux_capability};
+use appc::schema::types::isolator::{
+    CAPABILITIES_REMOVE, CAPABILITIES_RETAIN, SECCOMP_REMOVE, SECCOMP_RETAIN, linux_capability,
+};
 use appc::schema::types::{AcName, App, Hash, Isolator, IsolatorValue, Volume};
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use std::path::Path;
@@ -210,11 +212,23 @@ pub fn runtime_app(
     if let Some(gids) = &a.supplementary_gids {
         app.supplementary_gids = gids.clone();
     }
+    // A flag replaces the image's isolators of its kind; a seccomp or
+    // capabilities flag both of that family's kinds (retain and remove),
+    // as rkt replaces them.
+    let families = [
+        [SECCOMP_RETAIN, SECCOMP_REMOVE],
+        [CAPABILITIES_RETAIN, CAPABILITIES_REMOVE],
+    ];
+    let replaced = |image: &str| {
+        a.isolators.iter().any(|(kind, _, _)| {
+            image == *kind
+                || families
+                    .iter()
+                    .any(|f| f.contains(kind) && f.contains(&image))
+        })
+    };
+    app.isolators.retain(|i| !replaced(i.name.as_str()));
     for (kind, given, value) in &a.isolators {
-        // A seccomp flag replaces both seccomp kinds, which exclude each other.
-        let seccomp = [SECCOMP_RETAIN, SECCOMP_REMOVE];
-        let replaced = |n: &str| n == *kind || (seccomp.contains(kind) && seccomp.contains(&n));
-        app.isolators.retain(|i| !replaced(i.name.as_str()));
         let isolator = Isolator::new(kind, value.clone())
             .explain(|| format!("app {name}: {kind} {given:?}"))?;
         app.isolators.push(isolator);
