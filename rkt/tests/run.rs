@@ -395,6 +395,37 @@ fn volumes_are_mounted_and_shared_and_handlers_run() {
         );
     }
     assert!(!host.join("new").exists());
+    // A --mount before the images is the pod's: every app gets it.
+    let out = run(
+        &env,
+        &[
+            &host_vol,
+            "--mount",
+            "volume=host,target=/given",
+            img,
+            "--name=first",
+            "--exec=/bin/cat",
+            "--",
+            "/given/given",
+            "---",
+            img,
+            "--name=second",
+            "--exec=/bin/cat",
+            "--",
+            "/given/given",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout(&out).matches("from the host").count(),
+        2,
+        "{}",
+        stdout(&out)
+    );
     let err = one_line_error(&run(
         &env,
         &["--volume=v,kind=host,source=/nonexistent/dir", img],
@@ -1009,6 +1040,29 @@ fn ipc_is_the_pods_own_unless_parent_is_asked() {
     assert_ne!(pods_ipc(&["--ipc=private"]), host);
     assert_ne!(pods_ipc(&["--ipc=auto"]), host);
     assert_eq!(pods_ipc(&["--ipc=parent"]), host);
+    // Pod flags after the image are the pod's, as rkt parses them.
+    let out = run(
+        &env,
+        &[
+            img,
+            "--ipc",
+            "parent",
+            "--hostname=late",
+            "--exec=/bin/sh",
+            "--",
+            "-c",
+            "hostname; readlink /proc/self/ns/ipc; echo --hostname=not-a-flag",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout(&out),
+        format!("late\n{host}\n--hostname=not-a-flag\n")
+    );
     assert!(one_line_error(&run(&env, &["--ipc=shared", img])).contains("--ipc"));
     let err =
         one_line_error(&env.rkt(&["--insecure-options=image", "prepare", "--ipc=parent", img]));

@@ -20,7 +20,7 @@ pub struct AppArgs {
     pub environment: Vec<(String, String)>,
     pub signature: Option<PathBuf>,
     /// (volume, target) from --mount.
-    pub mounts: Vec<(String, String)>,
+    pub mounts: Vec<Mount>,
     pub readonly_rootfs: bool,
     pub supplementary_gids: Option<Vec<i64>>,
     /// Isolators from flags (--caps-retain, --memory, ...), each replacing
@@ -64,12 +64,15 @@ fn seccomp_flag(value: &str) -> Result<(&'static str, String, serde_json::Value)
 /// (up to `---`) as its arguments; `---` also separates apps (rkt's forms).
 pub fn parse_apps(words: &[String]) -> Result<Vec<AppArgs>> {
     let mut apps = Vec::new();
+    let mut pod_mounts = Vec::new();
     let segments: Vec<&[String]> = words.split(|w| w == "---").collect();
     for (i, segment) in segments.iter().enumerate() {
         // A trailing --- ends the list.
         if segment.is_empty() && i + 1 == segments.len() && i > 0 {
             break;
         }
+        let (mounts, segment) = leading_mounts(segment)?;
+        pod_mounts.extend(mounts);
         let Some((image, rest)) = segment.split_first() else {
             refuse!("an image is required before and after ---")
         };
@@ -162,29 +165,58 @@ pub fn parse_apps(words: &[String]) -> Result<Vec<AppArgs>> {
                         format!("--supplementary-gids={value}: numbers separated by commas")
                     })?);
                 }
-                "--mount" => {
-                    let mut volume = None;
-                    let mut target = None;
-                    for kv in value.split(',') {
-                        match kv.split_once('=') {
-                            Some(("volume", v)) => volume = Some(v.to_string()),
-                            Some(("target", t)) => target = Some(t.to_string()),
-                            _ => refuse!("--mount {value:?}: expected volume=NAME,target=PATH"),
-                        }
-                    }
-                    match (volume, target) {
-                        (Some(v), Some(t)) if t.starts_with('/') => app.mounts.push((v, t)),
-                        _ => {
-                            refuse!("--mount {value:?}: expected volume=NAME,target=/ABSOLUTE/PATH")
-                        }
-                    }
-                }
+                "--mount" => app.mounts.push(mount(&value)?),
                 other => refuse!("unknown app flag {other} for {}", app.image),
             }
         }
         apps.push(app);
     }
+    // As in rkt, a --mount before an app's image is the pod's: every
+    // app gets it.
+    for app in &mut apps {
+        app.mounts.extend(pod_mounts.iter().cloned());
+    }
     Ok(apps)
+}
+
+/// A `--mount`: (volume, target).
+type Mount = (String, String);
+
+/// `--mount volume=NAME,target=/PATH`.
+fn mount(value: &str) -> Result<Mount> {
+    let mut volume = None;
+    let mut target = None;
+    for kv in value.split(',') {
+        match kv.split_once('=') {
+            Some(("volume", v)) => volume = Some(v.to_string()),
+            Some(("target", t)) => target = Some(t.to_string()),
+            _ => refuse!("--mount {value:?}: expected volume=NAME,target=PATH"),
+        }
+    }
+    match (volume, target) {
+        (Some(v), Some(t)) if t.starts_with('/') => Ok((v, t)),
+        _ => refuse!("--mount {value:?}: expected volume=NAME,target=/ABSOLUTE/PATH"),
+    }
+}
+
+/// The `--mount` flags at the start of `segment` (before its image), and
+/// what follows them.
+fn leading_mounts(segment: &[String]) -> Result<(Vec<Mount>, &[String])> {
+    let mut mounts = Vec::new();
+    let mut rest = segment;
+    loop {
+        match rest {
+            [flag, value, tail @ ..] if flag == "--mount" => {
+                mounts.push(mount(value)?);
+                rest = tail;
+            }
+            [flag, tail @ ..] if flag.starts_with("--mount=") => {
+                mounts.push(mount(&flag["--mount=".len()..])?);
+                rest = tail;
+            }
+            _ => return Ok((mounts, rest)),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -283,6 +315,28 @@ mod tests {
         assert_eq!(a.supplementary_gids, Some(vec![5, 6]));
         assert!(!a.readonly_rootfs);
         assert_eq!(a.signature.as_deref(), Some(std::path::Path::new("s.asc")));
+    }
+
+    #[test]
+    fn a_mount_before_an_image_is_every_apps() {
+        let apps = parse_apps(&words(
+            "--mount volume=logs,target=/logs a --mount=volume=own,target=/own \
+             --- --mount=volume=tmp,target=/tmp b",
+        ))
+        .unwrap();
+        let pair = |v: &str, t: &str| (v.to_string(), t.to_string());
+        assert_eq!(apps[0].image, "a");
+        assert_eq!(
+            apps[0].mounts,
+            [
+                pair("own", "/own"),
+                pair("logs", "/logs"),
+                pair("tmp", "/tmp")
+            ]
+        );
+        assert_eq!(apps[1].image, "b");
+        assert_eq!(apps[1].mounts, [pair("logs", "/logs"), pair("tmp", "/tmp")]);
+        assert!(parse_apps(&words("--mount volume=x a")).is_err());
     }
 
     #[test]

@@ -508,7 +508,8 @@ pub struct PrepareArgs {
 }
 
 /// `rkt prepare`: a pod ready to run, its UUID on stdout.
-pub fn prepare(settings: &Settings, a: PrepareArgs) -> anyhow::Result<()> {
+pub fn prepare(settings: &Settings, mut a: PrepareArgs) -> anyhow::Result<()> {
+    a.run = a.run.take_pod_flags()?;
     a.run.pod.refuse_at_prepare()?;
     let pod = crate::run::prepare(settings, &a.run, true)?.pod;
     if a.run.pod.mds_register {

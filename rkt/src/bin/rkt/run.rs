@@ -222,6 +222,85 @@ pub struct Args {
 }
 
 impl Args {
+    /// rkt parses its pod flags wherever they stand, after an image too
+    /// (`rkt run IMAGE --hostname=web`): those among the apps' words,
+    /// outside an app's arguments (`--` to `---`), are taken from them.
+    pub fn take_pod_flags(mut self) -> anyhow::Result<Args> {
+        let mut kept = Vec::new();
+        let mut words = std::mem::take(&mut self.apps).into_iter();
+        let mut in_args = false;
+        while let Some(word) = words.next() {
+            in_args = match word.as_str() {
+                "---" => false,
+                "--" => true,
+                _ => in_args,
+            };
+            let flag = word.strip_prefix("--").filter(|_| !in_args);
+            let Some((name, inline)) = flag.map(|f| match f.split_once('=') {
+                Some((n, v)) => (n.to_string(), Some(v.to_string())),
+                None => (f.to_string(), None),
+            }) else {
+                kept.push(word);
+                continue;
+            };
+            let list = |v: String| v.split(',').map(str::to_string).collect::<Vec<_>>();
+            let flag_bool = |v: &Option<String>| match v.as_deref() {
+                None | Some("true") => Ok(true),
+                Some("false") => Ok(false),
+                Some(other) => Err(anyhow::anyhow!("--{name}={other}: true or false")),
+            };
+            let takes_value = [
+                "hostname",
+                "dns",
+                "dns-search",
+                "dns-opt",
+                "dns-domain",
+                "hosts-entry",
+                "net",
+                "port",
+                "volume",
+                "set-env",
+                "set-env-file",
+                "uuid-file-save",
+                "ipc",
+            ];
+            let value = if name == "net" {
+                // A bare --net is rkt's "default", as before an image.
+                inline.clone().unwrap_or_else(|| "default".into())
+            } else if takes_value.contains(&name.as_str()) {
+                match inline.clone().or_else(|| words.next()) {
+                    Some(v) => v,
+                    None => bail!("--{name} needs a value"),
+                }
+            } else {
+                String::new()
+            };
+            match name.as_str() {
+                "hostname" => self.pod.hostname = Some(value),
+                "dns" => self.pod.dns.extend(list(value)),
+                "dns-search" => self.pod.dns_search.extend(list(value)),
+                "dns-opt" => self.pod.dns_opt.extend(list(value)),
+                "dns-domain" => self.pod.dns_domain = Some(value),
+                "hosts-entry" => self.pod.hosts_entry.extend(list(value)),
+                "net" => self.pod.net.push(value),
+                "ipc" => self.pod.ipc = Some(value),
+                "port" => self.port.push(value),
+                "volume" => self.volume.push(value),
+                "set-env" => self.set_env.push(value),
+                "set-env-file" => self.set_env_file = Some(PathBuf::from(value)),
+                "uuid-file-save" => self.uuid_file_save = Some(PathBuf::from(value)),
+                "interactive" => self.pod.interactive = flag_bool(&inline)?,
+                "mds-register" => self.pod.mds_register = flag_bool(&inline)?,
+                "inherit-env" => self.inherit_env = flag_bool(&inline)?,
+                "no-overlay" => self.no_overlay = flag_bool(&inline)?,
+                // An app flag: the apps' parser takes it.
+                _ => kept.push(word),
+            }
+        }
+        self.apps = kept;
+        Ok(self)
+    }
+
     /// The pod asked for, as the library takes it.
     fn request(&self, settings: &Settings) -> PodRequest {
         PodRequest {
@@ -324,6 +403,7 @@ pub fn prepare(settings: &Settings, args: &Args, prepare_only: bool) -> anyhow::
 }
 
 pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
+    let args = args.take_pod_flags()?;
     let p = prepare(settings, &args, false)?;
     exec_stage1(settings, &p.pod, &p.lock, &p.entrypoint, &args.pod)
 }
