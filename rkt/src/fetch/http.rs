@@ -105,6 +105,20 @@ impl HttpClient {
     /// A small document, such as a signature or a key.
     pub fn get_small(&self, url: &str) -> Result<Vec<u8>, FetchError> {
         let res = self.send(self.get(url)?, url)?;
+        Self::small_body(url, res)
+    }
+
+    /// A signature file: None when the server answers 202 Accepted (it
+    /// is still making it, as rkt's deferred signatures).
+    pub fn get_signature(&self, url: &str) -> Result<Option<Vec<u8>>, FetchError> {
+        let res = self.send(self.get(url)?, url)?;
+        if res.status() == reqwest::StatusCode::ACCEPTED {
+            return Ok(None);
+        }
+        Self::small_body(url, res).map(Some)
+    }
+
+    fn small_body(url: &str, res: reqwest::blocking::Response) -> Result<Vec<u8>, FetchError> {
         if !res.status().is_success() {
             return Err(FetchError::Status {
                 url: url.into(),

@@ -92,6 +92,13 @@ pub enum FetchError {
         budget: u64,
         percent: u8,
     },
+    // rkt's words first: scripts match them.
+    #[error("error downloading the signature file: {0}")]
+    SignatureDownload(Box<FetchError>),
+    #[error(
+        "error downloading the signature file: {0}: the server still answers 202 Accepted (the signature is not ready yet; try again later)"
+    )]
+    SignatureNotReady(String),
     #[error("dependency cycle: {0}")]
     Cycle(String),
     #[error("dependency {dep} of {image}: {source}")]
@@ -373,7 +380,10 @@ impl Fetcher<'_> {
         signature_file: Option<&Path>,
         stack: &mut Vec<String>,
     ) -> Result<ImageRecord, FetchError> {
-        if url.starts_with("http://") && !self.insecure.http {
+        // As rkt: plain HTTP needs --insecure-options=http for discovery
+        // (where the names lead) and keys; a URL the user gives is fetched
+        // as given, its signature checked as any.
+        if expect.is_some() && url.starts_with("http://") && !self.insecure.http {
             return Err(FetchError::HttpRefused(url.into()));
         }
         let remote = self.store.remote(url)?;
@@ -397,6 +407,22 @@ impl Fetcher<'_> {
             }
             _ => {}
         }
+        // The signature first, as rkt: one that cannot be had fails before
+        // the image is downloaded. A server still making it (202 Accepted)
+        // is asked again once the image is here.
+        let asc = asc_url.map_or_else(|| format!("{url}.asc"), str::to_owned);
+        let mut signature = if self.insecure.image {
+            None
+        } else if let Some(file) = signature_file {
+            Some(std::fs::read(file).map_err(io_at(file))?)
+        } else {
+            if expect.is_some() && asc.starts_with("http://") && !self.insecure.http {
+                return Err(FetchError::HttpRefused(asc));
+            }
+            self.debug(format_args!("downloading signature from {asc}"));
+            self.signature_at(&asc)?
+        };
+        let deferred = signature.is_none() && !self.insecure.image;
         self.debug(format_args!("fetching image from {url}"));
         let stage = self.store.stage()?;
         let etag = stored
@@ -413,17 +439,13 @@ impl Fetcher<'_> {
             }
             Download::Fetched { etag, max_age, .. } => (etag, max_age),
         };
-        let signature = if self.insecure.image {
-            None
-        } else if let Some(file) = signature_file {
-            Some(std::fs::read(file).map_err(io_at(file))?)
-        } else {
-            let asc = asc_url.map_or_else(|| format!("{url}.asc"), str::to_owned);
-            if asc.starts_with("http://") && !self.insecure.http {
-                return Err(FetchError::HttpRefused(asc));
-            }
-            Some(self.http.get_small(&asc)?)
-        };
+        if deferred {
+            self.debug(format_args!("downloading signature again from {asc}"));
+            signature = Some(
+                self.signature_at(&asc)?
+                    .ok_or(FetchError::SignatureNotReady(asc))?,
+            );
+        }
         let record = self.import(stage, url.into(), signature, expect, stack)?;
         let remote = RemoteRecord {
             url: url.into(),
@@ -434,6 +456,14 @@ impl Fetcher<'_> {
         };
         self.store.set_remote(&remote)?;
         Ok(record)
+    }
+
+    /// The signature at `asc`; None while the server is still making it
+    /// (202 Accepted, rkt's deferred signatures).
+    fn signature_at(&self, asc: &str) -> Result<Option<Vec<u8>>, FetchError> {
+        self.http
+            .get_signature(asc)
+            .map_err(|e| FetchError::SignatureDownload(Box::new(e)))
     }
 
     fn fetch_name(
