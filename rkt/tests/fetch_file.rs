@@ -608,3 +608,66 @@ fn images_given_by_id_come_from_the_store_only() {
     let err = one_line_error(&env.rkt(&["fetch", "sha512-xyz"]));
     assert!(err.contains("hexadecimal"), "{err}");
 }
+
+#[test]
+fn a_trusted_key_bound_with_sha1_verifies_but_sha1_signatures_do_not() {
+    let env = Env::new();
+    // A key as rkt's users made them years ago: SHA-1 self-signatures.
+    let made = env
+        .gpg()
+        .args(["--cert-digest-algo", "SHA1", "--quick-gen-key"])
+        .args(["Old Key <old@rkt-rs.test>", "rsa2048", "sign", "never"])
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let key = env.path("old.pub.asc");
+    let exported = env
+        .gpg()
+        .args(["--armor", "--export", "--output"])
+        .arg(&key)
+        .arg("old@rkt-rs.test")
+        .status()
+        .unwrap();
+    assert!(exported.success());
+    env.trust_key(NAME, &key);
+    let aci = hello(&env);
+    let path = aci.to_str().unwrap();
+    // Its signature over the image uses SHA-256: accepted, and said once.
+    let signed = env
+        .gpg()
+        .args(["--armor", "--digest-algo", "SHA256", "--detach-sign"])
+        .args(["--local-user", "old@rkt-rs.test", "--output"])
+        .arg(env.path("hello.aci.asc"))
+        .arg(&aci)
+        .status()
+        .unwrap();
+    assert!(signed.success());
+    let out = env.rkt(&["fetch", path]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(
+        err.matches("with SHA-1; accepted because you trusted it")
+            .count(),
+        1,
+        "{err}"
+    );
+    // A signature over the image made with SHA-1 stays refused.
+    let weak = env.path("weak.asc");
+    let signed = env
+        .gpg()
+        .args(["--armor", "--digest-algo", "SHA1", "--detach-sign"])
+        .args(["--local-user", "old@rkt-rs.test", "--output"])
+        .arg(&weak)
+        .arg(&aci)
+        .status()
+        .unwrap();
+    assert!(signed.success());
+    let err = env
+        .fetch(&["--no-store", "--signature", weak.to_str().unwrap(), path])
+        .unwrap_err();
+    assert!(err.contains("requiring collision resistance"), "{err}");
+}

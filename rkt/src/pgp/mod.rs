@@ -6,7 +6,8 @@ use openpgp::parse::Parse;
 use openpgp::parse::stream::{
     DetachedVerifierBuilder, MessageLayer, MessageStructure, VerificationError, VerificationHelper,
 };
-use openpgp::policy::StandardPolicy;
+use openpgp::policy::{HashAlgoSecurity, StandardPolicy};
+use openpgp::types::HashAlgorithm;
 use openpgp::{Cert, KeyHandle};
 use sequoia_openpgp as openpgp;
 use std::io::Read;
@@ -107,6 +108,35 @@ impl VerificationHelper for Helper<'_> {
     }
 }
 
+/// The policy signatures are checked under: sequoia's standard one, but
+/// for the binding signatures of keys the user trusted, which may use
+/// SHA-1 (rkt's users have keys made years ago). Those are made by the
+/// key's owner over the key itself: they need SHA-1's resistance to
+/// second preimages, which holds. A signature over data (an image) needs
+/// resistance to collisions, which SHA-1 lacks: still refused.
+fn trusted_keys_policy() -> StandardPolicy<'static> {
+    let mut policy = StandardPolicy::new();
+    policy.accept_hash_property(
+        HashAlgorithm::SHA1,
+        HashAlgoSecurity::SecondPreImageResistance,
+    );
+    policy
+}
+
+/// Whether `key` verifies only because its bindings' SHA-1 is accepted.
+fn needs_sha1_bindings(key: &PublicKey) -> bool {
+    let standard = StandardPolicy::new();
+    let usable = |p: &StandardPolicy<'_>| {
+        key.cert
+            .keys()
+            .with_policy(p, None)
+            .for_signing()
+            .next()
+            .is_some()
+    };
+    !usable(&standard) && usable(&trusted_keys_policy())
+}
+
 /// Checks that `signature` (armored or binary) signs `data` with one of
 /// `keys`; returns the signing key's fingerprint.
 pub fn verify_detached(
@@ -114,7 +144,7 @@ pub fn verify_detached(
     data: impl Read + Send + Sync,
     keys: &[PublicKey],
 ) -> Result<String, PgpError> {
-    let policy = StandardPolicy::new();
+    let policy = trusted_keys_policy();
     let helper = Helper {
         keys,
         signer: None,
@@ -130,7 +160,20 @@ pub fn verify_detached(
     let outcome = verifier.verify_reader(data);
     let helper = verifier.into_helper();
     match (outcome, helper.signer) {
-        (Ok(()), Some(fp)) => Ok(fp),
+        (Ok(()), Some(fp)) => {
+            // Said once per command, however many times it verifies.
+            static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+            if keys
+                .iter()
+                .any(|k| k.fingerprint() == fp && needs_sha1_bindings(k))
+                && !SAID.swap(true, std::sync::atomic::Ordering::Relaxed)
+            {
+                eprintln!(
+                    "signature: key {fp} binds its subkeys and user IDs with SHA-1; accepted because you trusted it"
+                );
+            }
+            Ok(fp)
+        }
         (_, _) => Err(helper
             .problems
             .into_iter()
