@@ -150,7 +150,7 @@ impl ImageStore {
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
         crate::data_dir::ensure(data_dir).map_err(io_at(data_dir))?;
         let root = data_dir.join("cas");
-        for sub in ["blob/sha512", "images", "remote"] {
+        for sub in ["blob/sha512", "images", "retired", "remote"] {
             let d = root.join(sub);
             fs::create_dir_all(&d).map_err(io_at(&d))?;
         }
@@ -178,6 +178,11 @@ impl ImageStore {
 
     fn record_path(&self, id: &Hash) -> PathBuf {
         self.root.join("images").join(format!("{}.json", hex(id)))
+    }
+
+    /// The record of a removed image whose tree pods still use.
+    fn retired_path(&self, id: &Hash) -> PathBuf {
+        self.root.join("retired").join(format!("{}.json", hex(id)))
     }
 
     /// Takes the store's write lock until the returned file is dropped.
@@ -249,6 +254,16 @@ impl ImageStore {
             Err(StoreError::NoSuchId(_)) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// The image a pod on disk names by its full ID (its stage1, its
+    /// apps'): stored, or removed while the pod still uses its tree.
+    pub fn for_pod(&self, id: &str) -> Result<ImageRecord, StoreError> {
+        let hash = Hash::new(id.trim()).map_err(|_| StoreError::NoSuchId(id.into()))?;
+        if let Some(r) = self.record(&hash)? {
+            return Ok(r);
+        }
+        ImageRecord::load(&self.retired_path(&hash))?.ok_or_else(|| StoreError::NoSuchId(id.into()))
     }
 
     /// Every image in the store.
@@ -326,6 +341,19 @@ impl ImageStore {
             return Ok(existing);
         }
         let (blob, tree) = (self.blob_path(&id), self.tree_path(&id));
+        let retired = self.retired_path(&id);
+        if retired.exists() {
+            // Removed while pods used it, fetched again: its tree, which
+            // they still use, is kept as it is; the blob and the record
+            // come back.
+            if let Some(parent) = blob.parent() {
+                fs::create_dir_all(parent).map_err(io_at(parent))?;
+            }
+            fs::rename(stage.blob_path(), &blob).map_err(io_at(&blob))?;
+            record.save(&self.record_path(&id))?;
+            fs::remove_file(&retired).map_err(io_at(&retired))?;
+            return Ok(record);
+        }
         // Leftovers of a crashed publication of the same image.
         let _ = fs::remove_file(&blob);
         let _ = fs::remove_dir_all(&tree);
@@ -376,6 +404,25 @@ impl ImageStore {
         self.remove_data(hex(id))
     }
 
+    /// Removes an image that pods on disk still use, as rkt does: it
+    /// leaves the list and its blob goes, while its tree stays (with its
+    /// record, aside) until no pod uses it ([`Self::collect_garbage`]).
+    pub fn retire(&self, id: &Hash) -> Result<(), StoreError> {
+        let _lock = self.lock()?;
+        let (record, retired) = (self.record_path(id), self.retired_path(id));
+        match fs::rename(&record, &retired) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::NotFound(id.to_string()));
+            }
+            other => other.map_err(io_at(&record))?,
+        }
+        let blob = self.blob_path(id);
+        match fs::remove_file(&blob) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_at(&blob)(e)),
+            _ => Ok(()),
+        }
+    }
+
     fn remove_data(&self, hex: &str) -> Result<(), StoreError> {
         let tree = tree_at(&self.root, hex);
         if tree.exists() {
@@ -392,19 +439,36 @@ impl ImageStore {
     }
 
     /// Removes stale staging directories (their fetch died), records half
-    /// written by a process that died, and blobs or trees without a
+    /// written by a process that died, the trees of removed images that
+    /// no pod in `in_use` uses any more, and blobs or trees without a
     /// record. Returns how many were removed.
-    pub fn collect_garbage(&self) -> Result<usize, StoreError> {
+    pub fn collect_garbage(
+        &self,
+        in_use: &std::collections::BTreeMap<Hash, Vec<String>>,
+    ) -> Result<usize, StoreError> {
         let _lock = self.lock()?;
         let mut removed = Stage::remove_stale(&self.root.join("tmp"))?;
-        for dir in ["images", "remote"] {
+        for dir in ["images", "retired", "remote"] {
             removed += remove_dead_writers_files(&self.root.join(dir))?;
         }
-        let have: std::collections::HashSet<String> = self
+        let mut have: std::collections::HashSet<String> = self
             .records()?
             .into_iter()
             .map(|r| r.hash().hex().to_string())
             .collect();
+        let retired = self.root.join("retired");
+        for entry in fs::read_dir(&retired).map_err(io_at(&retired))? {
+            let path = entry.map_err(io_at(&retired))?.path();
+            let Some(r) = ImageRecord::load(&path)? else {
+                continue;
+            };
+            if in_use.contains_key(&r.hash()) {
+                have.insert(r.hash().hex().to_string());
+            } else {
+                fs::remove_file(&path).map_err(io_at(&path))?;
+                removed += 1;
+            }
+        }
         let mut dirs = vec![self.root.join("tree")];
         let blobs = self.root.join("blob/sha512");
         for entry in fs::read_dir(&blobs).map_err(io_at(&blobs))? {
@@ -495,7 +559,7 @@ mod tests {
         let live = images.join(format!("sha512-bb.tmp-{}", std::process::id()));
         fs::write(&dead, "{").unwrap();
         fs::write(&live, "{").unwrap();
-        assert_eq!(store.collect_garbage().unwrap(), 1);
+        assert_eq!(store.collect_garbage(&Default::default()).unwrap(), 1);
         assert!(!dead.exists());
         assert!(live.exists(), "a writer still at work keeps its file");
     }

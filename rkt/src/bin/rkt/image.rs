@@ -220,14 +220,14 @@ pub fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
                     .resolve(given)
                     .map_err(anyhow::Error::from)
                     .and_then(|r| {
-                        if let Some(pods) = in_use.get(&r.hash()) {
-                            bail!(
-                                "image {} is used by pod(s) {}: remove them first (rkt rm, rkt gc)",
-                                r.id,
-                                pods.join(", ")
-                            );
+                        // As rkt: what pods on disk use leaves the list and
+                        // its blob goes; its tree stays until they are
+                        // collected (then `rkt image gc` removes it).
+                        if in_use.contains_key(&r.hash()) {
+                            store.retire(&r.hash())?;
+                        } else {
+                            store.remove(&r.hash())?;
                         }
-                        store.remove(&r.hash())?;
                         Ok(r)
                     });
                 match removed {
@@ -265,9 +265,11 @@ pub fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
                     println!("successfully removed aci for image: {}", r.id);
                 }
             }
-            let leftovers = store.collect_garbage()?;
+            let leftovers = store.collect_garbage(&in_use)?;
             if leftovers > 0 {
-                eprintln!("removed {leftovers} leftovers of interrupted operations");
+                eprintln!(
+                    "removed {leftovers} leftovers (of interrupted operations, and trees of removed images no pod uses)"
+                );
             }
             Ok(())
         }

@@ -316,7 +316,7 @@ pub fn stage1_entrypoint(
         return Ok(None);
     };
     let store = settings.image_store()?;
-    let stage1 = store.resolve(id.trim())?;
+    let stage1 = store.for_pod(&id)?;
     Ok(which(&store, &stage1))
 }
 
@@ -393,7 +393,7 @@ fn collect(
     force: bool,
 ) -> anyhow::Result<()> {
     if let Ok(id) = std::fs::read_to_string(pod.files().stage1_image()) {
-        match store.resolve(id.trim()) {
+        match store.for_pod(&id) {
             Ok(stage1) => {
                 if let Some(gc) = rkt::stage1_image::gc_entrypoint(store, &stage1) {
                     // rkt's gc interface: [--debug] UUID, in the pod directory.
@@ -554,7 +554,7 @@ pub fn run_prepared(settings: &Settings, a: RunPreparedArgs) -> anyhow::Result<(
     let store = settings.image_store()?;
     let stage1_id = std::fs::read_to_string(pod.files().stage1_image())
         .with_context(|| format!("pod {}: no stage1 recorded", pod.uuid))?;
-    let stage1 = store.resolve(stage1_id.trim())?;
+    let stage1 = store.for_pod(&stage1_id)?;
     let entrypoint = rkt::stage1_image::run_entrypoint(&store, &stage1)?;
     let apps = pod.manifest()?.apps.map_or(0, |a| a.len());
     let fly = stage1.name == rkt::stage1_image::Flavor::Fly.image_name();
