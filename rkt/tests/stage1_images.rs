@@ -247,3 +247,85 @@ fn any_stage1_image_is_run_through_rkts_interface() {
     );
     assert!(!pod.exists());
 }
+
+/// A stage1 image that only has a run entrypoint (enough to prepare pods).
+fn stub_stage1(env: &Env, name: &str) -> std::path::PathBuf {
+    let layout = env.path(&format!("layout-{}", name.replace('/', "_")));
+    fs::create_dir_all(layout.join("rootfs")).unwrap();
+    fs::write(layout.join("rootfs/run"), "#!/bin/sh\nexit 0\n").unwrap();
+    let manifest = serde_json::json!({
+        "acKind": "ImageManifest", "acVersion": "0.8.11", "name": name,
+        "labels": [{"name": "version", "value": "7"}, {"name": "os", "value": "linux"},
+                   {"name": "arch", "value": rkt::fetch::host_arch()}],
+        "annotations": [{"name": "coreos.com/rkt/stage1/run", "value": "/run"}],
+    });
+    fs::write(layout.join("manifest"), manifest.to_string()).unwrap();
+    let aci = env.path(&format!("{}.aci", name.replace('/', "_")));
+    let file = fs::File::create(&aci).unwrap();
+    appc::aci::build_aci(&layout, file, Default::default()).unwrap();
+    aci
+}
+
+/// The stage1 image ID a prepared pod records.
+fn prepared_stage1(env: &Env, args: &[&str]) -> Result<String, String> {
+    let mut all = vec!["--insecure-options=image", "prepare", "--quiet"];
+    all.extend_from_slice(args);
+    let out = env.rkt(&all);
+    if !out.status.success() {
+        return Err(support::one_line_error(&out));
+    }
+    let uuid = stdout(&out).trim().to_string();
+    let id = fs::read_to_string(env.path(&format!("data/pods/prepared/{uuid}/stage1-image")));
+    assert!(env.rkt(&["rm", &uuid]).status.success());
+    Ok(id.unwrap().trim().to_string())
+}
+
+#[test]
+fn the_default_stage1_comes_from_stage1_d_and_the_images_directory() {
+    if !ensure_stage1() {
+        return;
+    }
+    let env = Env::new();
+    let image = busybox(&env);
+    let img = image.to_str().unwrap();
+    let stub = stub_stage1(&env, "example.com/configured-stage1");
+    let stub_id = appc::aci::validate_archive(fs::File::open(&stub).unwrap(), true)
+        .unwrap()
+        .image_id
+        .unwrap()
+        .to_string();
+    let config = |location: &str| {
+        let d = env.path("etc/stage1.d");
+        fs::create_dir_all(&d).unwrap();
+        let conf = serde_json::json!({"rktKind": "stage1", "rktVersion": "v1",
+            "name": "example.com/configured-stage1", "version": "7", "location": location});
+        fs::write(d.join("stage1.json"), conf.to_string()).unwrap();
+    };
+    // From its location, then by name and version from the store.
+    config(stub.to_str().unwrap());
+    assert_eq!(prepared_stage1(&env, &[img]).unwrap(), stub_id);
+    config("/nonexistent/stage1.aci");
+    assert_eq!(prepared_stage1(&env, &[img]).unwrap(), stub_id);
+    // A relative location is an error (once the store lacks it).
+    assert!(env.rkt(&["image", "rm", &stub_id]).status.success());
+    config("stage1.aci");
+    let err = prepared_stage1(&env, &[img]).unwrap_err();
+    assert!(err.contains("is not an absolute path or a URL"), "{err}");
+    fs::remove_dir_all(env.path("etc/stage1.d")).unwrap();
+
+    // --stage1-from-dir: a file of the stage1 images directory.
+    let dir = env.path("stage1-images");
+    fs::create_dir_all(&dir).unwrap();
+    fs::copy(&stub, dir.join("mine.aci")).unwrap();
+    let paths = env.path("etc/paths.d");
+    fs::create_dir_all(&paths).unwrap();
+    let conf = serde_json::json!({"rktKind": "paths", "rktVersion": "v1",
+        "stage1-images": dir.to_str().unwrap()});
+    fs::write(paths.join("paths.json"), conf.to_string()).unwrap();
+    assert_eq!(
+        prepared_stage1(&env, &["--stage1-from-dir=mine.aci", img]).unwrap(),
+        stub_id
+    );
+    let err = prepared_stage1(&env, &["--stage1-from-dir=../x.aci", img]).unwrap_err();
+    assert!(err.contains("a file name in"), "{err}");
+}

@@ -88,6 +88,8 @@ pub struct Stage1Choice {
     pub name: Option<String>,
     pub hash: Option<String>,
     pub url: Option<String>,
+    /// `--stage1-from-dir`: an image file of the stage1 images directory.
+    pub from_dir: Option<String>,
 }
 
 /// The pod `rkt run` or `rkt prepare` was asked for.
@@ -203,6 +205,8 @@ pub struct Preparation<'s> {
     pub data_dir: &'s Path,
     /// The stage1-images directory of the configuration, if any.
     pub stage1_images_dir: Option<&'s Path>,
+    /// The default stage1 of `stage1.d` (name, version, location), if any.
+    pub default_stage1: Option<&'s (String, String, String)>,
     pub fetcher: &'s FetcherFor<'s>,
     /// `--debug`: say each step as rkt's stage0 does.
     pub debug: bool,
@@ -286,9 +290,12 @@ fn choose_stage1(at: &Preparation<'_>, choice: &Stage1Choice) -> Result<ImageRec
         choice.name.is_some(),
         choice.hash.is_some(),
         choice.url.is_some(),
+        choice.from_dir.is_some(),
     ];
     if given.iter().filter(|g| **g).count() > 1 {
-        refuse!("give at most one of --stage1-path, --stage1-name, --stage1-hash and --stage1-url");
+        refuse!(
+            "give at most one of --stage1-path, --stage1-name, --stage1-hash, --stage1-url and --stage1-from-dir"
+        );
     }
     // A stage1 given by path is part of this installation and trusted as
     // such; one from a URL is verified like any image.
@@ -306,10 +313,58 @@ fn choose_stage1(at: &Preparation<'_>, choice: &Stage1Choice) -> Result<ImageRec
         store.resolve(hash)?
     } else if let Some(url) = &choice.url {
         fetcher(false, None)?.fetch(&ImageRef::Url(url.clone()))?
+    } else if let Some(file) = &choice.from_dir {
+        let Some(dir) = images_dir else {
+            refuse!("--stage1-from-dir: no stage1 images directory is configured (paths.d)");
+        };
+        if file.contains('/') || file.is_empty() || file == ".." {
+            refuse!(
+                "--stage1-from-dir {file:?}: a file name in {}",
+                dir.display()
+            );
+        }
+        fetcher(true, None)?.fetch(&ImageRef::File(dir.join(file)))?
+    } else if let Some((name, version, location)) = at.default_stage1 {
+        configured_stage1(at, name, version, location)?
     } else {
         stage1_image::ensure(store, &fetcher(true, None)?, Flavor::Default, images_dir)?
     };
     Ok(stage1)
+}
+
+/// The default stage1 `stage1.d` names, as rkt finds it: by name and
+/// version in the store, else from its location (an absolute path, or a
+/// URL), trusted as part of the installation.
+fn configured_stage1(
+    at: &Preparation<'_>,
+    name: &str,
+    version: &str,
+    location: &str,
+) -> Result<ImageRecord> {
+    let labels = [("version".to_string(), version.to_string())];
+    if let Some(rec) = at.store.find(name, &labels)? {
+        return Ok(rec);
+    }
+    if let Some(flavor) = Flavor::from_name(name) {
+        return Ok(stage1_image::ensure(
+            at.store,
+            &(at.fetcher)(true, None)?,
+            flavor,
+            at.stage1_images_dir,
+        )?);
+    }
+    let image = if location.starts_with("https://") || location.starts_with("http://") {
+        ImageRef::Url(location.to_string())
+    } else if location.starts_with('/') {
+        ImageRef::File(PathBuf::from(location))
+    } else if let Some(path) = location.strip_prefix("file://") {
+        ImageRef::File(PathBuf::from(path))
+    } else {
+        refuse!(
+            "the default stage1 of stage1.d ({name}:{version}): its location {location:?} is not an absolute path or a URL"
+        );
+    };
+    Ok((at.fetcher)(true, None)?.fetch(&image)?)
 }
 
 /// The pod the command line describes: its apps' images fetched.

@@ -207,6 +207,9 @@ pub struct Args {
     /// stage1 image to use, fetched (and verified) from a URL
     #[arg(long)]
     stage1_url: Option<String>,
+    /// stage1 image to use, a file of the stage1 images directory (paths.d)
+    #[arg(long)]
+    stage1_from_dir: Option<String>,
     /// IMAGE [--exec=CMD] [--name=NAME] [--user=U] [--group=G] [--working-dir=DIR]
     /// [--environment=NAME=VALUE] [--signature=FILE] [--mount volume=NAME,target=PATH]
     /// [--readonly-rootfs] [--supplementary-gids=G,..] [--caps-retain=CAP,..]
@@ -316,6 +319,7 @@ impl Args {
                 name: self.stage1_name.clone(),
                 hash: self.stage1_hash.clone(),
                 url: self.stage1_url.clone(),
+                from_dir: self.stage1_from_dir.clone(),
             },
             ports: self.port.clone(),
             grants: Grants {
@@ -383,6 +387,7 @@ pub fn prepare(settings: &Settings, args: &Args, prepare_only: bool) -> anyhow::
         store: &store,
         data_dir: &settings.data_dir,
         stage1_images_dir: settings.config.stage1_images_dir.as_deref(),
+        default_stage1: settings.config.stage1.as_ref(),
         fetcher: &fetcher,
         debug: settings.debug,
     };
