@@ -4,10 +4,10 @@
 
 use super::{FetchError, FetchLimits};
 use crate::config::Credentials;
+use crate::store::Partial;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
-use std::path::Path;
 
 /// The longest a small document (signature, key) may be.
 const MAX_SMALL: u64 = 1 << 20;
@@ -141,22 +141,40 @@ impl HttpClient {
         Ok(body)
     }
 
-    /// Downloads `url` to `dest`, unless `etag` is still current.
+    /// Downloads `url` into `partial`, unless `etag` is still current;
+    /// an earlier interrupted download of it is resumed with `Range` (and
+    /// `If-Range`, so a changed file starts over), as rkt resumes them.
     pub fn download(
         &self,
         url: &str,
-        dest: &Path,
+        partial: &Partial,
         etag: Option<&str>,
     ) -> Result<Download, FetchError> {
+        let dest = partial.blob_path();
+        let dest = dest.as_path();
+        let io = |source| FetchError::Io {
+            path: dest.into(),
+            source,
+        };
+        let resume = partial.resumable();
         let mut req = self.get(url)?;
         if let Some(tag) = etag {
             req = req.header(reqwest::header::IF_NONE_MATCH, tag);
+        }
+        if let Some((have, tag)) = &resume {
+            req = req
+                .header(reqwest::header::RANGE, format!("bytes={have}-"))
+                .header(reqwest::header::IF_RANGE, tag.as_str());
         }
         let res = self.send(req, url)?;
         if res.status() == reqwest::StatusCode::NOT_MODIFIED && etag.is_some() {
             return Ok(Download::NotModified);
         }
         if !res.status().is_success() {
+            // A range the server cannot give: start over next time.
+            if res.status() == reqwest::StatusCode::RANGE_NOT_SATISFIABLE {
+                let _ = std::fs::remove_file(dest);
+            }
             return Err(FetchError::Status {
                 url: url.into(),
                 status: res.status().as_u16(),
@@ -168,7 +186,26 @@ impl HttpClient {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let max_age = max_age(res.headers());
-        let expected = res.content_length();
+        // What the server sends continues our bytes only if it says so.
+        let from = match (&resume, res.status()) {
+            (Some((have, _)), reqwest::StatusCode::PARTIAL_CONTENT)
+                if content_range_start(res.headers()) == Some(*have) =>
+            {
+                *have
+            }
+            (_, reqwest::StatusCode::PARTIAL_CONTENT) => {
+                let _ = std::fs::remove_file(dest);
+                return Err(FetchError::Http {
+                    url: url.into(),
+                    reason: "the server sent a part that was not asked for".into(),
+                });
+            }
+            _ => 0,
+        };
+        if from == 0 {
+            partial.restart(etag.as_deref())?;
+        }
+        let expected = res.content_length().map(|len| len + from);
         let bar = self.progress.then(|| {
             let bar = indicatif::ProgressBar::new(expected.unwrap_or(0));
             bar.set_style(
@@ -180,16 +217,23 @@ impl HttpClient {
             bar.set_message(url.rsplit('/').next().unwrap_or(url).to_string());
             bar
         });
-        let file = File::create(dest).map_err(|e| FetchError::Io {
-            path: dest.into(),
-            source: e,
-        })?;
+        let file = if from == 0 {
+            File::create(dest)
+        } else {
+            File::options().append(true).open(dest)
+        }
+        .map_err(io)?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
         let mut reader = res;
         let mut buf = vec![0u8; 256 * 1024];
-        let mut size = 0u64;
+        let mut size = from;
+        if let Some(b) = &bar {
+            b.set_position(size);
+        }
         let limits = self.limits;
         if expected.is_some_and(|len| len > limits.max_download) {
+            drop(out);
+            let _ = std::fs::remove_file(dest);
             return Err(too_big(url, limits.max_download));
         }
         let deadline = std::time::Instant::now() + limits.deadline;
@@ -208,6 +252,8 @@ impl HttpClient {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
+                    // What came is kept for the next fetch to resume.
+                    let _ = out.flush();
                     let reason = match expected {
                         Some(len) => format!("truncated: got {size} of {len} bytes ({e})"),
                         None => format!("download interrupted after {size} bytes: {e}"),
@@ -224,6 +270,8 @@ impl HttpClient {
             })?;
             size += n as u64;
             if size > limits.max_download {
+                drop(out);
+                let _ = std::fs::remove_file(dest);
                 return Err(too_big(url, limits.max_download));
             }
             if let Some(b) = &bar {
@@ -249,6 +297,13 @@ impl HttpClient {
             size,
         })
     }
+}
+
+/// Where a `206 Partial Content` answer starts (`Content-Range: bytes N-`).
+fn content_range_start(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    let range = headers.get(reqwest::header::CONTENT_RANGE)?.to_str().ok()?;
+    let (start, _) = range.strip_prefix("bytes ")?.split_once('-')?;
+    start.trim().parse().ok()
 }
 
 fn too_big(url: &str, max: u64) -> FetchError {

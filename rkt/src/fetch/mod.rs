@@ -429,8 +429,18 @@ impl Fetcher<'_> {
             .as_ref()
             .and(remote.as_ref())
             .and_then(|r| r.etag.as_deref());
-        let (etag, max_age) = match self.http.download(url, &stage.blob_path(), etag)? {
+        let partial = self.store.partial(url)?;
+        let downloaded = self.http.download(url, &partial, etag);
+        let downloaded = match downloaded {
+            Ok(d) => d,
+            Err(e) => {
+                partial.keep_if_resumable();
+                return Err(e);
+            }
+        };
+        let (etag, max_age) = match downloaded {
             Download::NotModified => {
+                partial.keep_if_resumable();
                 let rec = stored.expect("a conditional request is only made for a stored image");
                 let mut r = remote.expect("and its remote record");
                 r.download_time = now;
@@ -439,6 +449,7 @@ impl Fetcher<'_> {
             }
             Download::Fetched { etag, max_age, .. } => (etag, max_age),
         };
+        partial.complete(&stage.blob_path())?;
         if deferred {
             self.debug(format_args!("downloading signature again from {asc}"));
             signature = Some(

@@ -24,9 +24,11 @@
 //! locked by its fetch for its whole life, so a crashed fetch is recognised
 //! (its lock is free) and cleaned up by the next process.
 
+mod partial;
 mod record;
 mod stage;
 
+pub use partial::Partial;
 pub use record::{ImageRecord, RemoteRecord};
 pub use stage::Stage;
 
@@ -232,10 +234,15 @@ impl ImageStore {
 
     /// A new staging directory for a fetch. Staging that killed fetches
     /// left behind is reclaimed first, so it never outlives the next fetch.
+    /// The partial download of `url` (see [`Partial`]), locked.
+    pub fn partial(&self, url: &str) -> Result<Partial, StoreError> {
+        Partial::open(&self.root.join("tmp"), url)
+    }
+
     pub fn stage(&self) -> Result<Stage, StoreError> {
         let _lock = self.lock()?;
         let tmp = self.root.join("tmp");
-        Stage::remove_stale(&tmp)?;
+        Stage::remove_stale(&tmp, false)?;
         Stage::create(&tmp)
     }
 
@@ -447,7 +454,7 @@ impl ImageStore {
         in_use: &std::collections::BTreeMap<Hash, Vec<String>>,
     ) -> Result<usize, StoreError> {
         let _lock = self.lock()?;
-        let mut removed = Stage::remove_stale(&self.root.join("tmp"))?;
+        let mut removed = Stage::remove_stale(&self.root.join("tmp"), true)?;
         for dir in ["images", "retired", "remote"] {
             removed += remove_dead_writers_files(&self.root.join(dir))?;
         }

@@ -41,14 +41,20 @@ impl Stage {
 
     /// Removes staging directories whose fetch is gone (their lock is
     /// free, or was never taken by a creator that died), and directories
-    /// of removals that were interrupted. The caller holds the store's
-    /// write lock.
-    pub(crate) fn remove_stale(tmp: &Path) -> Result<usize, StoreError> {
+    /// of removals that were interrupted; with `partials`, also the
+    /// interrupted downloads no fetch is resuming. The caller holds the
+    /// store's write lock.
+    pub(crate) fn remove_stale(tmp: &Path, partials: bool) -> Result<usize, StoreError> {
         let mut removed = 0;
         for entry in fs::read_dir(tmp).map_err(io_at(tmp))? {
             let path = entry.map_err(io_at(tmp))?.path();
             let name = path.file_name().unwrap_or_default().to_string_lossy();
-            if !name.starts_with("stage-") && !name.starts_with("rm-") {
+            let kinds: &[&str] = if partials {
+                &["stage-", "rm-", "partial-"]
+            } else {
+                &["stage-", "rm-"]
+            };
+            if !kinds.iter().any(|k| name.starts_with(k)) {
                 continue;
             }
             let alive = File::open(path.join("lock")).is_ok_and(|f| f.try_lock().is_err());
