@@ -232,13 +232,13 @@ impl ImageStore {
         Ok(f)
     }
 
-    /// A new staging directory for a fetch. Staging that killed fetches
-    /// left behind is reclaimed first, so it never outlives the next fetch.
     /// The partial download of `url` (see [`Partial`]), locked.
     pub fn partial(&self, url: &str) -> Result<Partial, StoreError> {
         Partial::open(&self.root.join("tmp"), url)
     }
 
+    /// A new staging directory for a fetch. Staging that killed fetches
+    /// left behind is reclaimed first, so it never outlives the next fetch.
     pub fn stage(&self) -> Result<Stage, StoreError> {
         let _lock = self.lock()?;
         let tmp = self.root.join("tmp");
