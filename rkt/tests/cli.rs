@@ -140,8 +140,9 @@ fn older_spellings_and_rkts_messages() {
         Some("UUID\tAPP\tIMAGE NAME\tIMAGE ID\tSTATE\tCREATED\tSTARTED\tNETWORKS")
     );
     let row: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    // The image ID in rkt's form: sha512- and 12 hex digits.
     assert!(
-        row[3].starts_with("sha512-") && row[4] == "prepared",
+        row[3].starts_with("sha512-") && row[3].len() == 19 && row[4] == "prepared",
         "{row:?}"
     );
     let manifest = out(

@@ -197,9 +197,11 @@ pub fn list(settings: &Settings, a: ListArgs) -> anyhow::Result<()> {
             "UUID\tAPP\tIMAGE NAME\t{id}STATE\tCREATED\tSTARTED\tNETWORKS\n"
         ));
     }
+    // rkt's form of the image ID, as `rkt image list` shows it:
+    // `sha512-` and 12 hex digits.
     let id = |image_id: &str| {
         if a.full {
-            format!("{image_id}\t")
+            format!("{}\t", image_id.get(..19).unwrap_or(image_id))
         } else {
             String::new()
         }
