@@ -636,16 +636,19 @@ fn a_trusted_key_bound_with_sha1_verifies_but_sha1_signatures_do_not() {
     env.trust_key(NAME, &key);
     let aci = hello(&env);
     let path = aci.to_str().unwrap();
+    let sign = |digest: &str, out: &std::path::Path| {
+        let signed = env
+            .gpg()
+            .args(["--armor", "--digest-algo", digest, "--detach-sign"])
+            .args(["--local-user", "old@rkt-rs.test", "--output"])
+            .arg(out)
+            .arg(&aci)
+            .status()
+            .unwrap();
+        assert!(signed.success());
+    };
     // Its signature over the image uses SHA-256: accepted, and said once.
-    let signed = env
-        .gpg()
-        .args(["--armor", "--digest-algo", "SHA256", "--detach-sign"])
-        .args(["--local-user", "old@rkt-rs.test", "--output"])
-        .arg(env.path("hello.aci.asc"))
-        .arg(&aci)
-        .status()
-        .unwrap();
-    assert!(signed.success());
+    sign("SHA256", &env.path("hello.aci.asc"));
     let out = env.rkt(&["fetch", path]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
@@ -657,15 +660,7 @@ fn a_trusted_key_bound_with_sha1_verifies_but_sha1_signatures_do_not() {
     );
     // A signature over the image made with SHA-1 stays refused.
     let weak = env.path("weak.asc");
-    let signed = env
-        .gpg()
-        .args(["--armor", "--digest-algo", "SHA1", "--detach-sign"])
-        .args(["--local-user", "old@rkt-rs.test", "--output"])
-        .arg(&weak)
-        .arg(&aci)
-        .status()
-        .unwrap();
-    assert!(signed.success());
+    sign("SHA1", &weak);
     let err = env
         .fetch(&["--no-store", "--signature", weak.to_str().unwrap(), path])
         .unwrap_err();

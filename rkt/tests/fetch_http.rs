@@ -107,6 +107,15 @@ impl Server {
     }
 }
 
+/// Fails the test with rkt's stderr unless `out` succeeded.
+fn ok(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn plain_http_images_with_signatures_first_and_deferred() {
     let env = Env::new();
@@ -135,11 +144,7 @@ fn plain_http_images_with_signatures_first_and_deferred() {
 
     // The signature before the image, and again after it while deferred.
     let out = env.rkt(&["fetch", &server.url("/plain.aci")]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ok(&out);
     assert_eq!(
         server.asked(),
         ["/plain.aci.asc", "/plain.aci", "/plain.aci.asc"]
@@ -160,11 +165,7 @@ fn plain_http_images_with_signatures_first_and_deferred() {
         "fetch",
         &server.url("/unsigned.aci"),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ok(&out);
     assert_eq!(
         server.asked().last().map(String::as_str),
         Some("/unsigned.aci")
@@ -199,11 +200,7 @@ fn an_interrupted_download_is_resumed() {
     assert!(one_line_error(&first).contains("truncated"));
     // The next fetch asks for the rest only, and the image is whole.
     let second = fetch();
-    assert!(
-        second.status.success(),
-        "{}",
-        String::from_utf8_lossy(&second.stderr)
-    );
+    ok(&second);
     assert_eq!(
         server.asked(),
         ["/big.aci".to_string(), format!("/big.aci from {half}")]
